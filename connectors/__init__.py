@@ -1,0 +1,1 @@
+"""Connectors: one module per database or framework, imported explicitly."""

@@ -1,0 +1,60 @@
+"""jina-embeddings-v3 for vector databases and RAG frameworks.
+
+Example:
+    >>> from jina_v3 import Embedder
+    >>> embedder = Embedder("jinaai/jina-embeddings-v3")
+    >>> vectors = embedder.encode_passages(["Berlin is the capital of Germany."], dimensions=256)
+"""
+
+from jina_v3.embedder import AsyncEmbedder, Backend, Embedder
+from jina_v3.errors import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    AuthenticationError,
+    ConfigurationError,
+    DimensionMismatchError,
+    InputTooLongError,
+    InsufficientBalanceError,
+    InvalidRequestError,
+    JinaV3Error,
+    MissingDependencyError,
+    ModelLoadError,
+    RateLimitError,
+    ServerError,
+    SignatureMismatchError,
+    StoreError,
+    UnknownTaskError,
+    UnsupportedFilterError,
+)
+from jina_v3.tasks import TASKS, Task
+from jina_v3.types import Usage
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "TASKS",
+    "APIConnectionError",
+    "APIError",
+    "APITimeoutError",
+    "AsyncEmbedder",
+    "AuthenticationError",
+    "Backend",
+    "ConfigurationError",
+    "DimensionMismatchError",
+    "Embedder",
+    "InputTooLongError",
+    "InsufficientBalanceError",
+    "InvalidRequestError",
+    "JinaV3Error",
+    "MissingDependencyError",
+    "ModelLoadError",
+    "RateLimitError",
+    "ServerError",
+    "SignatureMismatchError",
+    "StoreError",
+    "Task",
+    "UnknownTaskError",
+    "UnsupportedFilterError",
+    "Usage",
+]

@@ -1,0 +1,283 @@
+"""jina-embeddings-v3: XLM-RoBERTa with rotary positions and five task LoRA adapters.
+
+A compact re-implementation of `jinaai/xlm-roberta-flash-implementation` (modeling_lora.py,
+modeling_xlm_roberta.py, rotary.py, mha.py) for inference, checked against golden outputs of
+the official code. Module and parameter names mirror the checkpoint's, so loading is a rename.
+
+Layout: sequences are packed without padding into one (T, C) tensor; linear layers run on all T
+tokens at once, attention runs per group of equal-length sequences. No padding means no wasted
+FLOPs and no masks. Per-task weights (W + s * B @ A) are merged once and cached per module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from jina_v3.errors import ModelLoadError
+from jina_v3.tasks import TASKS
+
+
+@dataclass(frozen=True)
+class JinaV3Config:
+    """The keys of the checkpoint's config.json that the forward pass uses."""
+
+    vocab_size: int = 250002
+    hidden_size: int = 1024
+    num_hidden_layers: int = 24
+    num_attention_heads: int = 16
+    intermediate_size: int = 4096
+    layer_norm_eps: float = 1e-5
+    rotary_emb_base: float = 20000.0
+    type_vocab_size: int = 1
+    pad_token_id: int = 1
+    lora_adaptations: tuple[str, ...] = TASKS
+    lora_rank: int = 4
+    lora_alpha: float = 1.0
+    task_instructions: dict[str, str] = field(default_factory=dict)
+    matryoshka_dimensions: tuple[int, ...] = (32, 64, 128, 256, 512, 768, 1024)
+
+    @property
+    def head_dim(self) -> int:
+        return self.hidden_size // self.num_attention_heads
+
+    @property
+    def lora_scale(self) -> float:
+        return self.lora_alpha / self.lora_rank
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> JinaV3Config:
+        """Read config.json, refusing settings this implementation does not reproduce."""
+        unsupported = {
+            "position_embedding_type": ("rotary",),
+            "hidden_act": ("gelu",),
+            "emb_pooler": (None, "mean"),
+        }
+        for key, allowed in unsupported.items():
+            if raw.get(key, allowed[0]) not in allowed:
+                raise ModelLoadError(
+                    f"config.json has {key}={raw.get(key)!r}; this loader supports {allowed}."
+                )
+        if raw.get("rotary_emb_interleaved") or raw.get("rotary_emb_scale_base"):
+            raise ModelLoadError("config.json asks for interleaved or XPos rotary: unsupported.")
+        kwargs: dict[str, Any] = {}
+        for name in cls.__dataclass_fields__:
+            if name in raw and raw[name] is not None:
+                value = raw[name]
+                kwargs[name] = tuple(value) if isinstance(value, list) else value
+        config = cls(**kwargs)
+        if config.hidden_size % config.num_attention_heads:
+            raise ModelLoadError("hidden_size is not a multiple of num_attention_heads")
+        return config
+
+
+class LoRALinear(nn.Module):
+    """nn.Linear with N rank-r adapters: W_t = W + s * B[t] @ A[t] (A: (N, r, in), B: (N, out, r))."""
+
+    def __init__(self, n_in: int, n_out: int, n_adapters: int, rank: int, scale: float) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(n_out, n_in), requires_grad=False)
+        self.bias = nn.Parameter(torch.empty(n_out), requires_grad=False)
+        self.lora_A = nn.Parameter(torch.empty(n_adapters, rank, n_in), requires_grad=False)
+        self.lora_B = nn.Parameter(torch.empty(n_adapters, n_out, rank), requires_grad=False)
+        self.scale = scale
+        self._merged: dict[int, torch.Tensor] = {}
+
+    def merge(self, task: int) -> None:
+        """Build and cache the task's weight; the merge runs in fp32 whatever the dtype."""
+        if task not in self._merged:
+            delta = (self.lora_B[task].float() @ self.lora_A[task].float()) * self.scale
+            self._merged[task] = (self.weight.float() + delta).to(self.weight.dtype)
+
+    def forward(self, x: torch.Tensor, task: int | None) -> torch.Tensor:
+        weight = self.weight if task is None else self._merged[task]
+        return F.linear(x, weight, self.bias)
+
+
+class LoRAEmbedding(nn.Module):
+    """nn.Embedding with N adapters: E_t = E + s * A[t] @ B[t] (A: (N, num, r), B: (N, r, dim)).
+
+    Row lookup commutes with the merge, so only the looked-up rows of A are used: the
+    250k-row table is never copied per task.
+    """
+
+    def __init__(self, num: int, dim: int, n_adapters: int, rank: int, scale: float) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(num, dim), requires_grad=False)
+        self.lora_A = nn.Parameter(torch.empty(n_adapters, num, rank), requires_grad=False)
+        self.lora_B = nn.Parameter(torch.empty(n_adapters, rank, dim), requires_grad=False)
+        self.scale = scale
+
+    def forward(self, ids: torch.Tensor, task: int | None) -> torch.Tensor:
+        rows = F.embedding(ids, self.weight)  # (T, C)
+        if task is None:
+            return rows
+        delta = (self.lora_A[task][ids].float() @ self.lora_B[task].float()) * self.scale
+        return (rows.float() + delta).to(rows.dtype)
+
+
+class Embeddings(nn.Module):
+    def __init__(self, cfg: JinaV3Config) -> None:
+        super().__init__()
+        lora = (len(cfg.lora_adaptations), cfg.lora_rank, cfg.lora_scale)
+        self.word_embeddings = LoRAEmbedding(cfg.vocab_size, cfg.hidden_size, *lora)
+        self.token_type_embeddings = LoRAEmbedding(cfg.type_vocab_size, cfg.hidden_size, *lora)
+
+    def forward(self, ids: torch.Tensor, task: int | None) -> torch.Tensor:
+        # every token adds row 0 of the token-type table; there is no position table (rotary)
+        type_row = self.token_type_embeddings(ids.new_zeros(1), task)  # (1, C)
+        return self.word_embeddings(ids, task) + type_row
+
+
+def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Non-interleaved (rotate-half) RoPE over the full head dim. x: (T, H, D), cos/sin: (T, 1, D)."""
+    x1, x2 = x.chunk(2, dim=-1)
+    return x * cos + torch.cat((-x2, x1), dim=-1) * sin
+
+
+class Attention(nn.Module):
+    def __init__(self, cfg: JinaV3Config) -> None:
+        super().__init__()
+        lora = (len(cfg.lora_adaptations), cfg.lora_rank, cfg.lora_scale)
+        self.n_head, self.head_dim = cfg.num_attention_heads, cfg.head_dim
+        self.Wqkv = LoRALinear(cfg.hidden_size, 3 * cfg.hidden_size, *lora)
+        self.out_proj = LoRALinear(cfg.hidden_size, cfg.hidden_size, *lora)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        cos: torch.Tensor,
+        sin: torch.Tensor,
+        groups: list[tuple[int, int, int]],
+        task: int | None,
+    ) -> torch.Tensor:
+        T = x.shape[0]
+        q, k, v = self.Wqkv(x, task).view(T, 3, self.n_head, self.head_dim).unbind(1)  # (T, H, D)
+        q, k = rotate(q, cos, sin), rotate(k, cos, sin)
+        outputs = []
+        for start, count, length in groups:  # `count` sequences of `length` tokens from `start`
+            end = start + count * length
+            qg, kg, vg = (
+                t[start:end].view(count, length, self.n_head, self.head_dim).transpose(1, 2)
+                for t in (q, k, v)
+            )  # (B, H, L, D)
+            out = F.scaled_dot_product_attention(qg, kg, vg)  # softmax(q k^T / sqrt(D)) v
+            outputs.append(out.transpose(1, 2).reshape(end - start, -1))
+        context = outputs[0] if len(outputs) == 1 else torch.cat(outputs)  # (T, C)
+        return self.out_proj(context, task)
+
+
+class Mlp(nn.Module):
+    def __init__(self, cfg: JinaV3Config) -> None:
+        super().__init__()
+        lora = (len(cfg.lora_adaptations), cfg.lora_rank, cfg.lora_scale)
+        self.fc1 = LoRALinear(cfg.hidden_size, cfg.intermediate_size, *lora)
+        self.fc2 = LoRALinear(cfg.intermediate_size, cfg.hidden_size, *lora)
+
+    def forward(self, x: torch.Tensor, task: int | None) -> torch.Tensor:
+        return self.fc2(F.gelu(self.fc1(x, task)), task)  # exact (erf) GELU
+
+
+class Block(nn.Module):
+    """Post-LayerNorm transformer block: x = LN1(x + attn(x)); x = LN2(x + mlp(x))."""
+
+    def __init__(self, cfg: JinaV3Config) -> None:
+        super().__init__()
+        self.mixer = Attention(cfg)
+        self.norm1 = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
+        self.mlp = Mlp(cfg)
+        self.norm2 = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
+
+    def forward(self, x, cos, sin, groups, task):  # type: ignore[no-untyped-def]
+        x = self.norm1(x + self.mixer(x, cos, sin, groups, task))
+        return self.norm2(x + self.mlp(x, task))
+
+
+class Encoder(nn.Module):
+    def __init__(self, cfg: JinaV3Config) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(Block(cfg) for _ in range(cfg.num_hidden_layers))
+
+
+class JinaV3Model(nn.Module):
+    """The encoder body. `forward` maps packed token ids to packed token states."""
+
+    def __init__(self, cfg: JinaV3Config) -> None:
+        super().__init__()
+        self.config = cfg
+        self.embeddings = Embeddings(cfg)
+        self.emb_ln = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
+        self.encoder = Encoder(cfg)
+        half = cfg.head_dim // 2
+        inv_freq = 1.0 / cfg.rotary_emb_base ** (torch.arange(0, half, dtype=torch.float32) / half)
+        self.register_buffer("inv_freq", inv_freq, persistent=False)
+
+    def merge_adapter(self, task: int) -> None:
+        """Merge adapter `task` into every linear layer once (idempotent)."""
+        for module in self.modules():
+            if isinstance(module, LoRALinear):
+                module.merge(task)
+
+    def forward(
+        self, input_ids: torch.Tensor, lengths: list[int], task: int | None
+    ) -> torch.Tensor:
+        """input_ids: (T,) concatenation of sequences of `lengths`; returns (T, C) states."""
+        if task is not None:
+            self.merge_adapter(task)
+        positions = torch.cat([torch.arange(n) for n in lengths]).to(input_ids.device)
+        angles = torch.outer(positions.float(), self.inv_freq)  # (T, D/2), fp32 as the reference
+        angles = torch.cat((angles, angles), dim=-1)[:, None, :]  # (T, 1, D)
+        dtype = self.emb_ln.weight.dtype
+        cos, sin = angles.cos().to(dtype), angles.sin().to(dtype)
+        groups = _equal_length_groups(lengths)
+        x = self.emb_ln(self.embeddings(input_ids, task))  # (T, C)
+        for block in self.encoder.layers:
+            x = block(x, cos, sin, groups, task)
+        return x
+
+
+def _equal_length_groups(lengths: list[int]) -> list[tuple[int, int, int]]:
+    """Runs of equal-length neighbours as (start token, count, length): one attention call each."""
+    groups: list[tuple[int, int, int]] = []
+    start = 0
+    for n in lengths:
+        if groups and groups[-1][2] == n:
+            s, c, _ = groups[-1]
+            groups[-1] = (s, c + 1, n)
+        else:
+            groups.append((start, 1, n))
+        start += n
+    return groups
+
+
+def forward_flops_per_token(cfg: JinaV3Config, seq_len: int) -> float:
+    """Model FLOPs of one token in a sequence of `seq_len` (2 per multiply-add)."""
+    c, f = cfg.hidden_size, cfg.intermediate_size
+    linear = 2 * (3 * c * c + c * c + 2 * c * f)
+    attention = 4 * seq_len * c  # q k^T and p v
+    return cfg.num_hidden_layers * (linear + attention)
+
+
+def default_dtype(device: torch.device) -> torch.dtype:
+    """bf16 where the hardware runs it natively, else fp32."""
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
+    if device.type == "cpu" and _cpu_has_native_bf16():
+        return torch.bfloat16
+    return torch.float32
+
+
+def _cpu_has_native_bf16() -> bool:
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line for line in f if line.startswith("flags")), "")
+    except OSError:
+        return False
+    return any(flag in flags.split() for flag in ("avx512_bf16", "amx_bf16"))
+
+
+__all__ = ["JinaV3Config", "JinaV3Model", "default_dtype", "forward_flops_per_token"]

@@ -1,0 +1,20 @@
+"""Small value types shared by the backends."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Usage:
+    """Tokens and requests an embedder has used so far (thread-safe counters)."""
+
+    total_tokens: int = 0
+    requests: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, *, tokens: int, requests: int = 1) -> None:
+        with self._lock:
+            self.total_tokens += tokens
+            self.requests += requests

@@ -1,0 +1,129 @@
+"""One metadata filter dialect for every store: the Mongo-style one Pinecone uses.
+
+    {"genre": "drama"}                               # shorthand for $eq
+    {"year": {"$gte": 2020, "$lt": 2024}}            # several operators on one field: AND
+    {"$or": [{"lang": {"$in": ["de", "fr"]}}, {"stars": {"$gt": 4}}]}
+
+Operators: $eq $ne $gt $gte $lt $lte $in $nin $and $or. `parse_filter` turns a filter into a
+small tree that each connector translates to its database's native form (Qdrant `Filter`,
+Milvus expression); anything else is an UnsupportedFilterError naming the operator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Union
+
+from jina_v3.errors import UnsupportedFilterError
+
+COMPARISONS = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin")
+LOGICAL = ("$and", "$or")
+
+Scalar = Union[str, int, float, bool]
+
+
+@dataclass(frozen=True)
+class Condition:
+    """`field <op> value`; for $in / $nin `value` is a tuple."""
+
+    field: str
+    op: str
+    value: Scalar | tuple[Scalar, ...]
+
+
+@dataclass(frozen=True)
+class And:
+    children: tuple[FilterNode, ...]
+
+
+@dataclass(frozen=True)
+class Or:
+    children: tuple[FilterNode, ...]
+
+
+FilterNode = Union[Condition, And, Or]
+
+
+def parse_filter(filter: Mapping[str, Any]) -> FilterNode:
+    """Validate a Mongo-style filter and return its tree (top-level keys are ANDed)."""
+    if not isinstance(filter, Mapping):
+        raise UnsupportedFilterError(
+            f"filter must be a dict in the Mongo-style dialect, got {type(filter).__name__}"
+        )
+    if not filter:
+        raise UnsupportedFilterError("filter is empty; pass filter=None to match everything")
+    nodes = [_parse_key(key, value) for key, value in filter.items()]
+    return nodes[0] if len(nodes) == 1 else And(tuple(nodes))
+
+
+def _parse_key(key: str, value: Any) -> FilterNode:
+    if key in LOGICAL:
+        if not isinstance(value, list) or not value:
+            raise UnsupportedFilterError(f"{key} takes a non-empty list of filters, got {value!r}")
+        children = tuple(parse_filter(item) for item in value)
+        return And(children) if key == "$and" else Or(children)
+    if key.startswith("$"):
+        raise UnsupportedFilterError(
+            f"Unsupported filter operator {key!r}; supported: {', '.join(COMPARISONS + LOGICAL)}"
+        )
+    if isinstance(value, Mapping):
+        if not value:
+            raise UnsupportedFilterError(f"filter on {key!r} has no operator")
+        conditions = [_condition(key, op, operand) for op, operand in value.items()]
+        return conditions[0] if len(conditions) == 1 else And(tuple(conditions))
+    return _condition(key, "$eq", value)
+
+
+def _condition(field: str, op: str, operand: Any) -> Condition:
+    if op not in COMPARISONS:
+        raise UnsupportedFilterError(
+            f"Unsupported filter operator {op!r} on field {field!r}; supported: "
+            f"{', '.join(COMPARISONS + LOGICAL)}"
+        )
+    if op in ("$in", "$nin"):
+        if not isinstance(operand, (list, tuple)) or not all(_is_scalar(v) for v in operand):
+            raise UnsupportedFilterError(f"{op} on {field!r} takes a list of scalars, got {operand!r}")
+        return Condition(field, op, tuple(operand))
+    if not _is_scalar(operand):
+        raise UnsupportedFilterError(
+            f"{op} on {field!r} takes a string, number or boolean, got {operand!r}"
+        )
+    if op in ("$gt", "$gte", "$lt", "$lte") and (
+        isinstance(operand, bool) or not isinstance(operand, (int, float))
+    ):
+        raise UnsupportedFilterError(f"{op} on {field!r} takes a number, got {operand!r}")
+    return Condition(field, op, operand)
+
+
+def _is_scalar(value: Any) -> bool:
+    return isinstance(value, (str, int, float, bool))
+
+
+def matches(node: FilterNode, metadata: Mapping[str, Any]) -> bool:
+    """Evaluate a filter tree on one metadata dict (the reference semantics for tests and
+    stores without native filtering)."""
+    if isinstance(node, And):
+        return all(matches(child, metadata) for child in node.children)
+    if isinstance(node, Or):
+        return any(matches(child, metadata) for child in node.children)
+    if node.field not in metadata:
+        return node.op in ("$ne", "$nin")
+    actual = metadata[node.field]
+    op, value = node.op, node.value
+    if op == "$eq":
+        return bool(actual == value)
+    if op == "$ne":
+        return bool(actual != value)
+    if op == "$in":
+        return actual in value  # type: ignore[operator]
+    if op == "$nin":
+        return actual not in value  # type: ignore[operator]
+    if not isinstance(actual, (int, float)) or isinstance(actual, bool):
+        return False
+    return {
+        "$gt": actual > value,  # type: ignore[operator]
+        "$gte": actual >= value,  # type: ignore[operator]
+        "$lt": actual < value,  # type: ignore[operator]
+        "$lte": actual <= value,  # type: ignore[operator]
+    }[op]

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from jina_v3.errors import UnsupportedFilterError
 
 COMPARISONS = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin")
 LOGICAL = ("$and", "$or")
 
-Scalar = Union[str, int, float, bool]
+Scalar = str | int | float | bool
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class Or:
     children: tuple[FilterNode, ...]
 
 
-FilterNode = Union[Condition, And, Or]
+FilterNode = Condition | And | Or
 
 
 def parse_filter(filter: Mapping[str, Any]) -> FilterNode:
@@ -83,7 +83,9 @@ def _condition(field: str, op: str, operand: Any) -> Condition:
         )
     if op in ("$in", "$nin"):
         if not isinstance(operand, (list, tuple)) or not all(_is_scalar(v) for v in operand):
-            raise UnsupportedFilterError(f"{op} on {field!r} takes a list of scalars, got {operand!r}")
+            raise UnsupportedFilterError(
+                f"{op} on {field!r} takes a list of scalars, got {operand!r}"
+            )
         return Condition(field, op, tuple(operand))
     if not _is_scalar(operand):
         raise UnsupportedFilterError(

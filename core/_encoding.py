@@ -73,12 +73,16 @@ def encode_type(vectors: np.ndarray, embedding_type: str) -> np.ndarray:
         return vectors
     if embedding_type in ("binary", "ubinary"):
         packed = np.packbits(vectors > 0, axis=-1)  # uint8, MSB first
-        return packed if embedding_type == "ubinary" else (packed.astype(np.int16) - 128).astype(
-            np.int8
+        return (
+            packed
+            if embedding_type == "ubinary"
+            else (packed.astype(np.int16) - 128).astype(np.int8)
         )
     if embedding_type == "base64":
         le = vectors.astype("<f4")
-        return np.array([base64.b64encode(row.tobytes()).decode("ascii") for row in le], dtype=object)
+        return np.array(
+            [base64.b64encode(row.tobytes()).decode("ascii") for row in le], dtype=object
+        )
     raise ConfigurationError(f"unknown embedding_type {embedding_type!r}")
 
 

@@ -67,7 +67,9 @@ class LocalBackend:
         from jina_v3._model import JinaV3Config, JinaV3Model, default_dtype
 
         if not (isinstance(window_tokens, int) and window_tokens >= 2):
-            raise ConfigurationError(f"window_tokens must be an integer >= 2, got {window_tokens!r}")
+            raise ConfigurationError(
+                f"window_tokens must be an integer >= 2, got {window_tokens!r}"
+            )
         if not (isinstance(window_overlap, int) and 0 <= window_overlap < window_tokens):
             raise ConfigurationError(
                 f"window_overlap must be an integer in [0, window_tokens={window_tokens}), "
@@ -239,10 +241,10 @@ class LocalBackend:
         order = sorted(range(len(sequences)), key=lambda i: -len(sequences[i].ids))
         with self._lock, torch.inference_mode():
             for batch in _token_batches(order, sequences, self.max_batch_tokens):
-                ids = torch.tensor(
-                    [t for i in batch for t in sequences[i].ids], device=self.device
+                ids = torch.tensor([t for i in batch for t in sequences[i].ids], device=self.device)
+                rows = torch.tensor(
+                    [r for i in batch for r in sequences[i].rows], device=self.device
                 )
-                rows = torch.tensor([r for i in batch for r in sequences[i].rows], device=self.device)
                 states = self.net(ids, [len(sequences[i].ids) for i in batch], task_id)
                 keep = rows >= 0
                 sums.index_add_(0, rows[keep], states[keep].float())
@@ -255,9 +257,7 @@ class LocalBackend:
         self.net = None  # type: ignore[assignment]
 
 
-def _token_batches(
-    order: list[int], sequences: list[_Sequence], budget: int
-) -> list[list[int]]:
+def _token_batches(order: list[int], sequences: list[_Sequence], budget: int) -> list[list[int]]:
     """Consecutive runs of `order` with at most `budget` tokens (a longer sequence alone)."""
     batches: list[list[int]] = []
     current: list[int] = []

@@ -76,7 +76,10 @@ class JinaV3Config:
 
 
 class LoRALinear(nn.Module):
-    """nn.Linear with N rank-r adapters: W_t = W + s * B[t] @ A[t] (A: (N, r, in), B: (N, out, r))."""
+    """nn.Linear with N rank-r adapters: W_t = W + s * B[t] @ A[t].
+
+    Shapes: A (N, r, in), B (N, out, r).
+    """
 
     def __init__(self, n_in: int, n_out: int, n_adapters: int, rank: int, scale: float) -> None:
         super().__init__()
@@ -134,7 +137,7 @@ class Embeddings(nn.Module):
 
 
 def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Non-interleaved (rotate-half) RoPE over the full head dim. x: (T, H, D), cos/sin: (T, 1, D)."""
+    """Rotate-half (non-interleaved) RoPE on the full head dim. x: (T, H, D), cos/sin: (T, 1, D)."""
     x1, x2 = x.chunk(2, dim=-1)
     return x * cos + torch.cat((-x2, x1), dim=-1) * sin
 

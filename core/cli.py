@@ -17,7 +17,9 @@ def _embed(args: argparse.Namespace) -> int:
     try:
         texts = json.loads(raw)
     except json.JSONDecodeError as exc:
-        raise SystemExit(f"jina-v3 embed: input is not JSON ({exc}); expected a list of strings")
+        raise SystemExit(
+            f"jina-v3 embed: input is not JSON ({exc}); expected a list of strings"
+        ) from None
     if not isinstance(texts, list):
         raise SystemExit("jina-v3 embed: input must be a JSON list of strings")
     embedder = Embedder(

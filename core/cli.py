@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
@@ -41,6 +42,34 @@ def _embed(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    import logging
+
+    from jina_v3 import Embedder
+    from jina_v3.server import serve
+
+    api_key = None
+    if args.api_key_env:
+        api_key = os.environ.get(args.api_key_env, "").strip()
+        if not api_key:
+            raise SystemExit(
+                f"jina-v3 serve: --api-key-env names {args.api_key_env}, which is not set or empty"
+            )
+    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s:     %(message)s")
+    embedder = Embedder(args.model, dtype=args.dtype)
+    serve(
+        embedder,
+        host=args.host,
+        port=args.port,
+        api_key=api_key,
+        log_level=args.log_level,
+        model_name=args.model_name,
+        max_batch_tokens=args.max_batch_tokens,
+        max_queue=args.max_queue,
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jina-v3", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -56,6 +85,23 @@ def build_parser() -> argparse.ArgumentParser:
     embed.add_argument("--dtype", choices=["float32", "bfloat16"], default=None)
     embed.add_argument("file", nargs="?", help="JSON file (default: stdin)")
     embed.set_defaults(run=_embed)
+
+    serve = commands.add_parser("serve", help="serve the Jina embeddings API on a local model")
+    serve.add_argument("--model", required=True, help="checkpoint directory or hub id")
+    serve.add_argument("--host", default="127.0.0.1", help="default: loopback only")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument(
+        "--api-key-env",
+        metavar="NAME",
+        default=None,
+        help="environment variable holding the key clients must send as a Bearer token",
+    )
+    serve.add_argument("--dtype", choices=["float32", "bfloat16"], default=None)
+    serve.add_argument("--model-name", default=None, help="name reported as `model`")
+    serve.add_argument("--max-batch-tokens", type=int, default=16384)
+    serve.add_argument("--max-queue", type=int, default=1024, help="waiting requests before 429")
+    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
+    serve.set_defaults(run=_serve)
     return parser
 
 

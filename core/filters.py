@@ -4,7 +4,9 @@
     {"year": {"$gte": 2020, "$lt": 2024}}            # several operators on one field: AND
     {"$or": [{"lang": {"$in": ["de", "fr"]}}, {"stars": {"$gt": 4}}]}
 
-Operators: $eq $ne $gt $gte $lt $lte $in $nin $and $or. `parse_filter` turns a filter into a
+Operators: $eq $ne $gt $gte $lt $lte $in $nin $and $or. As in Pinecone (and MongoDB), a
+list-valued field matches when any element does: {"tags": "a"} matches tags ["a", "b"], and
+$ne / $nin match when no element does. `parse_filter` turns a filter into a
 small tree that each connector translates to its database's native form (Qdrant `Filter`,
 Milvus expression); anything else is an UnsupportedFilterError naming the operator.
 """
@@ -113,6 +115,11 @@ def matches(node: FilterNode, metadata: Mapping[str, Any]) -> bool:
         return node.op in ("$ne", "$nin")
     actual = metadata[node.field]
     op, value = node.op, node.value
+    if isinstance(actual, (list, tuple)):
+        if op in ("$ne", "$nin"):
+            positive = Condition(node.field, "$eq" if op == "$ne" else "$in", value)
+            return not any(matches(positive, {node.field: item}) for item in actual)
+        return any(matches(node, {node.field: item}) for item in actual)
     if op == "$eq":
         return bool(actual == value)
     if op == "$ne":

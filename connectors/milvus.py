@@ -523,7 +523,8 @@ def to_expression(node: FilterNode) -> str:
     """Translate a parsed filter tree to a Milvus boolean expression.
 
     User fields live in the JSON ``metadata`` field (``metadata["genre"]``); the reserved keys
-    ``text``, ``document_id`` and ``chunk_index`` map to their columns. A missing field
+    ``text``, ``document_id`` and ``chunk_index`` map to their columns. A list-valued field
+    matches ``$eq``/``$in`` when any element does (``json_contains``), and a missing field
     satisfies ``$ne`` and ``$nin`` (the dialect's semantics), spelled out with ``exists``
     because Milvus Lite and the server disagree on comparisons with missing JSON keys.
     """
@@ -538,19 +539,29 @@ def _condition(node: Condition) -> str:
     column = _COLUMNS.get(node.field)
     ref = column or f"metadata[{_literal(node.field)}]"
     op, value = node.op, node.value
-    if op in ("$in", "$nin"):
-        values = value if isinstance(value, tuple) else (value,)
-        if op == "$in":
-            if not values:
-                return "id in []"  # false on every engine
-            return "(" + " or ".join(f"{ref} == {_literal(v)}" for v in values) + ")"
-        inner = " and ".join(f"{ref} != {_literal(v)}" for v in values) or "not (id in [])"
-        return f"({inner})" if column else f"((not exists {ref}) or ({inner}))"
-    symbol = {"$eq": "==", "$ne": "!=", "$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}[op]
-    comparison = f"{ref} {symbol} {_literal(value)}"  # type: ignore[arg-type]
-    if op == "$ne" and not column:
-        return f"((not exists {ref}) or {comparison})"
-    return comparison
+    values = value if isinstance(value, tuple) else (value,)
+    if op in ("$gt", "$gte", "$lt", "$lte"):
+        symbol = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}[op]
+        return f"{ref} {symbol} {_literal(value)}"  # type: ignore[arg-type]
+    if op in ("$in", "$nin") and not values:
+        return "id in []" if op == "$in" else "not (id in [])"  # false / true on every engine
+    if op in ("$eq", "$in"):
+        terms = [f"{ref} == {_literal(v)}" for v in values]
+        if not column:  # a list-valued field matches when any element does
+            terms.append(_contains(ref, values))
+        return "(" + " or ".join(terms) + ")"
+    # $ne / $nin: no element equal, and a missing field matches too
+    terms = [f"{ref} != {_literal(v)}" for v in values]
+    if column:
+        return "(" + " and ".join(terms) + ")"
+    terms.append(f"not {_contains(ref, values)}")
+    return f"((not exists {ref}) or ({' and '.join(terms)}))"
+
+
+def _contains(ref: str, values: tuple) -> str:
+    if len(values) == 1:
+        return f"json_contains({ref}, {_literal(values[0])})"
+    return f"json_contains_any({ref}, [{', '.join(_literal(v) for v in values)}])"
 
 
 def _literal(value: str | int | float | bool) -> str:

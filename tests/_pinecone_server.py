@@ -14,8 +14,8 @@ connector use, with Pinecone's documented behaviour:
   values str / number / bool / list of str (no null), top_k <= 10000, dimension checks; all
   answered with 400 like Pinecone;
 - the ``Api-Key`` header (401 otherwise) and cosine scores in float32 like the service;
-- metadata filters with Pinecone's semantics (``jina_v3.filters``; a list-valued field matches
-  ``$eq``/``$in`` when any element does).
+- metadata filters with Pinecone's semantics (``jina_v3.filters.matches``: a list-valued
+  field matches ``$eq``/``$in`` when any element does).
 
 ``fail_next(path, status, times)`` makes the next requests to a data-plane path fail, to test
 interrupted ingestion. Use as a context manager or call ``start()`` / ``stop()``.
@@ -35,7 +35,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import numpy as np
 
 from jina_v3.errors import UnsupportedFilterError
-from jina_v3.filters import And, Condition, FilterNode, Or, matches, parse_filter
+from jina_v3.filters import FilterNode, matches, parse_filter
 
 MAX_UPSERT_VECTORS = 1000
 MAX_REQUEST_BYTES = 2 * 1024 * 1024
@@ -605,20 +605,8 @@ def _filter(raw: Any) -> FilterNode | None:
 
 
 def _matches(node: FilterNode, metadata: Mapping[str, Any] | None) -> bool:
-    metadata = metadata or {}
-    if isinstance(node, And):
-        return all(_matches(c, metadata) for c in node.children)
-    if isinstance(node, Or):
-        return any(_matches(c, metadata) for c in node.children)
-    actual = metadata.get(node.field)
-    if isinstance(actual, list):  # Pinecone: a list matches when any element does
-        if node.op in ("$eq", "$in"):
-            return any(matches(node, {node.field: x}) for x in actual)
-        if node.op in ("$ne", "$nin"):
-            positive = Condition(node.field, "$eq" if node.op == "$ne" else "$in", node.value)
-            return not any(matches(positive, {node.field: x}) for x in actual)
-        return False
-    return matches(node, metadata)
+    # jina_v3.filters.matches has Pinecone's semantics (a list matches when any element does)
+    return matches(node, metadata or {})
 
 
 def _scores(metric: str, matrix: np.ndarray, query: np.ndarray) -> np.ndarray:

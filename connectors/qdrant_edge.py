@@ -294,15 +294,17 @@ class QdrantEdgeStore(ThreadedAsyncMixin):
                     if self.funnel_dimensions is not None
                     else None
                 )
-                points = [
-                    edge.Point(
-                        r.id,
-                        {FULL: full[i]} if funnel is None else {FULL: full[i], FUNNEL: funnel[i]},
-                        record_payload(r),
-                    )
-                    for i, r in enumerate(chunk)
-                ]
-                with wrap_errors("upsert", self.collection):
+                with wrap_errors("upsert", self.collection):  # the binding converts here too
+                    points = [
+                        edge.Point(
+                            r.id,
+                            {FULL: full[i]}
+                            if funnel is None
+                            else {FULL: full[i], FUNNEL: funnel[i]},
+                            record_payload(r),
+                        )
+                        for i, r in enumerate(chunk)
+                    ]
                     shard.update(edge.UpdateOperation.upsert_points(points))
 
     def query(self, vector: np.ndarray, *, k: int, filter: Any | None = None) -> list[Hit]:

@@ -298,7 +298,10 @@ class QdrantStore:
     # -- flows (the logic, written once) -------------------------------------------------------
 
     def _layout(self) -> dict[str, Any]:
-        return {"funnel_dimensions": self.funnel_dimensions}
+        return {
+            "funnel_dimensions": self.funnel_dimensions,
+            "binary_quantization": self.binary_quantization,
+        }
 
     def _ensure_flow(self, signature: EmbeddingSignature, recreate: bool) -> _Flow:
         models = _models()

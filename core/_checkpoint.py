@@ -168,3 +168,19 @@ def _log_licence_once() -> None:
             "jina-embeddings-v3 weights are licensed CC BY-NC 4.0 (non-commercial use only). "
             "For commercial use, use Jina's API (Embedder(backend='api')) or obtain a licence."
         )
+
+
+def official_name(ours: str) -> str:
+    """Our parameter name -> the official checkpoint's tensor name (inverse of checkpoint_name)."""
+    for suffix in (".weight", ".lora_A", ".lora_B"):
+        if ours.endswith(suffix) and _is_lora_module(ours.removesuffix(suffix)):
+            base = ours.removesuffix(suffix)
+            tail = "original" if suffix == ".weight" else "0." + suffix[1:]
+            return f"roberta.{base}.parametrizations.weight.{tail}"
+    return f"roberta.{ours}"
+
+
+def _is_lora_module(module: str) -> bool:
+    return module.endswith(
+        ("word_embeddings", "token_type_embeddings", "Wqkv", "out_proj", "fc1", "fc2")
+    )

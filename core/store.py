@@ -406,18 +406,24 @@ class _IndexBase:
         """Validated documents with their chunks, grouped into batches of ~batch_size points."""
         if isinstance(documents, (Document, str)):
             raise ConfigurationError("add() takes an iterable of Document, not a single one")
-        batch: list[_Planned] = []
+        # Keyed by document id: a document repeated within one batch is written once, as its
+        # last version (some databases refuse duplicate ids in one request).
+        batch: dict[str, _Planned] = {}
         points = 0
         for doc in documents:
             _check_document(doc)
             chunks = self._chunks_of(doc)
-            batch.append(_Planned(doc, chunks))
-            points += 1 if chunks is None else len(chunks)
+            previous = batch.pop(doc.id, None)
+            if previous is not None:
+                points -= _points(previous)
+            planned = _Planned(doc, chunks)
+            batch[doc.id] = planned
+            points += _points(planned)
             if points >= self._batch_size:
-                yield batch
-                batch, points = [], 0
+                yield list(batch.values())
+                batch, points = {}, 0
         if batch:
-            yield batch
+            yield list(batch.values())
 
     def _embed_args(self) -> dict[str, Any]:
         return {"dimensions": self._dimensions, "embedding_type": self._embedding_type}
@@ -700,6 +706,10 @@ class AsyncVectorIndex(_IndexBase):
 class _Planned:
     doc: Document
     chunks: list[str] | None
+
+
+def _points(planned: _Planned) -> int:
+    return 1 if planned.chunks is None else len(planned.chunks)
 
 
 def _check_document(doc: Any) -> None:

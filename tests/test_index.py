@@ -462,3 +462,11 @@ def test_chunker_respects_the_budget_and_keeps_the_text(tiny_embedder):
         SentenceChunker(max_tokens=0)
     with pytest.raises(ConfigurationError):
         SentenceChunker()(["not", "a", "string"])
+
+
+def test_a_document_repeated_in_one_batch_is_written_once_as_its_last_version(tiny_embedder, store):
+    index = VectorIndex(tiny_embedder, store, dimensions=DIMS, batch_size=100)
+    first, second = Document("same", "old text", {"v": 1}), Document("same", "new text", {"v": 2})
+    assert index.add([first, DOCS[0], second]) == 2
+    hits = {h.document_id: h for h in index.search("text", k=5)}
+    assert (hits["same"].text, dict(hits["same"].metadata)) == ("new text", {"v": 2})

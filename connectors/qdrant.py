@@ -2,7 +2,8 @@
 or a client you pass).
 
 The collection uses cosine distance and the index's dimensions, and carries the embedding
-signature in its collection metadata. With ``funnel_dimensions`` it holds two named vectors,
+signature in its collection metadata (a server needs collection metadata support, Qdrant 1.16
+or newer). With ``funnel_dimensions`` it holds two named vectors,
 ``full`` and ``funnel`` (the re-normalised Matryoshka prefix): queries prefetch candidates
 on the small vector and rescore them with the full one. ``binary_quantization=True`` turns
 on Qdrant's binary quantization (with rescoring) for the full vector.
@@ -273,7 +274,18 @@ class QdrantStore:
             with wrap_errors("close", self.collection):
                 self._client.close()
         if self._owns_aclient and self._aclient is not None:
-            logger.debug("async Qdrant client of %r left to the event loop", self.collection)
+            aclient, self._aclient = self._aclient, None
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:  # no loop running here: close it in a short-lived one
+                with wrap_errors("close", self.collection):
+                    asyncio.run(aclient.close())
+            else:
+                logger.warning(
+                    "QdrantStore(%r).close() inside an event loop cannot close its async "
+                    "client; use `await store.aclose()`",
+                    self.collection,
+                )
 
     async def aclose(self) -> None:
         """Async twin of :meth:`close`."""

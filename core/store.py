@@ -380,8 +380,9 @@ class _IndexBase:
     def _verify(self, stored: EmbeddingSignature | None) -> None:
         if stored is None:
             raise StoreError(
-                f"Collection {self._collection_name()!r} no longer exists (dropped while this "
-                "index was using it); create a new VectorIndex to rebuild it."
+                f"Collection {self._collection_name()!r} no longer exists or lost its embedding "
+                "signature (dropped or changed while this index was using it); create a new "
+                "VectorIndex to rebuild it."
             )
         check_signature(self._signature, stored, collection=self._collection_name())
 

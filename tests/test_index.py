@@ -470,3 +470,11 @@ def test_a_document_repeated_in_one_batch_is_written_once_as_its_last_version(ti
     assert index.add([first, DOCS[0], second]) == 2
     hits = {h.document_id: h for h in index.search("text", k=5)}
     assert (hits["same"].text, dict(hits["same"].metadata)) == ("new text", {"v": 2})
+
+
+def test_qdrant_url_store_closes_its_own_async_client():
+    store = QdrantStore("c", url="http://127.0.0.1:9")
+    aclient = store._native_async()  # created lazily for url mode, never dialled
+    assert isinstance(aclient, AsyncQdrantClient)
+    store.close()
+    assert store._aclient is None

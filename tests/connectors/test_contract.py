@@ -313,3 +313,36 @@ async def test_async_twins(engine, make_store, tiny_embedder, corpus):
     await index.delete([corpus[0].id])
     assert await index.count() == 9
     assert await store.aread_signature() == index.signature
+
+
+#: Engines with a native binary vector type (Milvus Lite has none; Qdrant and Pinecone store
+#: floats, Qdrant with optional binary quantization).
+BINARY_ENGINES = {"milvus-server"}
+
+
+def test_binary_vectors_where_the_database_has_them(engine, make_store, tiny_embedder, corpus):
+    """``embedding_type="ubinary"``: packed sign bits in a native binary vector type (Hamming
+    distance); other databases refuse it with a typed error and write nothing."""
+    store = make_store()
+    index = VectorIndex(tiny_embedder, store, dimensions=DIMS, embedding_type="ubinary")
+    if engine not in BINARY_ENGINES:
+        with pytest.raises(JinaV3Error, match=r"(?i)binary"):
+            index.add(corpus)
+        assert store.count() == 0
+        return
+    assert index.add(corpus) == len(corpus)
+    assert index.count() == len(corpus)
+    packed = tiny_embedder.encode_passages(
+        [d.text for d in corpus], dimensions=DIMS, embedding_type="ubinary"
+    )
+    query = tiny_embedder.encode_queries(QUERY, dimensions=DIMS, embedding_type="ubinary")
+    hamming = {
+        d.id: int(np.unpackbits(np.bitwise_xor(row, query)).sum())
+        for d, row in zip(corpus, packed, strict=True)
+    }
+    k = 5
+    hits = index.search(QUERY, k=k)
+    got = [hamming[h.document_id] for h in hits]
+    assert got == sorted(hamming.values())[:k]  # the k nearest, nearest first (ties any order)
+    scores = [h.score for h in hits]
+    assert scores == sorted(scores, reverse=True)  # a similarity: higher is better

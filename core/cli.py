@@ -66,6 +66,7 @@ def _serve(args: argparse.Namespace) -> int:
         model_name=args.model_name,
         max_batch_tokens=args.max_batch_tokens,
         max_queue=args.max_queue,
+        max_wait=args.max_wait_ms / 1000.0,
     )
     return 0
 
@@ -100,6 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--model-name", default=None, help="name reported as `model`")
     serve.add_argument("--max-batch-tokens", type=int, default=16384)
     serve.add_argument("--max-queue", type=int, default=1024, help="waiting requests before 429")
+    serve.add_argument(
+        "--max-wait-ms",
+        type=float,
+        default=20.0,
+        help="longest wait for concurrent requests to join a batch",
+    )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
     serve.set_defaults(run=_serve)
     return parser

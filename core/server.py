@@ -42,6 +42,7 @@ logger = logging.getLogger("jina_v3.server")
 
 DEFAULT_MAX_BATCH_TOKENS = 16384
 DEFAULT_MAX_QUEUE = 1024
+DEFAULT_MAX_WAIT = 0.02
 DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
 #: Model names clients of the hosted API send; accepted as the served model.
 V3_ALIASES = ("jina-embeddings-v3", "jinaai/jina-embeddings-v3")
@@ -91,6 +92,11 @@ class DynamicBatcher:
         backend: A local backend (``embed`` and ``embed_documents``).
         max_batch_tokens: Token budget of one merged batch.
         max_queue: Jobs waiting at most; beyond it :meth:`submit` raises QueueFullError.
+        max_wait: Longest wait (seconds) for more jobs before a batch starts. The batcher
+            waits only while fewer jobs are queued than the previous batch answered plus
+            those that queued meanwhile (answered clients usually come straight back), at
+            most a quarter of that batch's run time, and never once the token budget is
+            full; a lone sequential client never waits.
     """
 
     def __init__(
@@ -99,8 +105,12 @@ class DynamicBatcher:
         *,
         max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS,
         max_queue: int = DEFAULT_MAX_QUEUE,
+        max_wait: float = DEFAULT_MAX_WAIT,
     ) -> None:
         self.backend = backend
+        self.max_wait = max_wait
+        self._expect = 0  # jobs likely to be queued again soon (see max_wait)
+        self._last_run = 0.0  # its run time in seconds
         self.max_batch_tokens = max_batch_tokens
         self.max_queue = max_queue
         self._pending: collections.deque[_Job] = collections.deque()
@@ -173,6 +183,21 @@ class DynamicBatcher:
         self._queued_tokens -= tokens
         return taken
 
+    def _linger(self) -> None:
+        """Under the lock: wait briefly for the clients the last batch answered."""
+        if self.max_wait <= 0 or len(self._pending) >= self._expect:
+            return
+        deadline = time.monotonic() + min(self.max_wait, 0.25 * self._last_run)
+        while (
+            not self._stopping
+            and len(self._pending) < self._expect
+            and self._queued_tokens < self.max_batch_tokens
+        ):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            self._cond.wait(remaining)
+
     def _run(self) -> None:
         while True:
             with self._cond:
@@ -180,17 +205,20 @@ class DynamicBatcher:
                     self._cond.wait()
                 if not self._pending:
                     return
+                self._linger()
                 jobs = self._take()
                 self.in_flight = len(jobs)
             jobs = [j for j in jobs if not j.future.cancelled()]  # clients that went away
             if jobs:
+                self.batches += 1  # counted before the answers go out, so readers see them
+                self.jobs += len(jobs)
                 started = time.perf_counter()
                 self._execute(jobs)
                 elapsed = time.perf_counter() - started
+                with self._cond:  # the clients just answered, plus those already back
+                    self._expect, self._last_run = len(jobs) + len(self._pending), elapsed
                 tokens = sum(j.tokens for j in jobs)
                 self._tokens_per_s = 0.8 * self._tokens_per_s + 0.2 * tokens / max(elapsed, 1e-4)
-                self.batches += 1
-                self.jobs += len(jobs)
             self.in_flight = 0
 
     def _execute(self, jobs: list[_Job]) -> None:
@@ -362,6 +390,7 @@ def create_app(
     aliases: Sequence[str] = V3_ALIASES,
     max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS,
     max_queue: int = DEFAULT_MAX_QUEUE,
+    max_wait: float = DEFAULT_MAX_WAIT,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
 ) -> Any:
     """A FastAPI app serving the Jina embeddings API on a local model.
@@ -374,6 +403,8 @@ def create_app(
             of the hosted API work unchanged).
         max_batch_tokens: Token budget of one merged batch.
         max_queue: Requests waiting at most; more are answered 429 with ``Retry-After``.
+        max_wait: Longest wait in seconds for concurrent requests to join a batch (see
+            :class:`DynamicBatcher`).
         max_body_bytes: Larger bodies are answered 413.
 
     Returns:
@@ -389,7 +420,9 @@ def create_app(
     accepted = {served, *aliases}
     max_dims = int(backend.max_dimensions)
     max_tokens = int(getattr(backend, "max_tokens", _wire.MAX_LATE_CHUNKING_TOKENS + 2))
-    batcher = DynamicBatcher(backend, max_batch_tokens=max_batch_tokens, max_queue=max_queue)
+    batcher = DynamicBatcher(
+        backend, max_batch_tokens=max_batch_tokens, max_queue=max_queue, max_wait=max_wait
+    )
     expected = f"Bearer {api_key}".encode() if api_key else None
 
     @contextlib.asynccontextmanager

@@ -20,6 +20,8 @@ exit), for factories that cannot take fixtures.
 from __future__ import annotations
 
 import atexit
+import contextlib
+import fcntl
 import os
 import re
 import shutil
@@ -30,10 +32,23 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 STARTUP_TIMEOUT = 90.0
 _BANNER = b"Welcome to use Milvus"
+#: Components whose ports we choose (free ephemeral ports), so concurrent servers never share.
+_COMPONENTS = (
+    "root-coord",
+    "proxy",
+    "proxy-internal",
+    "query-coord",
+    "query-node",
+    "index-coord",
+    "index-node",
+    "data-coord",
+    "data-node",
+)
 
 
 def free_port() -> int:
@@ -76,7 +91,19 @@ class MilvusServer:
         if command is None:
             raise RuntimeError("the `milvus` package (milvus-server) is not installed")
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        etcd_client, etcd_peer, proxy = free_port(), free_port(), free_port()
+        # Another test process starting a server at the same time could pick the same ports
+        # (the wrapper probes, then releases them): serialise starts across processes.
+        with _start_lock():
+            self._launch(command)
+            try:
+                self._wait_ready()
+            except BaseException:
+                self.stop()
+                raise
+        return self
+
+    def _launch(self, command: str) -> None:
+        etcd_client, etcd_peer = free_port(), free_port()
         etcd_config = self.data_dir / "embed-etcd.yaml"
         etcd_config.write_text(
             "name: default\n"
@@ -87,29 +114,16 @@ class MilvusServer:
             f"initial-cluster: default=http://127.0.0.1:{etcd_peer}\n"
         )
         env = dict(os.environ, ETCD_CONFIG_PATH=str(etcd_config), PYTHONUNBUFFERED="1")
+        ports = [f"--{name}-port={free_port()}" for name in _COMPONENTS]
         with open(self._log, "wb") as log:
             self._wrapper = subprocess.Popen(
-                [
-                    command,
-                    "--data",
-                    str(self.data_dir),
-                    "--proxy-port",
-                    str(proxy),
-                    "--etcd-port",
-                    str(etcd_client),
-                ],
+                [command, "--data", str(self.data_dir), f"--etcd-port={etcd_client}", *ports],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 env=env,
                 start_new_session=True,
             )
-        try:
-            self._wait_ready()
-        except BaseException:
-            self.stop()
-            raise
-        return self
 
     def _wait_ready(self) -> None:
         # The wrapper prints its banner once the server's /healthz says OK; then a real
@@ -120,6 +134,10 @@ class MilvusServer:
             if self._wrapper.poll() is not None:
                 raise RuntimeError(f"milvus-server exited early; see {self._log}")
             self._child = self._child or _child_pid(self._wrapper.pid)
+            if self._child and not _alive(self._child):
+                raise RuntimeError(
+                    f"milvus run standalone exited early; see {self.data_dir / 'logs'}"
+                )
             if self._child and _BANNER in self._log.read_bytes():
                 self.port = _proxy_port(self.data_dir)  # the wrapper may have shifted it
                 if self.port and _answers(self.uri, deadline - time.monotonic()):
@@ -199,6 +217,24 @@ def _answers(uri: str, timeout: float) -> bool:
     thread.start()
     thread.join(max(0.1, timeout))
     return bool(result and result[0])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+@contextlib.contextmanager
+def _start_lock() -> Iterator[None]:
+    path = Path(tempfile.gettempdir()) / "jina-v3-milvus-start.lock"
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _reap(pid: int, timeout: float = 5.0) -> None:

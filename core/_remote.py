@@ -59,7 +59,8 @@ class _Secret:
     __str__ = __repr__
 
     def __reduce__(self) -> Any:
-        raise TypeError("the API key is not picklable")
+        # pickling is how Ray and multiprocessing hand an embedder to workers, which need it
+        return (_Secret, (self._value,))
 
 
 @dataclass
@@ -176,7 +177,22 @@ class RemoteBackend:
         self._asem_loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
         self._max_dimensions = _wire.known_dimensions(self.model_name)
+        self._dims_asked = self._max_dimensions is not None
         self._closed = False
+        self.usage = Usage()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Settings only: connections, locks and loop-bound objects are made anew after."""
+        if not (self._owns_client and self._owns_aclient):
+            raise TypeError("a RemoteBackend with a given http_client cannot be pickled")
+        state = dict(self.__dict__)
+        state.update(_client=None, _aclient=None, _aclient_loop=None, _asem=None, _asem_loop=None)
+        del state["_lock"], state["usage"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
         self.usage = Usage()
 
     def __repr__(self) -> str:
@@ -191,9 +207,10 @@ class RemoteBackend:
         For another model name it is asked once from ``GET {base}/v1/models`` (our server
         reports ``dimensions``); failing that, 1024 until a full-size response shows it.
         """
-        if self._max_dimensions is None:
-            self._max_dimensions = self._fetch_dimensions() or _wire.V3_DIMENSIONS
-        return self._max_dimensions
+        if self._max_dimensions is None and not self._dims_asked:
+            self._dims_asked = True
+            self._max_dimensions = self._fetch_dimensions()
+        return self._max_dimensions or _wire.V3_DIMENSIONS
 
     def _fetch_dimensions(self) -> int | None:
         try:

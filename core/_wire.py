@@ -327,6 +327,7 @@ def parse_response(
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _TOO_LONG = re.compile(r"[Ii]nput (\d+) has (\d+) tokens.*?limit of (\d+)", re.S)
+_SEQUENCE_TOKENS = re.compile(r"(\d+) tokens.*?limit (?:is|of) (\d+)", re.S)
 _TOO_LONG_GENERIC = re.compile(
     r"too long|exceed\w*.{0,40}(token|length|context)|maximum context|max(imum)?[_ ]tokens", re.I
 )
@@ -410,10 +411,16 @@ def error_for_status(
     if status in (400, 413, 422):
         match = _TOO_LONG.search(detail)
         if status == 400 and (match or _TOO_LONG_GENERIC.search(detail)):
-            index, tokens, limit = (int(g) for g in match.groups()) if match else (-1, -1, -1)
+            if match:
+                index, tokens, limit = (int(g) for g in match.groups())
+            else:  # another wording (late chunking, other servers): take what it says
+                index = -1
+                found = _SEQUENCE_TOKENS.search(detail)
+                tokens, limit = (int(g) for g in found.groups()) if found else (-1, -1)
+            where = f"Input {first_index + index}" if index >= 0 else "The request"
             err = InputTooLongError(
-                f"Input {first_index + index if index >= 0 else '?'} is over the model's context "
-                f"(HTTP {status}): {detail[:200]}. Shorten it or pass truncate=True.",
+                f"{where} is over the model's context (HTTP {status}): {detail[:200]}. "
+                "Shorten it, send fewer late-chunked chunks, or pass truncate=True.",
                 index=first_index + index if index >= 0 else -1,
                 tokens=tokens,
                 limit=limit,

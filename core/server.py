@@ -518,7 +518,7 @@ def create_app(
                             raise RequestError(
                                 400,
                                 f"Late chunking: the {len(req.texts)} inputs form one sequence "
-                                f"of {n} tokens, over the limit of {max_tokens} tokens per "
+                                f"of {n} tokens, too long: the limit is {max_tokens} tokens per "
                                 "request. Send fewer chunks per request.",
                             )
                         raise RequestError(

@@ -264,3 +264,35 @@ def test_given_http_clients_are_used_and_left_open(server, tiny_embedder):
     out, hooks = asyncio.run(run())
     assert len(hooks) == 1
     assert np.abs(out - tiny_embedder.encode(["x"], dimensions=8)).max() <= 1e-5
+
+
+def test_over_long_late_chunk_raises_input_too_long(remote):
+    # one chunk alone over the context: its group cannot be made smaller
+    with pytest.raises(InputTooLongError) as info:
+        remote.encode(["intro", "word " * 9000], late_chunking=True)
+    assert info.value.limit == 8194 and info.value.tokens > 8194
+    assert info.value.status_code == 400
+
+
+def test_pickled_backend_works_without_its_connections(server, tiny_embedder):
+    import pickle
+
+    backend = RemoteBackend("tiny-v3", api_key=KEY, base_url=server.url)
+    Embedder(backend=backend).encode(["before"], dimensions=8)
+    clone = pickle.loads(pickle.dumps(backend))
+    assert clone._client is None and repr(clone) == repr(backend)
+    out = Embedder(backend=clone).encode(["after"], dimensions=8)
+    assert np.abs(out - tiny_embedder.encode(["after"], dimensions=8)).max() <= 1e-5
+    with httpx.Client() as given:
+        with pytest.raises(TypeError):
+            pickle.dumps(RemoteBackend("tiny-v3", api_key=KEY, http_client=given))
+
+
+def test_unknown_model_size_is_learned_from_a_response():
+    from tests._servers import FaultServer
+
+    with FaultServer(dims=8) as srv:  # no GET /v1/models: the size comes from a response
+        backend = RemoteBackend("other-model", api_key=KEY, base_url=srv.url)
+        assert backend.max_dimensions == 1024  # the documented fallback until then
+        Embedder(backend=backend).encode(["x"])
+        assert backend.max_dimensions == 8

@@ -400,3 +400,11 @@ def test_serve_cli_and_graceful_shutdown(tiny_model_path):
         assert "Traceback" not in out, out[-2000:]
     assert [r.status_code for r in results] == [200, 200]
     assert all(len(r.json()["data"]) == len(texts) for r in results)
+
+
+def test_serve_refuses_an_unset_key_variable(tiny_model_path, monkeypatch):
+    from jina_v3.cli import main
+
+    monkeypatch.delenv("JINA_V3_UNSET_KEY", raising=False)
+    with pytest.raises(SystemExit, match="JINA_V3_UNSET_KEY"):
+        main(["serve", "--model", str(tiny_model_path), "--api-key-env", "JINA_V3_UNSET_KEY"])

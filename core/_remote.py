@@ -90,8 +90,9 @@ class RemoteBackend:
         max_retries: Retries of 429, 5xx, timeouts and dropped connections (default 4).
         max_concurrency: Requests in flight at once, async calls and large sync calls
             alike (default 4).
-        http_client: An ``httpx.Client`` or ``httpx.AsyncClient`` to use (not closed by
-            :meth:`close`); the other kind is created when needed.
+        http_client: An ``httpx.Client`` or ``httpx.AsyncClient`` to use, with its own
+            timeout and pool limits (it is not closed by :meth:`close`); the other kind is
+            created when needed.
         tokenizer: Path of v3's ``tokenizer.json`` (or its folder) for exact token counts;
             by default the one in the Hugging Face cache if present, else an estimate
             (see :class:`jina_v3._wire.TokenCounter`).
@@ -120,6 +121,8 @@ class RemoteBackend:
         backoff_max: float = 20.0,
     ) -> None:
         key = api_key or next((os.environ[n] for n in API_KEY_ENV if os.environ.get(n)), None)
+        if isinstance(key, str):
+            key = key.strip()
         if not key:
             raise ConfigurationError(
                 "No API key for the Jina API: pass api_key=... or set the JINA_API_KEY "
@@ -128,7 +131,7 @@ class RemoteBackend:
             )
         if not isinstance(key, str):
             raise ConfigurationError("api_key must be a string")
-        self._key = _Secret(key.strip())
+        self._key = _Secret(key)
         self.model_name = str(model)
         self.base_url = (base_url or os.environ.get(BASE_URL_ENV) or _wire.DEFAULT_BASE_URL).rstrip(
             "/"

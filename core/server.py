@@ -409,6 +409,11 @@ def create_app(
 
     Returns:
         A ``fastapi.FastAPI`` app; run it with uvicorn (``jina-v3 serve`` does).
+
+    Limits follow the hosted API: 2048 inputs per request (400), inputs over the context
+    without ``truncate`` (400, naming the input), a late-chunked request whose inputs
+    together exceed the context (400). With ``truncate: true`` such a late-chunked request
+    is embedded with the local backend's overlapping windows instead, so no text is dropped.
     """
     fastapi = _require_fastapi()
     from fastapi.responses import JSONResponse, Response

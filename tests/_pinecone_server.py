@@ -113,7 +113,9 @@ class PineconeTestServer:
         self._lock = threading.Lock()
         self._control: ThreadingHTTPServer | None = None
         self._faults: dict[str, list[int]] = {}
-        self.requests: list[tuple[str, str, int]] = []  # (method, path, status) of each call
+        #: (method, path, status, body bytes) of every request, and the last JSON body per path
+        self.requests: list[tuple[str, str, int, int]] = []
+        self.last_body: dict[str, Any] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -519,6 +521,7 @@ class _Handler(BaseHTTPRequestHandler):
             if self.headers.get("Api-Key") != self.app.api_key:
                 raise _Error(401, "Invalid API Key", "UNAUTHENTICATED")
             body = json.loads(raw) if raw else None
+            self.app.last_body[url.path] = body
             if self.index is None:
                 status, payload = self.app.control(method, url.path, body)
             else:
@@ -531,7 +534,7 @@ class _Handler(BaseHTTPRequestHandler):
             status, payload = exc.status, _error_body(exc, control=self.index is None)
         except json.JSONDecodeError as exc:
             status, payload = 400, {"code": 3, "message": f"Invalid JSON: {exc}", "details": []}
-        self.app.requests.append((method, url.path, status))
+        self.app.requests.append((method, url.path, status, length))
         data = b"" if payload is None else json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")

@@ -408,3 +408,57 @@ def test_serve_refuses_an_unset_key_variable(tiny_model_path, monkeypatch):
     monkeypatch.delenv("JINA_V3_UNSET_KEY", raising=False)
     with pytest.raises(SystemExit, match="JINA_V3_UNSET_KEY"):
         main(["serve", "--model", str(tiny_model_path), "--api-key-env", "JINA_V3_UNSET_KEY"])
+
+
+# -- the hosted API's own client libraries, unchanged, pointed at our URL ------------------
+
+
+def test_jina_haystack_embedders(server, tiny_embedder):
+    jina = pytest.importorskip("haystack_integrations.components.embedders.jina")
+    from haystack import Document
+    from haystack.utils import Secret
+
+    url = f"{server.url}/v1/embeddings"
+    text = jina.JinaTextEmbedder(
+        api_key=Secret.from_token(KEY), base_url=url, task="retrieval.query", dimensions=32
+    )
+    out = text.run("Which city is the capital of Germany?")
+    local = tiny_embedder.encode_queries(["Which city is the capital of Germany?"], dimensions=32)
+    assert np.abs(np.asarray(out["embedding"], np.float32) - local[0]).max() <= 1e-5
+    assert out["meta"]["model"] == "tiny-v3" and out["meta"]["usage"]["total_tokens"] > 0
+
+    docs = [Document(content=t) for t in SEED_EXAMPLE["input"]]
+    embedder = jina.JinaDocumentEmbedder(
+        api_key=Secret.from_token(KEY),
+        base_url=url,
+        task="retrieval.passage",
+        late_chunking=True,
+        batch_size=5,
+    )
+    got = np.asarray([d.embedding for d in embedder.run(docs)["documents"]], np.float32)
+    local = tiny_embedder.encode(
+        SEED_EXAMPLE["input"], task="retrieval.passage", late_chunking=True
+    )
+    assert np.abs(got - local).max() <= 1e-5
+
+
+async def test_llamaindex_jina_embedding(server, tiny_embedder):
+    jinaai = pytest.importorskip("llama_index.embeddings.jinaai")
+    pytest.importorskip("aiohttp")  # its async path
+    model = jinaai.JinaEmbedding(
+        api_key=KEY, task="text-matching", dimensions=16, encoding_queries="binary"
+    )
+    # the class takes no base URL; its API caller is where the hosted URL lives
+    model._api = jinaai.base._JinaAPICaller(
+        model="jina-embeddings-v3", api_key=KEY, base_url=f"{server.url}/v1"
+    )
+    texts = ["first passage", "zweiter Absatz"]
+    got = await asyncio.to_thread(model.get_text_embedding_batch, texts)
+    local = tiny_embedder.encode(texts, task="text-matching", dimensions=16)
+    assert np.abs(np.asarray(got, np.float32) - local).max() <= 1e-5
+    got_async = await model.aget_text_embedding_batch(texts)
+    assert np.abs(np.asarray(got_async, np.float32) - local).max() <= 1e-5
+    # binary queries: LlamaIndex unpacks our int8 bytes back to the sign bits
+    bits = await asyncio.to_thread(model.get_query_embedding, "a query")
+    want = tiny_embedder.encode(["a query"], task="text-matching", dimensions=16)[0] > 0
+    assert np.array_equal(np.asarray(bits, bool), want)

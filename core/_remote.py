@@ -28,7 +28,6 @@ from jina_v3.errors import (
     ConfigurationError,
     InputTooLongError,
     JinaV3Error,
-    RateLimitError,
 )
 from jina_v3.types import Usage
 
@@ -586,7 +585,7 @@ class RemoteBackend:
         )
         if not retryable or isinstance(error, InputTooLongError):
             return None
-        retry_after = error.retry_after if isinstance(error, RateLimitError) else None
+        retry_after = getattr(error, "retry_after", None)  # 429, and 503 when it says
         delay = self.retry.delay(attempt, retry_after)
         if delay is not None:
             logger.warning(

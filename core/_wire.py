@@ -432,7 +432,9 @@ def error_for_status(
             "The API rejected the request as invalid", status_code=status, body=detail
         )
     if status >= 500:
-        return ServerError("The API failed to answer", status_code=status, body=detail)
+        err5 = ServerError("The API failed to answer", status_code=status, body=detail)
+        err5.retry_after = parse_retry_after(headers.get("retry-after"))  # type: ignore[attr-defined]
+        return err5
     hint = " (check base_url)" if status in (404, 405) else ""
     return APIError(f"Unexpected answer from the API{hint}", status_code=status, body=detail)
 

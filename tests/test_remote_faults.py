@@ -95,6 +95,14 @@ def test_retry_after_is_honoured(fault):
     assert t1 - t0 >= 0.4  # backoff alone would be at most 0.05 s
 
 
+def test_retry_after_on_503_is_honoured_too(fault):
+    fault.push(("status", 503, {"Retry-After": "0.3"}, "maintenance"))
+    got = make(fault.url).encode(["a"], normalized=False)
+    assert np.array_equal(got, expected(["a"]))
+    (t0, _), (t1, _) = fault.requests
+    assert t1 - t0 >= 0.3
+
+
 def test_large_call_under_faults_stays_complete_ordered_and_unique(fault):
     texts = texts_for(5000)
     fault.push(

@@ -142,6 +142,7 @@ class PineconeStore(ThreadedAsyncMixin):
         self._ready_timeout = check_positive("ready_timeout", ready_timeout)
         self._index: Any | None = None
         self._signature: EmbeddingSignature | None = None
+        self._looked_up = False
         self._closed = False
 
     @property
@@ -296,6 +297,9 @@ class PineconeStore(ThreadedAsyncMixin):
             ) from exc
 
     def _name_from_host(self) -> str | None:
+        if self._looked_up:  # once: a data-plane-only setup would list on every call
+            return None
+        self._looked_up = True
         wanted = _bare_host(self._host or "")
         try:
             for model in self.client.indexes.list():

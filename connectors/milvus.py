@@ -177,7 +177,11 @@ class MilvusStore(ThreadedAsyncMixin):
         return self._client
 
     def close(self) -> None:
-        """Close the client if this store created it (and free a Milvus Lite data path)."""
+        """Close the client if this store created it (and free a Milvus Lite data path).
+
+        With Milvus Lite this waits for the engine's background indexing of recent writes
+        (tens of seconds after a bulk insert of tens of thousands of points).
+        """
         if self._closed:
             return
         self._closed = True

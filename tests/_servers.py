@@ -47,12 +47,15 @@ class ServerThread:
         import uvicorn
 
         self.app = app
-        self.port = free_port()
-        config = uvicorn.Config(
-            app, host=LOOPBACK, port=self.port, log_level="warning", lifespan="on"
-        )
+        # bound here and handed to uvicorn: no other process can take the port in between
+        self.sock = socket.socket()
+        self.sock.bind((LOOPBACK, 0))
+        self.port = self.sock.getsockname()[1]
+        config = uvicorn.Config(app, log_level="warning", lifespan="on")
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
+        )
         self.startup_timeout = startup_timeout
 
     @property
@@ -71,6 +74,7 @@ class ServerThread:
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(15)
+        self.sock.close()
 
 
 # -- fault injection -------------------------------------------------------------------

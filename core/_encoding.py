@@ -2,7 +2,8 @@
 
 Layouts follow the Jina API: `ubinary` packs the sign bits (> 0) 8 per byte, most significant
 bit first, as uint8; `binary` is the same bytes as int8 (value - 128); `base64` is the float32
-little-endian vector, base64-encoded.
+little-endian vector, base64-encoded. `base64` is a wire format only: `encode` returns the
+float32 vectors it carries, and the server writes the strings (`to_wire`).
 """
 
 from __future__ import annotations
@@ -79,18 +80,16 @@ def encode_type(vectors: np.ndarray, embedding_type: str) -> np.ndarray:
             else (packed.astype(np.int16) - 128).astype(np.int8)
         )
     if embedding_type == "base64":
-        le = vectors.astype("<f4")
-        return np.array(
-            [base64.b64encode(row.tobytes()).decode("ascii") for row in le], dtype=object
-        )
+        return vectors  # decoded form of the wire's base64 strings
     raise ConfigurationError(f"unknown embedding_type {embedding_type!r}")
 
 
-def to_json(row: np.ndarray | str, embedding_type: str) -> Any:
-    """One encoded embedding as it appears in the API's JSON."""
+def to_wire(vectors: np.ndarray, embedding_type: str) -> list[Any]:
+    """Encoded embeddings (the output of `finish`) as the API's JSON values, one per row."""
     if embedding_type == "base64":
-        return row
-    return row.tolist()  # type: ignore[union-attr]
+        little_endian = np.ascontiguousarray(vectors, dtype="<f4")
+        return [base64.b64encode(row.tobytes()).decode("ascii") for row in little_endian]
+    return vectors.tolist()
 
 
 def from_json(values: Sequence[Any], embedding_type: str) -> np.ndarray:
@@ -102,11 +101,11 @@ def from_json(values: Sequence[Any], embedding_type: str) -> np.ndarray:
     if embedding_type == "binary":
         return np.asarray(values, dtype=np.int8).reshape(len(values), -1)
     if embedding_type == "base64":
-        return np.array([str(v) for v in values], dtype=object)
+        return decode_base64([str(v) for v in values])
     raise ConfigurationError(f"unknown embedding_type {embedding_type!r}")
 
 
 def decode_base64(values: Sequence[str]) -> np.ndarray:
     """base64 strings -> float32 matrix."""
-    rows = [np.frombuffer(base64.b64decode(v), dtype="<f4") for v in values]
+    rows = [np.frombuffer(base64.b64decode(v, validate=True), dtype="<f4") for v in values]
     return np.stack(rows).astype(np.float32) if rows else np.zeros((0, 0), np.float32)

@@ -605,8 +605,6 @@ class RemoteBackend:
 def _concat(parts: list[np.ndarray], embedding_type: str) -> np.ndarray:
     if len(parts) == 1:
         return parts[0]
-    if embedding_type == "base64":
-        return np.concatenate(parts).astype(object)
     return np.concatenate(parts, axis=0)
 
 

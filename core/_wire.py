@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from jina_v3._encoding import decode_base64, from_json
+from jina_v3._encoding import from_json
 from jina_v3.errors import (
     APIError,
     AuthenticationError,
@@ -304,12 +304,8 @@ def parse_response(
             f"The API returned {seen} embeddings for {n_inputs} inputs", status_code=200
         )
     try:
-        embeddings = from_json(rows, embedding_type)
-        full = None
-        if embedding_type == "base64":
-            full = decode_base64(list(embeddings)).shape[1]  # also checks every string
-        elif embedding_type == "float":
-            full = embeddings.shape[1]
+        embeddings = from_json(rows, embedding_type)  # base64: decoded (checks every string)
+        full = embeddings.shape[1] if embedding_type in ("float", "base64") else None
     except (ValueError, TypeError) as exc:
         raise MalformedResponseError(
             f"The API's embeddings do not decode as {embedding_type!r} ({exc})", status_code=200

@@ -28,6 +28,7 @@ _LOCAL_ONLY = (
 )  # fmt: skip
 _API_ONLY = (
     "api_key", "base_url", "timeout", "max_retries", "max_concurrency", "http_client",
+    "tokenizer",
 )  # fmt: skip
 
 
@@ -187,6 +188,8 @@ class Embedder(_BaseEmbedder):
         device, dtype, threads, revision, cache_dir, max_batch_tokens: Local backend options
             (dtype ``"float32"`` or ``"bfloat16"``; bf16 by default where the hardware has it).
         api_key, base_url, timeout, max_retries, max_concurrency, http_client: API options.
+        tokenizer: API backend: path of a v3 ``tokenizer.json`` for exact token counts when
+            packing requests (else the hub cache's copy, else a conservative estimate).
 
     Raises:
         ConfigurationError: Conflicting or invalid options.
@@ -221,7 +224,8 @@ class Embedder(_BaseEmbedder):
             late_chunking: Treat ``texts`` as chunks of one document.
             normalized: L2-normalise after truncation to ``dimensions``.
             embedding_type: ``float`` (float32), ``binary`` (int8), ``ubinary`` (uint8 packed
-                sign bits) or ``base64`` (strings of little-endian float32).
+                sign bits) or ``base64`` (float32 here; base64 on the wire, which keeps
+                API responses small).
             truncate: Cut inputs over the context instead of raising InputTooLongError.
 
         Returns:

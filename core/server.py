@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jina_v3 import _wire
-from jina_v3._encoding import EMBEDDING_TYPES, finish
+from jina_v3._encoding import EMBEDDING_TYPES, finish, to_wire
 from jina_v3.errors import ConfigurationError, JinaV3Error, MissingDependencyError
 from jina_v3.tasks import TASKS, check_task
 
@@ -487,7 +487,7 @@ def create_app(
         columns = []
         for t in req.embedding_types:
             e = finish(pooled, req.dimensions, req.normalized, t)
-            columns.append([str(v) for v in e] if t == "base64" else e.tolist())
+            columns.append(to_wire(e, t))
         data = []
         for i in range(len(req.texts)):
             if req.types_as_list:

@@ -15,6 +15,7 @@ from jina_v3 import (
     InputTooLongError,
     UnknownTaskError,
 )
+from jina_v3._encoding import to_wire
 from tests.conftest import TINY_MODEL, golden
 
 
@@ -77,7 +78,9 @@ def test_embedding_types_follow_the_api_layouts(tiny_embedder):
     assert np.array_equal(bits, (floats > 0).astype(np.uint8))
     assert binary.dtype == np.int8
     assert np.array_equal(binary.astype(np.int16), ubinary.astype(np.int16) - 128)
-    decoded = np.stack([np.frombuffer(base64.b64decode(s), "<f4") for s in b64])
+    assert b64.dtype == np.float32 and np.array_equal(b64, floats)  # base64 is a wire format
+    wire = to_wire(b64, "base64")
+    decoded = np.stack([np.frombuffer(base64.b64decode(s), "<f4") for s in wire])
     assert np.array_equal(decoded, floats)
 
 

@@ -473,7 +473,7 @@ def test_a_document_repeated_in_one_batch_is_written_once_as_its_last_version(ti
 
 
 def test_qdrant_url_store_closes_its_own_async_client():
-    store = QdrantStore("c", url="http://127.0.0.1:9")
+    store = QdrantStore("c", url="http://127.0.0.1:9", check_compatibility=False)
     aclient = store._native_async()  # created lazily for url mode, never dialled
     assert isinstance(aclient, AsyncQdrantClient)
     store.close()

@@ -399,8 +399,11 @@ class MilvusStore(ThreadedAsyncMixin):
 
     def _rows(self, batch: Sequence[Record], signature: EmbeddingSignature) -> list[dict]:
         binary = signature.embedding_type == "ubinary"
-        vectors = np.stack([_vector(r.vector, signature, self.collection) for r in batch])
-        funnel = prefix_vectors(vectors, self._funnel) if self._funnel is not None else None
+        # the records' own arrays, not rows of a stacked copy: pymilvus serialises those faster
+        vectors = [_vector(r.vector, signature, self.collection) for r in batch]
+        funnel = None
+        if self._funnel is not None:
+            funnel = prefix_vectors(np.stack(vectors), self._funnel)
         rows = []
         for i, record in enumerate(batch):
             row = {

@@ -286,7 +286,8 @@ class PineconeTestServer(Engine):
         start = _clock()
         for chunk in batched(records, size):
             vectors = [
-                {"id": r.id, "values": r.vector.tolist(), "metadata": _metadata(r)} for r in chunk
+                {"id": r.id, "values": r.vector.tolist(), "metadata": _metadata(r)[0]}
+                for r in chunk
             ]
             index.upsert(vectors=vectors, namespace="")
         elapsed = _since(start)

@@ -385,11 +385,13 @@ class MilvusStore(ThreadedAsyncMixin):
         for i, record in enumerate(records):
             # an estimate, generous for the vector, exact enough for the rest
             row = (
-                8 * record.vector.size
+                8 * np.size(record.vector)
                 + 4 * len(record.text)
                 + 200
                 + len(record.document_id)
-                + 32 * len(record.metadata)
+                + sum(
+                    32 + 4 * len(v) if isinstance(v, str) else 32 for v in record.metadata.values()
+                )
             )
             if i > start and (i - start >= self._batch_size or size + row > MAX_REQUEST_BYTES):
                 yield records[start:i]

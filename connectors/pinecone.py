@@ -51,6 +51,7 @@ MAX_REQUEST_BYTES = 2 * 1024 * 1024
 MAX_METADATA_BYTES = 40 * 1024
 MAX_TOP_K = 10_000
 _DELETE_BATCH = 1000
+_VALUE_BYTES = 24
 # room for the request envelope and the SDK's serialisation differing from ours
 _REQUEST_MARGIN = 16 * 1024
 
@@ -389,16 +390,18 @@ class PineconeStore(ThreadedAsyncMixin):
     def _batches(
         self, records: Sequence[Record], signature: EmbeddingSignature
     ) -> Iterator[list[dict[str, Any]]]:
-        orjson = require("orjson", "pinecone", "orjson")
         batch: list[dict[str, Any]] = []
         size = 0
         for record in records:
+            metadata, metadata_size = _metadata(record)
             item = {
                 "id": record.id,
                 "values": _values(record.vector, signature.dimensions, self.collection),
-                "metadata": _metadata(record),
+                "metadata": metadata,
             }
-            item_size = len(orjson.dumps(item)) + 1
+            # an upper bound, not a second serialisation: a float32 printed as a double takes
+            # at most 24 characters with its comma
+            item_size = _VALUE_BYTES * signature.dimensions + metadata_size + len(record.id) + 64
             if batch and (
                 len(batch) >= self._batch_size
                 or size + item_size > MAX_REQUEST_BYTES - _REQUEST_MARGIN
@@ -555,9 +558,9 @@ def _values(vector: np.ndarray, dims: int, collection: str) -> list[float]:
     return vector.astype(np.float32, copy=False).tolist()
 
 
-def _metadata(record: Record) -> dict[str, Any]:
-    """Pinecone metadata for a record: user fields (checked), the reserved keys, and the text
-    cut so the whole stays within 40 KB."""
+def _metadata(record: Record) -> tuple[dict[str, Any], int]:
+    """Pinecone metadata for a record (user fields checked, the reserved keys, the text cut so
+    the whole stays within 40 KB) and its size in bytes as JSON."""
     metadata: dict[str, Any] = {}
     for key, value in record.metadata.items():
         if value is None:
@@ -591,7 +594,7 @@ def _metadata(record: Record) -> dict[str, Any]:
             MAX_METADATA_BYTES,
         )
     metadata[TEXT_KEY] = text
-    return metadata
+    return metadata, size
 
 
 def _metadata_value(point: str, key: str, value: Any) -> Any:

@@ -62,6 +62,24 @@ def check_positive(name: str, value: int) -> int:
     return value
 
 
+#: Payload index types the Qdrant stores accept in ``payload_indexes``.
+PAYLOAD_INDEX_TYPES = ("keyword", "integer", "float", "bool")
+
+
+def check_payload_indexes(indexes: Mapping[str, str] | None) -> dict[str, str]:
+    if indexes is None:
+        return {}
+    if not isinstance(indexes, Mapping):
+        raise ConfigurationError("payload_indexes must be a dict of field name -> index type")
+    for field, kind in indexes.items():
+        if not isinstance(field, str) or not field or kind not in PAYLOAD_INDEX_TYPES:
+            raise ConfigurationError(
+                f"payload_indexes[{field!r}] = {kind!r}: use one of "
+                f"{', '.join(PAYLOAD_INDEX_TYPES)}"
+            )
+    return dict(indexes)
+
+
 def filter_tree(filter: Mapping[str, Any]) -> FilterNode:
     """Parse a Mongo-style filter dict (typed UnsupportedFilterError otherwise)."""
     return parse_filter(filter)

@@ -31,6 +31,7 @@ from jina_v3.connectors._common import (
     SIGNATURE_KEY,
     as_str_ids,
     check_funnel,
+    check_payload_indexes,
     check_positive,
     filter_tree,
     one_of,
@@ -93,6 +94,9 @@ class QdrantStore:
         funnel_oversample: Candidates prefetched on the funnel vector per hit asked for.
         binary_quantization: Binary-quantize the full vector (the server rescores with the
             original vectors; ignored by local mode, which searches exactly).
+        payload_indexes: Metadata fields to index when the collection is created, e.g.
+            ``{"lang": "keyword", "year": "integer"}`` (keyword, integer, float, bool);
+            ``document_id`` is always indexed. Servers use them to filter fast.
         batch_size: Points per upsert request.
         **client_kwargs: Passed to ``QdrantClient`` (``api_key``, ``timeout``, ...).
 
@@ -113,6 +117,7 @@ class QdrantStore:
         funnel_dimensions: int | None = None,
         funnel_oversample: int = 10,
         binary_quantization: bool = False,
+        payload_indexes: Mapping[str, str] | None = None,
         batch_size: int = 256,
         **client_kwargs: Any,
     ) -> None:
@@ -135,6 +140,7 @@ class QdrantStore:
         self.funnel_dimensions = check_funnel(funnel_dimensions)
         self.funnel_oversample = check_positive("funnel_oversample", funnel_oversample)
         self.binary_quantization = bool(binary_quantization)
+        self.payload_indexes = check_payload_indexes(payload_indexes)
         self.batch_size = check_positive("batch_size", batch_size)
         self._signature: EmbeddingSignature | None = None
         self._closed = False
@@ -313,6 +319,7 @@ class QdrantStore:
         return {
             "funnel_dimensions": self.funnel_dimensions,
             "binary_quantization": self.binary_quantization,
+            "payload_indexes": self.payload_indexes,
         }
 
     def _ensure_flow(self, signature: EmbeddingSignature, recreate: bool) -> _Flow:
@@ -374,14 +381,15 @@ class QdrantStore:
                 "metadata": {SIGNATURE_KEY: signature.to_dict(), LAYOUT_KEY: self._layout()},
             },
         )
-        yield (
-            "create_payload_index",
-            {
-                "collection_name": name,
-                "field_name": DOCUMENT_ID_KEY,
-                "field_schema": models.PayloadSchemaType.KEYWORD,
-            },
-        )
+        for field, kind in {DOCUMENT_ID_KEY: "keyword", **self.payload_indexes}.items():
+            yield (
+                "create_payload_index",
+                {
+                    "collection_name": name,
+                    "field_name": field,
+                    "field_schema": models.PayloadSchemaType(kind),
+                },
+            )
         self._signature = signature
 
     def _check_layout(self, vectors: Any, signature: EmbeddingSignature) -> None:

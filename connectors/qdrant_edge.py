@@ -31,6 +31,7 @@ from jina_v3.connectors._common import (
     SIGNATURE_KEY,
     as_str_ids,
     check_funnel,
+    check_payload_indexes,
     check_positive,
     filter_tree,
     require,
@@ -80,6 +81,9 @@ class QdrantEdgeStore(ThreadedAsyncMixin):
             search coarse-then-rescore.
         funnel_oversample: Candidates prefetched on the funnel vector per hit asked for.
         binary_quantization: Binary-quantize the full vector (rescored with the originals).
+        payload_indexes: Metadata fields to index when the shard is created, e.g.
+            ``{"lang": "keyword", "year": "integer"}`` (keyword, integer, float, bool);
+            ``document_id`` is always indexed. Filtered search on optimized segments uses them.
         batch_size: Points per update operation.
 
     Raises:
@@ -95,6 +99,7 @@ class QdrantEdgeStore(ThreadedAsyncMixin):
         funnel_dimensions: int | None = None,
         funnel_oversample: int = 10,
         binary_quantization: bool = False,
+        payload_indexes: Mapping[str, str] | None = None,
         batch_size: int = 1024,
     ) -> None:
         if not isinstance(collection, str) or not collection or "/" in collection:
@@ -107,6 +112,7 @@ class QdrantEdgeStore(ThreadedAsyncMixin):
         self.funnel_dimensions = check_funnel(funnel_dimensions)
         self.funnel_oversample = check_positive("funnel_oversample", funnel_oversample)
         self.binary_quantization = bool(binary_quantization)
+        self.payload_indexes = check_payload_indexes(payload_indexes)
         self.batch_size = check_positive("batch_size", batch_size)
         self._shard: Any | None = None
         self._signature: EmbeddingSignature | None = None
@@ -215,11 +221,9 @@ class QdrantEdgeStore(ThreadedAsyncMixin):
                     edge.EdgeConfig(vectors=vectors, quantization_config=quantization),
                 )
                 # Payload indexes must exist before optimize() builds the segments.
-                shard.update(
-                    edge.UpdateOperation.create_field_index(
-                        DOCUMENT_ID_KEY, edge.PayloadSchemaType.Keyword
-                    )
-                )
+                for field, kind in {DOCUMENT_ID_KEY: "keyword", **self.payload_indexes}.items():
+                    schema = getattr(edge.PayloadSchemaType, kind.capitalize())
+                    shard.update(edge.UpdateOperation.create_field_index(field, schema))
             self._shard = shard
             self._write_meta({SIGNATURE_KEY: signature.to_dict(), LAYOUT_KEY: self._layout()})
             self._signature = signature
@@ -228,6 +232,7 @@ class QdrantEdgeStore(ThreadedAsyncMixin):
         return {
             "funnel_dimensions": self.funnel_dimensions,
             "binary_quantization": self.binary_quantization,
+            "payload_indexes": self.payload_indexes,
         }
 
     def _check_existing(self, signature: EmbeddingSignature) -> None:

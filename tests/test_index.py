@@ -270,6 +270,8 @@ def test_qdrant_store_needs_exactly_one_source(shm):
         QdrantStore("c", location=":memory:", funnel_dimensions=0)
     with pytest.raises(ConfigurationError):
         QdrantStore("", location=":memory:")
+    with pytest.raises(ConfigurationError, match="keyword, integer, float, bool"):
+        QdrantStore("c", location=":memory:", payload_indexes={"lang": "text"})
 
 
 def test_qdrant_store_is_lazy_and_leaves_your_client_open(tiny_embedder):
@@ -346,7 +348,7 @@ def test_qdrant_funnel_layout_and_binary_quantization(tiny_embedder):
     assert isinstance(calls["create_collection"]["quantization_config"], models.BinaryQuantization)
     assert calls["query_points"]["search_params"].quantization.rescore is True
     layout = client.get_collection("b").config.metadata["jina_v3_layout"]
-    assert layout == {"funnel_dimensions": None, "binary_quantization": True}
+    assert layout == {"funnel_dimensions": None, "binary_quantization": True, "payload_indexes": {}}
     plain = QdrantStore("p", client=client)
     VectorIndex(tiny_embedder, plain, dimensions=DIMS).add(DOCS)
     plain_hits = VectorIndex(tiny_embedder, plain, dimensions=DIMS).search("topic 3", k=4)
@@ -478,3 +480,35 @@ def test_qdrant_url_store_closes_its_own_async_client():
     assert isinstance(aclient, AsyncQdrantClient)
     store.close()
     assert store._aclient is None
+
+
+def test_payload_indexes_are_created_and_filters_stay_exact(tiny_embedder, shm):
+    recorder = _Recorder(QdrantClient(":memory:"))
+    store = QdrantStore("c", client=recorder, payload_indexes={"i": "integer", "even": "bool"})
+    VectorIndex(tiny_embedder, store, dimensions=DIMS).add(DOCS[:2])
+    indexed = {
+        kw["field_name"]: kw["field_schema"]
+        for name, _, kw in recorder.calls
+        if name == "create_payload_index"
+    }
+    assert indexed == {
+        "document_id": models.PayloadSchemaType.KEYWORD,
+        "i": models.PayloadSchemaType.INTEGER,
+        "even": models.PayloadSchemaType.BOOL,
+    }
+    pytest.importorskip("qdrant_edge")
+    from jina_v3.connectors.qdrant_edge import QdrantEdgeStore
+
+    docs = [
+        Document(f"e{i}", f"Edge passage {i}.", {"i": i, "even": i % 2 == 0}) for i in range(300)
+    ]
+    with QdrantEdgeStore(
+        "idx", path=shm, payload_indexes={"i": "integer", "even": "bool"}
+    ) as edge_store:
+        index = VectorIndex(tiny_embedder, edge_store, dimensions=DIMS, batch_size=100)
+        index.add(docs)
+        edge_store.optimize()  # indexed, optimized segments: filters must stay exact
+        hits = index.search("passage", k=300, filter={"i": {"$gte": 100, "$lt": 150}, "even": True})
+        assert sorted(h.document_id for h in hits) == sorted(
+            f"e{i}" for i in range(100, 150) if i % 2 == 0
+        )

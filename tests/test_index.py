@@ -512,3 +512,13 @@ def test_payload_indexes_are_created_and_filters_stay_exact(tiny_embedder, shm):
         assert sorted(h.document_id for h in hits) == sorted(
             f"e{i}" for i in range(100, 150) if i % 2 == 0
         )
+
+
+def test_client_errors_are_wrapped_with_operation_and_collection(tiny_embedder):
+    client = QdrantClient(":memory:")
+    store = QdrantStore("wrapped", client=client)
+    VectorIndex(tiny_embedder, store, dimensions=DIMS).add(DOCS[:2])
+    client.delete_collection("wrapped")  # behind the store's back
+    with pytest.raises(StoreError, match=r"query_points on collection 'wrapped' failed") as err:
+        store.query(np.ones(DIMS, np.float32), k=1)
+    assert err.value.__cause__ is not None  # the client's own exception, chained

@@ -75,7 +75,11 @@ def build_checkpoint(folder: Path, seed: int = 0) -> None:
     model = JinaV3Model(JinaV3Config.from_dict(FULL_CONFIG))
     tensors = {}
     for name, param in model.named_parameters():
-        if name.endswith("norm1.weight") or name.endswith("norm2.weight") or name == "emb_ln.weight":
+        if (
+            name.endswith("norm1.weight")
+            or name.endswith("norm2.weight")
+            or name == "emb_ln.weight"
+        ):
             value = torch.ones(param.shape)
         elif name.endswith("bias"):
             value = torch.zeros(param.shape)
@@ -166,7 +170,9 @@ def main() -> None:
     # 1. 8 x 512
     texts = [text_of(tok, 512, passage, seed=i) for i in range(8)]
     assert backend.count_tokens(texts, "retrieval.passage") == [512] * 8  # type: ignore[attr-defined]
-    t = statistics.median(timed(lambda: embedder.encode_passages(texts)) for _ in range(args.repeats))
+    t = statistics.median(
+        timed(lambda: embedder.encode_passages(texts)) for _ in range(args.repeats)
+    )
     tps_512 = 8 * 512 / t
     mfu_512 = tps_512 * forward_flops_per_token(cfg, 512) / (ceiling * 1e9)
 

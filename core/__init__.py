@@ -4,6 +4,8 @@ Example:
     >>> from jina_v3 import Embedder
     >>> embedder = Embedder("jinaai/jina-embeddings-v3")
     >>> vectors = embedder.encode_passages(["Berlin is the capital of Germany."], dimensions=256)
+
+Vector stores live in `jina_v3.connectors.<database>` and are imported explicitly.
 """
 
 from jina_v3.embedder import AsyncEmbedder, Backend, Embedder
@@ -27,6 +29,14 @@ from jina_v3.errors import (
     UnknownTaskError,
     UnsupportedFilterError,
 )
+from jina_v3.store import (
+    AsyncVectorIndex,
+    Document,
+    EmbeddingSignature,
+    Hit,
+    VectorIndex,
+    VectorStore,
+)
 from jina_v3.tasks import TASKS, Task
 from jina_v3.types import Usage
 
@@ -38,11 +48,15 @@ __all__ = [
     "APIError",
     "APITimeoutError",
     "AsyncEmbedder",
+    "AsyncVectorIndex",
     "AuthenticationError",
     "Backend",
     "ConfigurationError",
     "DimensionMismatchError",
+    "Document",
     "Embedder",
+    "EmbeddingSignature",
+    "Hit",
     "InputTooLongError",
     "InsufficientBalanceError",
     "InvalidRequestError",
@@ -57,4 +71,6 @@ __all__ = [
     "UnknownTaskError",
     "UnsupportedFilterError",
     "Usage",
+    "VectorIndex",
+    "VectorStore",
 ]

@@ -16,9 +16,8 @@ import json
 import os
 from pathlib import Path
 
-from jina_v3 import Embedder
+from jina_v3 import Document, Embedder, VectorIndex
 from jina_v3.connectors.qdrant import QdrantStore
-from jina_v3.store import Document, VectorIndex
 
 CORPUS = Path(__file__).parent / "data" / "sample_corpus.jsonl"
 QUERIES = [
@@ -31,7 +30,9 @@ QUERIES = [
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default=os.environ.get("JINA_V3_MODEL", "jinaai/jina-embeddings-v3"))
+    parser.add_argument(
+        "--model", default=os.environ.get("JINA_V3_MODEL", "jinaai/jina-embeddings-v3")
+    )
     parser.add_argument("--dimensions", type=int, default=None, help="Matryoshka size")
     parser.add_argument("--path", default=".jina-v3-demo/qdrant", help="embedded Qdrant folder")
     parser.add_argument("--k", type=int, default=3)
@@ -46,7 +47,9 @@ def main() -> None:
     with QdrantStore("sample_corpus", path=args.path) as store:
         index = VectorIndex(embedder, store, dimensions=dimensions, recreate=True)
         written = index.add(documents)
-        print(f"indexed {written} documents ({dimensions}-d, {embedder.model_name}) into {args.path}")
+        print(
+            f"indexed {written} documents ({dimensions}-d, {embedder.model_name}) into {args.path}"
+        )
         for query, filter in QUERIES:
             print(f"\nquery: {query}" + (f"   filter: {json.dumps(filter)}" if filter else ""))
             for hit in index.search(query, k=args.k, filter=filter):

@@ -75,11 +75,7 @@ def build_checkpoint(folder: Path, seed: int = 0) -> None:
     model = JinaV3Model(JinaV3Config.from_dict(FULL_CONFIG))
     tensors = {}
     for name, param in model.named_parameters():
-        if (
-            name.endswith("norm1.weight")
-            or name.endswith("norm2.weight")
-            or name == "emb_ln.weight"
-        ):
+        if name.endswith(("norm1.weight", "norm2.weight", "emb_ln.weight")):  # LayerNorm gains
             value = torch.ones(param.shape)
         elif name.endswith("bias"):
             value = torch.zeros(param.shape)

@@ -8,7 +8,7 @@ same points (ids, 1024-d float32 unit vectors, the same payload: text, document 
 into a collection of the same layout, with the same batch size; only the writes are timed.
 After a warm-up, the two paths alternate in order across repetitions; figures are medians.
 
-    python benchmarks/ingest.py [--n 20000] [--dims 1024] [--repeats 3]
+    python benchmarks/ingest.py [--n 20000] [--dims 1024] [--repeats R] [--pinecone-n 5000]
 
 The last line printed is one JSON object with ``overhead_<engine>`` = connector_time /
 raw_time - 1 per engine (target: <= 0.10), from the medians of process CPU time: every engine
@@ -81,6 +81,7 @@ class Engine:
     and return the seconds the writes took."""
 
     name = ""
+    repeats = 5  # default repetitions (the runs are noisy on a shared machine)
 
     def __init__(self, signature: EmbeddingSignature, workdir: Path) -> None:
         self.signature, self.workdir = signature, workdir
@@ -101,6 +102,7 @@ class MilvusLite(Engine):
     1024-d points, outside the timings)."""
 
     name = "milvus_lite"
+    repeats = 3  # each run also waits ~30 s for Lite's background indexing
 
     def __init__(self, signature: EmbeddingSignature, workdir: Path) -> None:
         super().__init__(signature, workdir)
@@ -336,7 +338,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=20_000)
     parser.add_argument("--dims", type=int, default=1024)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--repeats", type=int, default=None, help="repetitions (default: 3 Milvus Lite, 5 others)"
+    )
     parser.add_argument(
         "--pinecone-n", type=int, default=5_000, help="points for the (slow, pure-Python) server"
     )
@@ -352,7 +356,7 @@ def main() -> None:
         engines = [e for e in engines if e.name in wanted]
     signature = EmbeddingSignature(model="jina-embeddings-v3", dimensions=args.dims)
     records = make_records(args.n, args.dims)
-    result: dict[str, Any] = {"n": args.n, "dims": args.dims, "repeats": args.repeats}
+    result: dict[str, Any] = {"n": args.n, "dims": args.dims}
     if PineconeTestServer in engines:
         result["pinecone_n"] = min(args.n, args.pinecone_n)
     workdir = Path(tempfile.mkdtemp(prefix="jv3-ingest-", dir=_fast_tmp()))
@@ -361,7 +365,8 @@ def main() -> None:
             engine = engine_cls(signature, workdir)
             subset = records[: args.pinecone_n] if engine_cls is PineconeTestServer else records
             try:
-                figures = measure(engine, subset, args.repeats)
+                figures = measure(engine, subset, args.repeats or engine.repeats)
+                figures["repeats"] = args.repeats or engine.repeats
             finally:
                 engine.close()
             print(f"{engine_cls.name}: {json.dumps(figures)}", flush=True)

@@ -8,7 +8,10 @@ same points (ids, 1024-d float32 unit vectors, the same payload: text, document 
 into a collection of the same layout, with the same batch size; only the writes are timed.
 After a warm-up, the two paths alternate in order across repetitions; figures are medians.
 
-    python benchmarks/ingest.py [--n 20000] [--dims 1024] [--repeats R] [--pinecone-n 5000]
+    python benchmarks/ingest.py [--n 20000] [--dims 1024] [--repeats 5] [--pinecone-n 5000]
+
+About 11 minutes on a shared 2-core machine (Milvus Lite's indexing waits dominate);
+``--engines qdrant_edge,qdrant_memory`` or a smaller ``--n`` for a quick look.
 
 The last line printed is one JSON object with ``overhead_<engine>`` = connector_time /
 raw_time - 1 per engine (target: <= 0.10), from the medians of process CPU time: every engine
@@ -102,7 +105,6 @@ class MilvusLite(Engine):
     1024-d points, outside the timings)."""
 
     name = "milvus_lite"
-    repeats = 3  # each run also waits ~30 s for Lite's background indexing
 
     def __init__(self, signature: EmbeddingSignature, workdir: Path) -> None:
         super().__init__(signature, workdir)
@@ -339,7 +341,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=20_000)
     parser.add_argument("--dims", type=int, default=1024)
     parser.add_argument(
-        "--repeats", type=int, default=None, help="repetitions (default: 3 Milvus Lite, 5 others)"
+        "--repeats", type=int, default=None, help="repetitions per path (default 5)"
     )
     parser.add_argument(
         "--pinecone-n", type=int, default=5_000, help="points for the (slow, pure-Python) server"

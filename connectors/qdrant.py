@@ -346,8 +346,15 @@ class QdrantStore:
             self._check_layout(info.config.params.vectors, signature)
             stored = metadata.get(SIGNATURE_KEY)
             if stored is None:
-                # A collection made elsewhere with the right size: adopt it, so later checks
-                # have something to compare with.
+                # Made elsewhere: its vectors' model and task are unknown, so only an empty
+                # collection is adopted (as Milvus and Pinecone do); its signature is recorded.
+                points = yield ("count", {"collection_name": name, "exact": True})
+                if points.count:
+                    raise SignatureMismatchError(
+                        f"Qdrant collection {name!r} holds {points.count} points written "
+                        "without an embedding signature (unknown model, task and dimensions). "
+                        "Use a new collection name, or pass recreate=True to rebuild it."
+                    )
                 logger.warning(
                     "Qdrant collection %r has no embedding signature; recording this index's",
                     name,

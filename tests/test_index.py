@@ -302,8 +302,18 @@ def test_qdrant_existing_collection_layouts(tiny_embedder):
     )
     store = QdrantStore("foreign", client=client)
     index = VectorIndex(tiny_embedder, store, dimensions=DIMS)
-    index.add(DOCS[:2])  # adopted: the signature is recorded
+    index.add(DOCS[:2])  # adopted (empty): the signature is recorded
     assert store.read_signature() == index.signature
+    client.create_collection(
+        "foreign-full",
+        vectors_config=models.VectorParams(size=DIMS, distance=models.Distance.COSINE),
+    )
+    client.upsert("foreign-full", [models.PointStruct(id=1, vector=[0.1] * DIMS, payload={})])
+    with pytest.raises(SignatureMismatchError, match="recreate=True"):
+        VectorIndex(tiny_embedder, QdrantStore("foreign-full", client=client), dimensions=DIMS).add(
+            DOCS[:1]
+        )
+    assert client.count("foreign-full").count == 1  # nothing written
     with pytest.raises(SignatureMismatchError, match="funnel_dimensions=None"):
         VectorIndex(
             tiny_embedder,

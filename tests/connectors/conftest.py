@@ -3,14 +3,12 @@
 A factory is ``factory(collection: str, tmp_path: Path, **options) -> store``; options are
 store constructor options such as ``funnel_dimensions``. A factory raises
 ``NotImplementedError`` for an option its engine does not have (the test is then skipped).
-Factories for Milvus and Pinecone live in ``tests/connectors/_c_factories.py`` (``FACTORIES``,
-and optionally ``cleanup()``, called once at the end of the session).
+Factories for Milvus and Pinecone live in ``tests/connectors/_milvus_pinecone.py`` (with a
+``cleanup()`` that stops their servers once, at the end of the session).
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
 import shutil
 import tempfile
@@ -23,6 +21,7 @@ import numpy as np
 import pytest
 
 from jina_v3.store import Document
+from tests.connectors import _milvus_pinecone as milvus_pinecone
 
 CORPUS = Path(__file__).parent.parent / "fixtures" / "corpus.json"
 DIMS = 32  # the tiny checkpoint's full size is 64
@@ -56,19 +55,13 @@ FACTORIES: dict[str, StoreFactory] = {
 _REQUIRES = {"qdrant-memory": "qdrant_client", "qdrant-path": "qdrant_client"}
 _REQUIRES["qdrant-edge"] = "qdrant_edge"
 
-_C_MODULE = "tests.connectors._c_factories"
-_c_factories: Any = None
-if importlib.util.find_spec(_C_MODULE) is not None:
-    _c_factories = importlib.import_module(_C_MODULE)
-    FACTORIES.update(_c_factories.FACTORIES)
+FACTORIES.update(milvus_pinecone.FACTORIES)
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _c_cleanup() -> Iterator[None]:
+def _stop_servers() -> Iterator[None]:
     yield
-    cleanup = getattr(_c_factories, "cleanup", None)
-    if cleanup is not None:
-        cleanup()
+    milvus_pinecone.cleanup()
 
 
 @pytest.fixture

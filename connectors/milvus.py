@@ -132,6 +132,8 @@ class MilvusStore(ThreadedAsyncMixin):
                 "consistency_level must be one of 'Strong', 'Bounded', 'Session', 'Eventually'; "
                 f"got {consistency_level!r}"
             )
+        if client is None:
+            require("pymilvus", "milvus", "pymilvus")  # a missing extra fails here, not later
         self.collection = collection
         self._uri = os.fspath(uri)
         self._token = token

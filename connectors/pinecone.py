@@ -125,6 +125,7 @@ class PineconeStore(ThreadedAsyncMixin):
                 f"batch_size={batch_size} exceeds Pinecone's {MAX_BATCH_VECTORS} vectors per "
                 "upsert request"
             )
+        require("pinecone", "pinecone", "pinecone")  # a missing extra fails here, not later
         self._api_key = api_key or os.environ.get("PINECONE_API_KEY")
         if client is None and not self._api_key:
             raise ConfigurationError(

@@ -260,22 +260,17 @@ class RemoteBackend:
                         tokens=n,
                         limit=_wire.MAX_LATE_CHUNKING_TOKENS + 2,
                     )
-        calls = []
-        for part in _wire.plan_batches(counts, max_tokens=self.max_request_tokens):
-            payload = _wire.build_payload(
-                self.model_name,
-                [texts[i] for i in part],
-                task=task,
-                dimensions=dimensions,
-                normalized=normalized,
-                embedding_type=embedding_type,
-                late_chunking=False,
-                truncate=truncate,
-            )
-            calls.append(
-                _Call(_wire.dumps(payload), len(part), embedding_type, dimensions, part.start)
-            )
-        return calls
+        parts = _wire.plan_batches(counts, max_tokens=self.max_request_tokens)
+        return self._calls(
+            texts,
+            parts,
+            task=task,
+            dimensions=dimensions,
+            normalized=normalized,
+            embedding_type=embedding_type,
+            late_chunking=False,
+            truncate=truncate,
+        )
 
     def _plan_document(
         self,
@@ -311,17 +306,35 @@ class RemoteBackend:
                 _wire.MAX_LATE_CHUNKING_TOKENS,
                 len(groups),
             )
+        return self._calls(
+            chunks,
+            groups,
+            task=task,
+            dimensions=dimensions,
+            normalized=normalized,
+            embedding_type=embedding_type,
+            late_chunking=True,
+            truncate=truncate,
+        )
+
+    def _calls(
+        self,
+        items: Sequence[str],
+        parts: Sequence[range],
+        *,
+        dimensions: int | None,
+        embedding_type: str,
+        **options: Any,
+    ) -> list[_Call]:
+        """One request per part (a range of consecutive inputs)."""
         calls = []
-        for part in groups:
+        for part in parts:
             payload = _wire.build_payload(
                 self.model_name,
-                [chunks[i] for i in part],
-                task=task,
+                [items[i] for i in part],
                 dimensions=dimensions,
-                normalized=normalized,
                 embedding_type=embedding_type,
-                late_chunking=True,
-                truncate=truncate,
+                **options,
             )
             calls.append(
                 _Call(_wire.dumps(payload), len(part), embedding_type, dimensions, part.start)

@@ -111,3 +111,19 @@ def test_late_chunked_documents_never_mix(tiny_embedder):
     assert np.abs(together[1] - alone).max() <= 1e-5
     alone = tiny_embedder.encode(chunks[:2], task="retrieval.passage", late_chunking=True)
     assert np.abs(together[2] - alone).max() <= 1e-5
+
+
+def test_prepacked_bf16_weights_are_bit_identical(monkeypatch):
+    import torch
+
+    import jina_v3._model as model
+    from jina_v3 import Embedder
+
+    texts = golden("texts.json")
+    packed = Embedder(str(TINY_MODEL), dtype="bfloat16")
+    out_packed = packed.encode(texts, task="retrieval.passage")
+    merged = packed.backend.net.encoder.layers[0].mixer.Wqkv._merged[1]
+    assert merged.is_mkldnn == torch.backends.mkldnn.is_available()
+    monkeypatch.setattr(model, "_prepack", lambda weight: weight)
+    plain = Embedder(str(TINY_MODEL), dtype="bfloat16").encode(texts, task="retrieval.passage")
+    assert np.array_equal(out_packed, plain)

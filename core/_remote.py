@@ -355,13 +355,15 @@ class RemoteBackend:
         truncate: bool,
     ) -> np.ndarray:
         """Embed `texts` (with `late_chunking`: the chunks of one document)."""
-        opts = dict(
-            task=task, dimensions=dimensions, normalized=normalized, embedding_type=embedding_type
+        plan = self._plan_document if late_chunking else self._plan_texts
+        calls = plan(
+            texts,
+            task=task,
+            dimensions=dimensions,
+            normalized=normalized,
+            embedding_type=embedding_type,
+            truncate=truncate,
         )
-        if late_chunking:
-            calls = self._plan_document(texts, truncate=truncate, **opts)  # type: ignore[arg-type]
-        else:
-            calls = self._plan_texts(texts, truncate=truncate, **opts)  # type: ignore[arg-type]
         return _concat(self._run_sync(calls), embedding_type)
 
     def embed_documents(
@@ -374,16 +376,10 @@ class RemoteBackend:
         embedding_type: str,
     ) -> list[np.ndarray]:
         """Late chunking: one or more requests per document, never two documents in one."""
-        plans = [
-            self._plan_document(
-                doc,
-                task=task,
-                dimensions=dimensions,
-                normalized=normalized,
-                embedding_type=embedding_type,
-            )
-            for doc in documents
-        ]
+        opts = dict(
+            task=task, dimensions=dimensions, normalized=normalized, embedding_type=embedding_type
+        )
+        plans = [self._plan_document(doc, **opts) for doc in documents]
         flat = self._run_sync([c for plan in plans for c in plan])
         return _split(flat, plans, embedding_type)
 
@@ -455,13 +451,15 @@ class RemoteBackend:
         truncate: bool,
     ) -> np.ndarray:
         """Async :meth:`embed`."""
-        opts = dict(
-            task=task, dimensions=dimensions, normalized=normalized, embedding_type=embedding_type
+        plan = self._plan_document if late_chunking else self._plan_texts
+        calls = plan(
+            texts,
+            task=task,
+            dimensions=dimensions,
+            normalized=normalized,
+            embedding_type=embedding_type,
+            truncate=truncate,
         )
-        if late_chunking:
-            calls = self._plan_document(texts, truncate=truncate, **opts)  # type: ignore[arg-type]
-        else:
-            calls = self._plan_texts(texts, truncate=truncate, **opts)  # type: ignore[arg-type]
         return _concat(await self._run_async(calls), embedding_type)
 
     async def aembed_documents(
@@ -474,16 +472,10 @@ class RemoteBackend:
         embedding_type: str,
     ) -> list[np.ndarray]:
         """Async :meth:`embed_documents`."""
-        plans = [
-            self._plan_document(
-                doc,
-                task=task,
-                dimensions=dimensions,
-                normalized=normalized,
-                embedding_type=embedding_type,
-            )
-            for doc in documents
-        ]
+        opts = dict(
+            task=task, dimensions=dimensions, normalized=normalized, embedding_type=embedding_type
+        )
+        plans = [self._plan_document(doc, **opts) for doc in documents]
         flat = await self._run_async([c for plan in plans for c in plan])
         return _split(flat, plans, embedding_type)
 

@@ -13,7 +13,7 @@ from typing import Any, Literal, Protocol, overload, runtime_checkable
 
 import numpy as np
 
-from jina_v3._encoding import check_dimensions, check_embedding_type, check_texts
+from jina_v3._encoding import check_dimensions, check_embedding_type, check_texts, finish
 from jina_v3.errors import ConfigurationError
 from jina_v3.tasks import Task, check_task
 from jina_v3.types import Usage
@@ -165,8 +165,6 @@ def _refuse(conflicting: set[str], backend: str) -> None:
 
 
 def _empty(n_dims: int, embedding_type: str) -> np.ndarray:
-    from jina_v3._encoding import finish
-
     return finish(np.zeros((0, n_dims), np.float32), None, False, embedding_type)
 
 

@@ -1,0 +1,114 @@
+"""How sync and async stay in step: logic is written once, as a generator of calls.
+
+Every piece of logic that does I/O (a store operation, an index's ``add``, a remote request
+with its retries) is a *flow*: a generator that does no I/O itself. It yields a :class:`Call`
+naming what it needs done (``Call("client", "upsert", (rows,))``), and gets the result back
+(or the exception thrown in, so it can decide to retry). Two drivers run a flow:
+
+    run(flow, client=sync_client)              # result = client.upsert(rows)
+    await arun(flow, client=async_client)      # result = await client.upsert(rows)
+
+``arun`` awaits whatever a call returns when it is awaitable, so an async target is a native
+async client, or :class:`InThread` around a sync one (each call then runs in a worker
+thread and the event loop never blocks). The same flow object therefore backs ``upsert``
+and ``aupsert``: they cannot drift apart. Flows compose with ``yield from``.
+
+This is the sans-I/O pattern of httpx's ``BaseClient`` / ``Client`` / ``AsyncClient``, and of
+qdrant-client's generated async client, reduced to one small module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import threading
+from collections.abc import Callable, Generator, Mapping
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+__all__ = ["Call", "Flow", "InThread", "arun", "run"]
+
+R = TypeVar("R")
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One operation a flow asks its driver for: ``targets[target].<method>(*args, **kwargs)``."""
+
+    target: str
+    method: str
+    args: tuple[Any, ...] = ()
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+
+#: A flow yields Calls, receives their results, and returns R.
+Flow = Generator[Call, Any, R]
+
+#: Wraps each call the driver makes, e.g. to translate a client's exceptions.
+Guard = Callable[[Call], AbstractContextManager[Any]]
+
+
+def _no_guard(call: Call) -> AbstractContextManager[Any]:
+    return nullcontext()
+
+
+def run(flow: Flow[R], guard: Guard = _no_guard, **targets: Any) -> R:
+    """Drive `flow` synchronously: each call runs on its target, its result is sent back."""
+    try:
+        call = next(flow)
+        while True:
+            try:
+                with guard(call):
+                    result = getattr(targets[call.target], call.method)(*call.args, **call.kwargs)
+            except Exception as exc:  # the flow decides: handle it, or let it propagate
+                call = flow.throw(exc)
+            else:
+                call = flow.send(result)
+    except StopIteration as stop:
+        return stop.value
+
+
+async def arun(flow: Flow[R], guard: Guard = _no_guard, **targets: Any) -> R:
+    """Drive `flow` asynchronously: like :func:`run`, awaiting results that are awaitable."""
+    try:
+        call = next(flow)
+        while True:
+            try:
+                with guard(call):
+                    result = getattr(targets[call.target], call.method)(*call.args, **call.kwargs)
+                    if inspect.isawaitable(result):
+                        result = await result
+            except Exception as exc:  # not CancelledError: a cancelled flow just stops
+                call = flow.throw(exc)
+            else:
+                call = flow.send(result)
+    except StopIteration as stop:
+        return stop.value
+
+
+class InThread:
+    """An async view of a sync object: each method call runs in a worker thread.
+
+    ``lock`` (optional) serialises the calls, for objects that one thread at a time may use.
+    """
+
+    def __init__(self, target: Any, lock: threading.RLock | None = None) -> None:
+        self._target = target
+        self._lock = lock
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        method = getattr(self._target, name)
+        lock = self._lock
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            if lock is None:
+                return await asyncio.to_thread(method, *args, **kwargs)
+
+            def locked() -> Any:
+                with lock:
+                    return method(*args, **kwargs)
+
+            return await asyncio.to_thread(locked)
+
+        return call

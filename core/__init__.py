@@ -8,7 +8,7 @@ Example:
 Vector stores live in `jina_v3.connectors.<database>` and are imported explicitly.
 """
 
-from jina_v3.embedder import AsyncEmbedder, Backend, Embedder
+from jina_v3.embedder import AsyncBackend, AsyncEmbedder, Backend, Embedder
 from jina_v3.errors import (
     APIConnectionError,
     APIError,
@@ -20,8 +20,10 @@ from jina_v3.errors import (
     InsufficientBalanceError,
     InvalidRequestError,
     JinaV3Error,
+    MalformedResponseError,
     MissingDependencyError,
     ModelLoadError,
+    QueueFullError,
     RateLimitError,
     ServerError,
     SignatureMismatchError,
@@ -29,16 +31,10 @@ from jina_v3.errors import (
     UnknownTaskError,
     UnsupportedFilterError,
 )
-from jina_v3.store import (
-    AsyncVectorIndex,
-    Document,
-    EmbeddingSignature,
-    Hit,
-    VectorIndex,
-    VectorStore,
-)
+from jina_v3.index import AsyncVectorIndex, VectorIndex
+from jina_v3.store import Document, EmbeddingSignature, Hit, VectorStore
 from jina_v3.tasks import TASKS, Task
-from jina_v3.types import Usage
+from jina_v3.types import EmbedSpec, Usage
 
 __version__ = "0.1.0"
 
@@ -47,6 +43,7 @@ __all__ = [
     "APIConnectionError",
     "APIError",
     "APITimeoutError",
+    "AsyncBackend",
     "AsyncEmbedder",
     "AsyncVectorIndex",
     "AuthenticationError",
@@ -54,6 +51,7 @@ __all__ = [
     "ConfigurationError",
     "DimensionMismatchError",
     "Document",
+    "EmbedSpec",
     "Embedder",
     "EmbeddingSignature",
     "Hit",
@@ -61,8 +59,10 @@ __all__ = [
     "InsufficientBalanceError",
     "InvalidRequestError",
     "JinaV3Error",
+    "MalformedResponseError",
     "MissingDependencyError",
     "ModelLoadError",
+    "QueueFullError",
     "RateLimitError",
     "ServerError",
     "SignatureMismatchError",

@@ -67,11 +67,12 @@ def _download(model_id: str, *, revision: str | None, cache_dir: str | None) -> 
             allow_patterns=[*REQUIRED_FILES, *OPTIONAL_FILES],
         )
     except Exception as exc:  # offline, unknown repo, gated, disk full: all end here
+        hub = " ".join(str(exc).split())  # the hub's whole message, on one line
         raise ModelLoadError(
             f"Could not download {model_id!r} from the Hugging Face hub and no local copy is "
-            f"cached ({type(exc).__name__}: {str(exc)[:200]}). Either pass model=<path of a "
-            "local checkpoint directory> or use the hosted API: "
-            "Embedder(backend='api', api_key=...)."
+            f"cached ({type(exc).__name__}: {hub}).",
+            advice="Either pass model=<path of a local checkpoint directory> or use the "
+            "hosted API: Embedder(backend='api', api_key=...).",
         ) from exc
     return Path(folder)
 

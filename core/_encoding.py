@@ -9,7 +9,7 @@ float32 vectors it carries, and the server writes the strings (`to_wire`).
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal, get_args
 
 import numpy as np
@@ -21,6 +21,7 @@ EMBEDDING_TYPES: tuple[str, ...] = get_args(EmbeddingType)
 
 
 def check_dimensions(dimensions: int | None, max_dimensions: int) -> int | None:
+    """`dimensions` if it is an integer from 1 to `max_dimensions` (or None: full size)."""
     if dimensions is None:
         return None
     if isinstance(dimensions, bool) or not isinstance(dimensions, (int, np.integer)):
@@ -36,6 +37,7 @@ def check_dimensions(dimensions: int | None, max_dimensions: int) -> int | None:
 
 
 def check_embedding_type(embedding_type: str) -> str:
+    """`embedding_type` if it is one of the API's four."""
     if embedding_type not in EMBEDDING_TYPES:
         raise ConfigurationError(
             f"embedding_type={embedding_type!r} is not supported; use one of "
@@ -44,15 +46,30 @@ def check_embedding_type(embedding_type: str) -> str:
     return embedding_type
 
 
-def check_texts(texts: Sequence[str], name: str = "texts") -> list[str]:
+def check_texts(texts: Iterable[str], name: str = "texts") -> list[str]:
+    """`texts` as a list (any iterable is read once), every item a valid Unicode string."""
     if isinstance(texts, str):
         raise ConfigurationError(f"{name} must be a list of strings, not a single string.")
+    if not isinstance(texts, Iterable) or isinstance(texts, (bytes, Mapping)):
+        raise ConfigurationError(
+            f"{name} must be a list (or any iterable) of strings, got {type(texts).__name__}."
+        )
     out = list(texts)
     for i, text in enumerate(out):
         if not isinstance(text, str):
             raise ConfigurationError(
-                f"{name}[{i}] is a {type(text).__name__}, not a string: every input must be a str."
+                f"{name}[{i}] is of type {type(text).__name__}, not str: every input must be "
+                "a string."
             )
+        if not text.isascii():
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise ConfigurationError(
+                    f"{name}[{i}] is not valid Unicode: it holds a lone surrogate at position "
+                    f"{exc.start} (text decoded with errors='surrogateescape'?); clean it, e.g. "
+                    "with text.encode('utf-8', 'replace').decode()."
+                ) from None
     return out
 
 
@@ -70,6 +87,7 @@ def finish(
 
 
 def encode_type(vectors: np.ndarray, embedding_type: str) -> np.ndarray:
+    """Float vectors in the numpy layout of `embedding_type`."""
     if embedding_type == "float":
         return vectors
     if embedding_type in ("binary", "ubinary"):
@@ -90,19 +108,6 @@ def to_wire(vectors: np.ndarray, embedding_type: str) -> list[Any]:
         little_endian = np.ascontiguousarray(vectors, dtype="<f4")
         return [base64.b64encode(row.tobytes()).decode("ascii") for row in little_endian]
     return vectors.tolist()
-
-
-def from_json(values: Sequence[Any], embedding_type: str) -> np.ndarray:
-    """The API's JSON embeddings (one per input, in order) -> the numpy layout of `encode`."""
-    if embedding_type == "float":
-        return np.asarray(values, dtype=np.float32).reshape(len(values), -1)
-    if embedding_type == "ubinary":
-        return np.asarray(values, dtype=np.uint8).reshape(len(values), -1)
-    if embedding_type == "binary":
-        return np.asarray(values, dtype=np.int8).reshape(len(values), -1)
-    if embedding_type == "base64":
-        return decode_base64([str(v) for v in values])
-    raise ConfigurationError(f"unknown embedding_type {embedding_type!r}")
 
 
 def decode_base64(values: Sequence[str]) -> np.ndarray:

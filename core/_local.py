@@ -13,16 +13,23 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from jina_v3._encoding import finish
-from jina_v3.errors import ConfigurationError, InputTooLongError, MissingDependencyError
+from jina_v3._packing import pack
+from jina_v3._wire import model_identity
+from jina_v3.errors import (
+    ConfigurationError,
+    InputTooLongError,
+    MissingDependencyError,
+    ModelLoadError,
+)
+from jina_v3.options import LocalOptions
 from jina_v3.tasks import TASKS
-from jina_v3.types import Usage
+from jina_v3.types import EmbedSpec, Usage
 
-DEFAULT_WINDOW_TOKENS = 8192
-DEFAULT_WINDOW_OVERLAP = 512
 # Tokens per forward. Padding-free packing keeps every batch full, so a small budget costs no
 # speed on CPU and bounds activation memory (~40 MB per 1k tokens in bf16); GPUs want more.
 DEFAULT_MAX_BATCH_TOKENS = {"cpu": 8192, "cuda": 65536}
@@ -47,69 +54,51 @@ class _Sequence:
 
 
 class LocalBackend:
-    """jina-embeddings-v3 on torch, from a checkpoint directory or the hub."""
+    """jina-embeddings-v3 on torch, from a checkpoint directory or the hub.
+
+    Args:
+        model: Checkpoint directory (official Hugging Face layout) or hub id.
+        options: Validated :class:`~jina_v3.options.LocalOptions` (defaults when None).
+    """
 
     kind = "local"
 
-    def __init__(
-        self,
-        model: str | os.PathLike[str],
-        *,
-        device: str | None = None,
-        dtype: str | None = None,
-        threads: int | None = None,
-        revision: str | None = None,
-        cache_dir: str | None = None,
-        max_batch_tokens: int | None = None,
-        window_tokens: int = DEFAULT_WINDOW_TOKENS,
-        window_overlap: int = DEFAULT_WINDOW_OVERLAP,
-    ) -> None:
+    def __init__(self, model: str | os.PathLike[str], options: LocalOptions | None = None) -> None:
         torch, tokenizers = _require_torch()
         from jina_v3._checkpoint import load_weights, read_config, resolve_checkpoint
         from jina_v3._model import JinaV3Config, JinaV3Model, default_dtype
 
-        if not (isinstance(window_tokens, int) and window_tokens >= 2):
-            raise ConfigurationError(
-                f"window_tokens must be an integer >= 2, got {window_tokens!r}"
-            )
-        if not (isinstance(window_overlap, int) and 0 <= window_overlap < window_tokens):
-            raise ConfigurationError(
-                f"window_overlap must be an integer in [0, window_tokens={window_tokens}), "
-                f"got {window_overlap!r}"
-            )
-        if threads is not None:
-            if not (isinstance(threads, int) and threads >= 1):
-                raise ConfigurationError(f"threads must be a positive integer, got {threads!r}")
-            torch.set_num_threads(threads)
-        self.window_tokens, self.window_overlap = window_tokens, window_overlap
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        self.max_batch_tokens = max_batch_tokens or DEFAULT_MAX_BATCH_TOKENS.get(
+        opts = options or LocalOptions()
+        self.options = opts
+        if opts.threads is not None:
+            torch.set_num_threads(opts.threads)
+        self.window_tokens, self.window_overlap = opts.window_tokens, opts.window_overlap
+        self.device = _device(torch, opts.device)
+        self.max_batch_tokens = opts.max_batch_tokens or DEFAULT_MAX_BATCH_TOKENS.get(
             self.device.type, 8192
         )
-        if dtype is None:
+        if opts.dtype is None:
             self.dtype = default_dtype(self.device)
-        elif dtype in ("float32", "fp32"):
-            self.dtype = torch.float32
-        elif dtype in ("bfloat16", "bf16"):
-            self.dtype = torch.bfloat16
         else:
-            raise ConfigurationError(f"dtype must be 'float32' or 'bfloat16', got {dtype!r}")
+            self.dtype = torch.float32 if opts.dtype in ("float32", "fp32") else torch.bfloat16
 
-        folder = resolve_checkpoint(model, revision=revision, cache_dir=cache_dir)
+        folder = resolve_checkpoint(model, revision=opts.revision, cache_dir=opts.cache_dir)
         raw_config = read_config(folder)
         self.config = JinaV3Config.from_dict(raw_config)
-        self.model_name = str(raw_config.get("_name_or_path") or model)
+        c = self.config
+        self.model_name = model_identity(
+            str(raw_config.get("_name_or_path") or model),
+            (c.hidden_size, c.num_hidden_layers, c.vocab_size),
+        )
         net = JinaV3Model(self.config)
         load_weights(net, folder / "model.safetensors", self.dtype)
-        self.net = net.to(self.device).eval()
+        self.net: Any = net.to(self.device).eval()
 
-        self.tokenizer = tokenizers.Tokenizer.from_file(str(folder / "tokenizer.json"))
-        self.tokenizer.no_padding()
-        self.tokenizer.no_truncation()
+        self.tokenizer = _load_tokenizer(tokenizers, folder / "tokenizer.json")
         self.max_tokens = _model_max_length(folder)
         self.eos_id = self.tokenizer.token_to_id("</s>")
         if self.eos_id is None:
-            raise ConfigurationError(f"{folder / 'tokenizer.json'} has no </s> token")
+            raise ModelLoadError(f"{folder / 'tokenizer.json'} has no </s> token")
         self.usage = Usage()
         self._lock = threading.Lock()
 
@@ -129,31 +118,15 @@ class LocalBackend:
 
     # -- embedding -----------------------------------------------------------------------
 
-    def embed(
-        self,
-        texts: Sequence[str],
-        *,
-        task: str | None,
-        dimensions: int | None,
-        late_chunking: bool,
-        normalized: bool,
-        embedding_type: str,
-        truncate: bool,
-    ) -> np.ndarray:
-        if late_chunking:
-            return self.embed_documents(
-                [texts],
-                task=task,
-                dimensions=dimensions,
-                normalized=normalized,
-                embedding_type=embedding_type,
-            )[0]
-        prefix = self.instruction(task)
+    def embed(self, texts: Sequence[str], spec: EmbedSpec) -> np.ndarray:
+        """One embedding per text (inputs over the context: an error, or cut with truncate)."""
+        self._check_open()
+        prefix = self.instruction(spec.task)
         sequences = []
         for i, enc in enumerate(self.tokenizer.encode_batch([prefix + t for t in texts])):
             ids = enc.ids
             if len(ids) > self.max_tokens:
-                if not truncate:
+                if not spec.truncate:
                     raise InputTooLongError(
                         f"Input {i} has {len(ids)} tokens (instruction and special tokens "
                         f"included), over the model's limit of {self.max_tokens}. Shorten it, "
@@ -164,19 +137,19 @@ class LocalBackend:
                     )
                 ids = [*ids[: self.max_tokens - 1], self.eos_id]  # keep <s> ... </s>
             sequences.append(_Sequence(ids, [i] * len(ids)))
-        pooled = self._pool(sequences, len(texts), task)
-        return finish(pooled, dimensions, normalized, embedding_type)
+        pooled = self._pool(sequences, len(texts), spec.task)
+        return finish(pooled, spec.dimensions, spec.normalized, spec.embedding_type)
 
     def embed_documents(
-        self,
-        documents: Sequence[Sequence[str]],
-        *,
-        task: str | None,
-        dimensions: int | None,
-        normalized: bool,
-        embedding_type: str,
+        self, documents: Sequence[Sequence[str]], spec: EmbedSpec
     ) -> list[np.ndarray]:
-        """Late chunking: one embedding per chunk, each document in its own sequence(s)."""
+        """Late chunking: one embedding per chunk, each document in its own sequence(s).
+
+        A document longer than `window_tokens` is embedded in overlapping windows (so
+        `spec.truncate` has nothing to cut here).
+        """
+        self._check_open()
+        task = spec.task
         sequences: list[_Sequence] = []
         first_row = 0
         bounds = []
@@ -186,7 +159,7 @@ class LocalBackend:
             bounds.append((first_row, first_row + len(chunks)))
             first_row += len(chunks)
         pooled = self._pool(sequences, first_row, task)
-        out = finish(pooled, dimensions, normalized, embedding_type)
+        out = finish(pooled, spec.dimensions, spec.normalized, spec.embedding_type)
         return [out[a:b] for a, b in bounds]
 
     def _late_chunk_rows(
@@ -244,7 +217,9 @@ class LocalBackend:
         counts = torch.zeros(n_rows, dtype=torch.float32, device=self.device)
         order = sorted(range(len(sequences)), key=lambda i: -len(sequences[i].ids))
         with self._lock, torch.inference_mode():
-            for batch in _token_batches(order, sequences, self.max_batch_tokens):
+            sizes = [len(sequences[i].ids) for i in order]
+            for part in pack(sizes, max_size=self.max_batch_tokens):
+                batch = [order[k] for k in part]
                 ids = torch.tensor([t for i in batch for t in sequences[i].ids], device=self.device)
                 rows = torch.tensor(
                     [r for i in batch for r in sequences[i].rows], device=self.device
@@ -259,25 +234,41 @@ class LocalBackend:
         pooled = sums / counts.clamp_min(1e-9)[:, None]
         return pooled.cpu().numpy()
 
+    def _check_open(self) -> None:
+        if self.net is None:
+            raise ConfigurationError("This embedder is closed; create a new one.")
+
     def close(self) -> None:
-        self.net = None  # type: ignore[assignment]
+        """Free the model's memory; later calls raise ConfigurationError."""
+        self.net = None
 
 
-def _token_batches(order: list[int], sequences: list[_Sequence], budget: int) -> list[list[int]]:
-    """Consecutive runs of `order` with at most `budget` tokens (a longer sequence alone)."""
-    batches: list[list[int]] = []
-    current: list[int] = []
-    tokens = 0
-    for i in order:
-        n = len(sequences[i].ids)
-        if current and tokens + n > budget:
-            batches.append(current)
-            current, tokens = [], 0
-        current.append(i)
-        tokens += n
-    if current:
-        batches.append(current)
-    return batches
+def _device(torch: Any, name: str | None) -> Any:
+    """The torch device to run on, refused with the devices there are if torch cannot use it."""
+    if name is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+        torch.empty(1, device=device)  # CPU-only builds fail here (with an AssertionError)
+    except (AssertionError, RuntimeError, ValueError, TypeError):
+        available = ["cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            available.append("mps")
+        raise ConfigurationError(
+            f"device={name!r} is not available to this torch ({torch.__version__}); available: "
+            f"{', '.join(available)}. Pass one of those as device= (or None for the best one)."
+        ) from None
+    return device
+
+
+def _load_tokenizer(tokenizers: Any, path: Path) -> Any:
+    try:
+        tokenizer = tokenizers.Tokenizer.from_file(str(path))
+    except Exception as exc:  # the tokenizers library raises a bare Exception
+        raise ModelLoadError(f"{path} is not a valid tokenizer.json ({exc})") from None
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    return tokenizer
 
 
 def _model_max_length(folder: Path) -> int:

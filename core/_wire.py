@@ -1,242 +1,103 @@
-"""The Jina embeddings API on the wire, without I/O: payloads, parsing, batching, retry policy.
+"""The Jina embeddings API on the wire, both halves, without I/O: the contract in one module.
 
-Shared by the sync and async paths of :class:`jina_v3._remote.RemoteBackend` (and, for the
-request side, by the server), so both paths send the same bytes and decide the same way.
+Client half: payloads (:func:`build_payload`), responses parsed and checked so that nothing
+inconsistent becomes a vector (:func:`parse_response`), and error answers mapped to the
+typed errors (:func:`error_for_status`). Server half: request bodies validated as the hosted
+API does (:func:`parse_request`) and answers rendered (:func:`render_response`). The
+decisions around a request (planning, retries) are in :mod:`jina_v3._exchange`.
 """
 
 from __future__ import annotations
 
 import email.utils
 import json
+import logging
 import math
-import random
 import re
 import time
+import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from jina_v3._encoding import from_json
+from jina_v3._encoding import EMBEDDING_TYPES, decode_base64, finish, to_wire
 from jina_v3.errors import (
     APIError,
     AuthenticationError,
+    ConfigurationError,
     InputTooLongError,
     InsufficientBalanceError,
     InvalidRequestError,
     JinaV3Error,
+    MalformedResponseError,
     RateLimitError,
     ServerError,
 )
+from jina_v3.tasks import check_task
+from jina_v3.types import EmbedSpec
 
 try:  # optional: much faster on large float arrays, same values
     import orjson as _orjson
 except ImportError:  # pragma: no cover - depends on the environment
     _orjson = None
 
+logger = logging.getLogger("jina_v3")
+
 DEFAULT_BASE_URL = "https://api.jina.ai"
 #: The API's limits: inputs per request, and tokens per late-chunked request (one sequence).
 MAX_INPUTS = 2048
 MAX_LATE_CHUNKING_TOKENS = 8192
-#: Estimated tokens per request outside late chunking (keeps requests and their retries small).
-DEFAULT_MAX_REQUEST_TOKENS = 32768
+#: v3's context with <s> and </s>.
+MAX_TOKENS = MAX_LATE_CHUNKING_TOKENS + 2
 #: jina-embeddings-v3's full size, and the instructions its API prepends (config.json).
 V3_DIMENSIONS = 1024
 V3_INSTRUCTIONS = {
     "retrieval.query": "Represent the query for retrieving evidence documents: ",
     "retrieval.passage": "Represent the document for retrieval: ",
 }
-_V3_NAMES = ("jina-embeddings-v3", "jinaai/jina-embeddings-v3")
+V3_NAME = "jina-embeddings-v3"
+V3_NAMES = (V3_NAME, "jinaai/jina-embeddings-v3")
+#: The official checkpoint's shapes: (hidden size, layers, vocabulary).
+V3_SHAPES = (1024, 24, 250002)
+
+
+def model_identity(name: str, shapes: tuple[int, int, int] | None = None) -> str:
+    """The name a collection's signature records for a model, whichever backend runs it.
+
+    The official weights are ``jina-embeddings-v3`` under either spelling; a local checkpoint
+    counts as official only if its `shapes` (hidden size, layers, vocabulary) are v3's too.
+    Any other model keeps its own name, so a different checkpoint is still told apart.
+    """
+    if name in V3_NAMES and (shapes is None or tuple(shapes) == V3_SHAPES):
+        return V3_NAME
+    return name
 
 
 def known_dimensions(model: str) -> int | None:
-    """The full size of a model known by name (None: ask the server)."""
-    return V3_DIMENSIONS if model in _V3_NAMES else None
-
-
-def endpoint_url(base_url: str) -> str:
-    """`POST` URL of the embeddings endpoint for a base URL given with or without a path.
-
-    ``https://api.jina.ai``, ``https://api.jina.ai/v1`` and ``https://api.jina.ai/v1/embeddings``
-    all mean the same endpoint, as different clients spell it differently.
-    """
-    url = base_url.rstrip("/")
-    if url.endswith("/embeddings"):
-        return url
-    if url.endswith("/v1"):
-        return url + "/embeddings"
-    return url + "/v1/embeddings"
-
-
-def models_url(base_url: str) -> str:
-    """`GET` URL listing the served models (our server; the hosted API may not have it)."""
-    return endpoint_url(base_url)[: -len("/embeddings")] + "/models"
-
-
-# -- token counting ---------------------------------------------------------------------
-
-
-class TokenCounter:
-    """Token counts for batching: exact with the v3 tokenizer, else a conservative estimate.
-
-    With a ``tokenizer.json`` (and the ``tokenizers`` package) counts are exact: instruction,
-    text and ``<s>``/``</s>``, as the model sees them. Without it, each text counts as
-    ``ceil(utf8_bytes / 2)`` tokens, plus the same estimate for the task's instruction, plus 2
-    special tokens. XLM-RoBERTa's tokenizer averages 3-5 bytes per token on natural text in
-    Latin scripts and about 3 bytes per token (one CJK character) elsewhere, so the estimate
-    is roughly twice the real count: late-chunked groups then hold about half of what would
-    fit, which costs context but never a rejected request. Strings of isolated symbols can
-    reach one token per byte; for those, pass the tokenizer.
-    """
-
-    def __init__(self, tokenizer: Any | None = None) -> None:
-        self.tokenizer = tokenizer
-
-    @classmethod
-    def load(cls, path: str | Path | None, model: str) -> TokenCounter:
-        """From a ``tokenizer.json`` (or a folder holding one); else v3's from the HF cache."""
-        try:
-            import tokenizers
-        except ImportError:
-            return cls(None)
-        file: Path | None = None
-        if path is not None:
-            file = Path(path).expanduser()
-            if file.is_dir():
-                file = file / "tokenizer.json"
-        elif model in _V3_NAMES:
-            file = _cached_v3_tokenizer()
-        if file is None or not file.is_file():
-            if path is not None:
-                from jina_v3.errors import ConfigurationError
-
-                raise ConfigurationError(f"tokenizer={str(path)!r}: no tokenizer.json there")
-            return cls(None)
-        tok = tokenizers.Tokenizer.from_file(str(file))
-        tok.no_padding()
-        tok.no_truncation()
-        return cls(tok)
-
-    @property
-    def exact(self) -> bool:
-        return self.tokenizer is not None
-
-    def count(self, texts: Sequence[str], task: str | None) -> list[int]:
-        """Tokens of each input with its instruction and special tokens."""
-        prefix = V3_INSTRUCTIONS.get(task or "", "")
-        if self.tokenizer is not None:
-            return [len(e.ids) for e in self.tokenizer.encode_batch([prefix + t for t in texts])]
-        extra = estimate_tokens(prefix) + 2
-        return [estimate_tokens(t) + extra for t in texts]
-
-    def chunk_counts(self, chunks: Sequence[str], task: str | None) -> tuple[int, list[int]]:
-        """(tokens of instruction + specials, tokens of each chunk alone) for late chunking."""
-        prefix = V3_INSTRUCTIONS.get(task or "", "")
-        if self.tokenizer is not None:
-            base = len(self.tokenizer.encode(prefix, add_special_tokens=False).ids) + 2
-            encs = self.tokenizer.encode_batch(list(chunks), add_special_tokens=False)
-            return base, [len(e.ids) for e in encs]
-        return estimate_tokens(prefix) + 2, [estimate_tokens(c) for c in chunks]
-
-    def document_tokens(self, chunks: Sequence[str], task: str | None) -> int:
-        """Tokens of one late-chunked request (chunks joined by a space, as the model sees it)."""
-        return self.count([" ".join(chunks)], task)[0]
-
-
-def estimate_tokens(text: str) -> int:
-    """Conservative token estimate without a tokenizer: ceil(UTF-8 bytes / 2)."""
-    return (len(text.encode("utf-8")) + 1) // 2
-
-
-def _cached_v3_tokenizer() -> Path | None:
-    try:  # only the local cache: never a download for a token count
-        from huggingface_hub import try_to_load_from_cache
-
-        found = try_to_load_from_cache("jinaai/jina-embeddings-v3", "tokenizer.json")
-    except Exception:
-        return None
-    return Path(found) if isinstance(found, str) else None
-
-
-# -- batching ----------------------------------------------------------------------------
-
-
-def plan_batches(
-    token_counts: Sequence[int], *, max_inputs: int = MAX_INPUTS, max_tokens: int
-) -> list[range]:
-    """Consecutive slices of at most `max_inputs` inputs and `max_tokens` tokens each.
-
-    An input over `max_tokens` goes alone (the server decides whether it is too long).
-    """
-    batches: list[range] = []
-    start, tokens = 0, 0
-    for i, n in enumerate(token_counts):
-        if i > start and (i - start >= max_inputs or tokens + n > max_tokens):
-            batches.append(range(start, i))
-            start, tokens = i, 0
-        tokens += n
-    if len(token_counts) > start:
-        batches.append(range(start, len(token_counts)))
-    return batches
-
-
-def plan_late_groups(
-    base_tokens: int,
-    chunk_tokens: Sequence[int],
-    *,
-    max_tokens: int = MAX_LATE_CHUNKING_TOKENS,
-    max_inputs: int = MAX_INPUTS,
-) -> list[range]:
-    """Consecutive groups of one document's chunks, each one request of at most `max_tokens`.
-
-    A group costs `base_tokens` (instruction, ``<s>``, ``</s>``) plus its chunks' tokens plus
-    one per joining space (a safe upper bound of what the space can add). A single chunk
-    over the budget forms its own group.
-    """
-    groups: list[range] = []
-    start, tokens = 0, base_tokens
-    for i, n in enumerate(chunk_tokens):
-        cost = n + (1 if i > start else 0)
-        if i > start and (i - start >= max_inputs or tokens + cost > max_tokens):
-            groups.append(range(start, i))
-            start, tokens, cost = i, base_tokens, n
-        tokens += cost
-    if len(chunk_tokens) > start:
-        groups.append(range(start, len(chunk_tokens)))
-    return groups
-
-
-# -- requests and responses --------------------------------------------------------------
+    """The full size of a model known by name (None: learn it from a response)."""
+    return V3_DIMENSIONS if model in V3_NAMES else None
 
 
 def build_payload(
-    model: str,
-    texts: Sequence[str],
-    *,
-    task: str | None,
-    dimensions: int | None,
-    normalized: bool,
-    embedding_type: str,
-    late_chunking: bool,
-    truncate: bool,
+    model: str, texts: Sequence[str], spec: EmbedSpec, late_chunking: bool = False
 ) -> dict[str, Any]:
     """The request body, with only the fields that are set.
 
     `normalized` is always sent: the API's default differs between models and versions.
     """
     payload: dict[str, Any] = {"model": model, "input": list(texts)}
-    if task is not None:
-        payload["task"] = task
-    if dimensions is not None:
-        payload["dimensions"] = int(dimensions)
-    payload["normalized"] = bool(normalized)
-    if embedding_type != "float":
-        payload["embedding_type"] = embedding_type
+    if spec.task is not None:
+        payload["task"] = spec.task
+    if spec.dimensions is not None:
+        payload["dimensions"] = int(spec.dimensions)
+    payload["normalized"] = bool(spec.normalized)
+    if spec.embedding_type != "float":
+        payload["embedding_type"] = spec.embedding_type
     if late_chunking:
         payload["late_chunking"] = True
-    if truncate:
+    if spec.truncate:
         payload["truncate"] = True
     return payload
 
@@ -255,8 +116,7 @@ def loads(data: bytes | str) -> Any:
     return json.loads(data)
 
 
-class MalformedResponseError(ServerError):
-    """A 2xx answer whose body is not a complete, consistent embeddings response."""
+# -- responses ---------------------------------------------------------------------------
 
 
 @dataclass
@@ -268,70 +128,118 @@ class Parsed:
     full_dimensions: int | None
 
 
-def parse_response(
-    body: bytes, n_inputs: int, embedding_type: str, *, dimensions: int | None
-) -> Parsed:
-    """Decode a 200 body; rows restored to input order by `index`.
-
-    Raises:
-        MalformedResponseError: Not JSON, or `data` is not exactly one embedding per input.
-    """
-    try:
-        doc = loads(body)
-        data = doc["data"]
-        if not isinstance(data, list):
-            raise TypeError("data is not a list")
-    except (ValueError, KeyError, TypeError) as exc:
-        raise MalformedResponseError(
-            f"The API answered 200 with a body that is not an embeddings response ({exc})",
-            status_code=200,
-            body=body[:200].decode("utf-8", "replace"),
-        ) from None
-    rows: list[Any] = [None] * n_inputs
-    seen = 0
-    for item in data:
-        index = item.get("index") if isinstance(item, dict) else None
-        if not isinstance(index, int) or not 0 <= index < n_inputs or rows[index] is not None:
-            raise MalformedResponseError(
-                f"The API's response has a missing, out-of-range or repeated index {index!r} "
-                f"for a request of {n_inputs} inputs",
-                status_code=200,
-            )
-        rows[index] = item.get("embedding")
-        seen += 1
-    if seen != n_inputs:
-        raise MalformedResponseError(
-            f"The API returned {seen} embeddings for {n_inputs} inputs", status_code=200
-        )
-    try:
-        embeddings = from_json(rows, embedding_type)  # base64: decoded (checks every string)
-        full = embeddings.shape[1] if embedding_type in ("float", "base64") else None
-    except (ValueError, TypeError) as exc:
-        raise MalformedResponseError(
-            f"The API's embeddings do not decode as {embedding_type!r} ({exc})", status_code=200
-        ) from None
-    usage = doc.get("usage") if isinstance(doc, dict) else None
-    tokens = usage.get("total_tokens", 0) if isinstance(usage, dict) else 0
-    return Parsed(
-        embeddings,
-        int(tokens) if isinstance(tokens, (int, float)) else 0,
-        full if dimensions is None else None,
+def malformed(what: str, excerpt: str = "") -> MalformedResponseError:
+    """The error for a 2xx answer that cannot be used, saying what was wrong with it."""
+    return MalformedResponseError(
+        f"The API answered 2xx with a malformed embeddings response: {what}",
+        status_code=200,
+        body=excerpt,
     )
 
 
-# -- errors and retries ------------------------------------------------------------------
+def parse_response(
+    body: bytes,
+    n_inputs: int,
+    spec: EmbedSpec,
+    *,
+    width: int | None = None,
+    secret: str | None = None,
+) -> Parsed:
+    """Decode a 2xx body; rows restored to input order by `index`, each row checked.
 
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+    Raises:
+        MalformedResponseError: Not JSON, not one embedding per input, or rows that are not
+            `width` finite numbers (bytes in range for binary/ubinary): never a NaN row or
+            a reshaped array. `secret` is scrubbed from the body excerpt.
+    """
+    try:
+        doc = loads(body)
+    except ValueError as exc:
+        what = f"not an embeddings response, not JSON ({exc})"
+        raise malformed(what, _excerpt(body, secret)) from None
+    data = doc.get("data") if isinstance(doc, dict) else None
+    if not isinstance(data, list):
+        raise malformed("not an embeddings response, it has no `data` list", _excerpt(body, secret))
+    n = n_inputs
+    rows: list[Any] = [None] * n
+    for item in data:
+        index = item.get("index") if isinstance(item, dict) else None
+        if not isinstance(index, int) or not 0 <= index < n or rows[index] is not None:
+            raise malformed(
+                f"a missing, out-of-range or repeated index {index!r} for a request of {n} inputs"
+            )
+        rows[index] = item.get("embedding")
+        if rows[index] is None:
+            raise malformed(f"data[{index}] has no embedding")
+    if len(data) != n:
+        raise malformed(f"{len(data)} embeddings for {n} inputs")
+    embeddings = decode_rows(rows, spec.embedding_type, width)
+    usage = doc.get("usage")
+    tokens = usage.get("total_tokens", 0) if isinstance(usage, dict) else 0
+    full = None
+    if spec.dimensions is None and spec.embedding_type in ("float", "base64"):
+        full = embeddings.shape[1]
+    return Parsed(embeddings, int(tokens) if isinstance(tokens, (int, float)) else 0, full)
+
+
+_RANGES = {"ubinary": (0, 255, np.uint8), "binary": (-128, 127, np.int8)}
+
+
+def _excerpt(body: bytes, secret: str | None) -> str:
+    return scrub(body[:200].decode("utf-8", "replace"), secret)
+
+
+def decode_rows(rows: list[Any], embedding_type: str, width: int | None) -> np.ndarray:
+    """The JSON embeddings of one answer -> the numpy layout of `encode`, checked."""
+    if embedding_type == "base64":
+        if not all(isinstance(r, str) for r in rows):
+            raise malformed("a base64 embedding that is not a string")
+        try:
+            array = decode_base64(rows)
+        except ValueError as exc:  # bad base64, a length not of float32s, rows that differ
+            raise malformed(f"base64 embeddings that do not decode to equal rows ({exc})") from None
+    else:
+        if not all(isinstance(r, list) for r in rows):
+            kind = next(type(r).__name__ for r in rows if not isinstance(r, list))
+            raise malformed(f"an embedding that is a {kind}, not a list of numbers")
+        lengths = {len(r) for r in rows}
+        if len(lengths) > 1:
+            raise malformed(f"rows of different lengths {sorted(lengths)}")
+        try:
+            array = np.array(rows)
+        except (ValueError, TypeError):
+            array = np.array(rows, dtype=object)
+        if array.ndim != 2 or array.dtype.kind not in "fiu":
+            raise malformed(f"values that are not all numbers ({_first_bad(rows)})")
+    if width is not None and array.shape[1] != width:
+        raise malformed(f"rows of {array.shape[1]} values where {width} were asked for")
+    if embedding_type in _RANGES:
+        low, high, dtype = _RANGES[embedding_type]
+        if array.dtype.kind == "f" or (array.size and (array.min() < low or array.max() > high)):
+            raise malformed(f"{embedding_type} values outside the integers {low}..{high}")
+        return array.astype(dtype)
+    if not np.isfinite(array).all():
+        raise malformed("NaN or infinite values")
+    return np.ascontiguousarray(array, dtype=np.float32)
+
+
+def _first_bad(rows: list[Any]) -> str:
+    for i, row in enumerate(rows):
+        for value in row:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                return f"data[{i}] holds {type(value).__name__} {str(value)[:20]!r}"
+            if isinstance(value, int) and abs(value) >= 2**63:
+                return f"data[{i}] holds an integer out of range"
+    return "nested or mixed values"
+
+
+# -- error answers -----------------------------------------------------------------------
+
 _TOO_LONG = re.compile(r"[Ii]nput (\d+) has (\d+) tokens.*?limit of (\d+)", re.S)
 _SEQUENCE_TOKENS = re.compile(r"(\d+) tokens.*?limit (?:is|of) (\d+)", re.S)
 _TOO_LONG_GENERIC = re.compile(
     r"too long|exceed\w*.{0,40}(token|length|context)|maximum context|max(imum)?[_ ]tokens", re.I
 )
-
-
-def is_retryable_status(status: int) -> bool:
-    """429 and 5xx are retried; 400/401/402/403/413/422 and other 4xx never."""
-    return status in RETRY_STATUSES or status >= 500
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -369,22 +277,28 @@ def error_detail(body: bytes) -> str:
 
 
 def scrub(text: str, secret: str | None) -> str:
-    """`text` with every occurrence of the key replaced (servers may echo what they got)."""
-    if secret:
-        text = text.replace(secret, "***")
+    """`text` with every form of the key replaced: raw, escaped, JSON- or percent-encoded."""
+    if not secret:
+        return text
+    forms = {
+        secret,
+        repr(secret)[1:-1],
+        json.dumps(secret)[1:-1],
+        urllib.parse.quote(secret, safe=""),
+        urllib.parse.quote_plus(secret),
+    }
+    for form in sorted(forms, key=len, reverse=True):
+        if form:
+            text = text.replace(form, "***")
     return text
 
 
 def error_for_status(
-    status: int,
-    body: bytes,
-    headers: Mapping[str, str],
-    *,
-    secret: str | None,
-    first_index: int = 0,
+    status: int, body: bytes, headers: Mapping[str, str], *, secret: str | None, first_index: int
 ) -> JinaV3Error:
     """The typed error for a non-2xx answer. `first_index` maps a request index to the input."""
     detail = scrub(error_detail(body), secret)
+    retry_after = parse_retry_after(headers.get("retry-after"))
     if status == 401:
         return AuthenticationError(
             "The API rejected the API key: pass api_key= or set JINA_API_KEY",
@@ -402,63 +316,170 @@ def error_for_status(
             "The API's rate limit was hit; lower max_concurrency or retry later",
             status_code=status,
             body=detail,
-            retry_after=parse_retry_after(headers.get("retry-after")),
+            retry_after=retry_after,
+        )
+    if status == 400 and (_TOO_LONG.search(detail) or _TOO_LONG_GENERIC.search(detail)):
+        match = _TOO_LONG.search(detail)
+        if match:
+            index, tokens, limit = (first_index + int(match[1]), int(match[2]), int(match[3]))
+        else:  # another wording (late chunking, other servers): take what it says
+            found = _SEQUENCE_TOKENS.search(detail)
+            index, (tokens, limit) = -1, ((int(found[1]), int(found[2])) if found else (-1, -1))
+        where = f"Input {index}" if index >= 0 else "The request"
+        return InputTooLongError(
+            f"{where} is over the model's context (HTTP {status}): {detail[:200]}. "
+            "Shorten it, send fewer late-chunked chunks, or pass truncate=True.",
+            index=index,
+            tokens=tokens,
+            limit=limit,
+            status_code=status,
+            body=detail,
         )
     if status in (400, 413, 422):
-        match = _TOO_LONG.search(detail)
-        if status == 400 and (match or _TOO_LONG_GENERIC.search(detail)):
-            if match:
-                index, tokens, limit = (int(g) for g in match.groups())
-            else:  # another wording (late chunking, other servers): take what it says
-                index = -1
-                found = _SEQUENCE_TOKENS.search(detail)
-                tokens, limit = (int(g) for g in found.groups()) if found else (-1, -1)
-            where = f"Input {first_index + index}" if index >= 0 else "The request"
-            err = InputTooLongError(
-                f"{where} is over the model's context (HTTP {status}): {detail[:200]}. "
-                "Shorten it, send fewer late-chunked chunks, or pass truncate=True.",
-                index=first_index + index if index >= 0 else -1,
-                tokens=tokens,
-                limit=limit,
-            )
-            err.status_code = status  # type: ignore[attr-defined]
-            err.body = detail[:200]  # type: ignore[attr-defined]
-            return err
         return InvalidRequestError(
             "The API rejected the request as invalid", status_code=status, body=detail
         )
     if status >= 500:
-        err5 = ServerError("The API failed to answer", status_code=status, body=detail)
-        err5.retry_after = parse_retry_after(headers.get("retry-after"))  # type: ignore[attr-defined]
-        return err5
+        return ServerError(
+            "The API failed to answer", status_code=status, body=detail, retry_after=retry_after
+        )
     hint = " (check base_url)" if status in (404, 405) else ""
     return APIError(f"Unexpected answer from the API{hint}", status_code=status, body=detail)
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Exponential backoff with full jitter, honouring `Retry-After`.
+# -- the server's half: request parsing and response rendering ---------------------------
 
-    Attempt k (0-based) waits ``uniform(0, min(backoff_max, backoff_base * 2**k))`` unless the
-    server said `Retry-After`, which is then waited (plus up to 10% jitter so that clients told
-    the same time do not return together). A `Retry-After` above `max_retry_after` is not
-    waited: the error is raised at once with its `retry_after`.
-    """
 
-    max_retries: int = 4
-    backoff_base: float = 0.5
-    backoff_max: float = 20.0
-    max_retry_after: float = 120.0
+class RequestError(Exception):
+    """An HTTP error answer in the API's shape: ``{"detail": message}``."""
 
-    def delay(
-        self, attempt: int, retry_after: float | None, rng: random.Random | None = None
-    ) -> float | None:
-        """Seconds to wait before retry number `attempt` + 1, or None to give up."""
-        if attempt >= self.max_retries:
-            return None
-        r = (rng or random).random()
-        if retry_after is not None:
-            if retry_after > self.max_retry_after:
-                return None
-            return retry_after * (1.0 + 0.1 * r)
-        return r * min(self.backoff_max, self.backoff_base * (2.0**attempt))
+    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.headers = headers or {}
+
+
+@dataclass
+class EmbeddingRequest:
+    """A parsed ``POST /v1/embeddings`` body."""
+
+    model: str
+    texts: list[str]
+    task: str | None
+    dimensions: int | None
+    normalized: bool
+    embedding_types: list[str]
+    types_as_list: bool
+    late_chunking: bool
+    truncate: bool
+
+
+def parse_request(doc: Any, *, served: str, aliases: set[str], max_dims: int) -> EmbeddingRequest:
+    """Validate a request body as the hosted API does (400/422 with the API's wording)."""
+    if not isinstance(doc, dict):
+        raise RequestError(422, "The request body must be a JSON object.")
+    model = served if doc.get("model") is None else doc["model"]
+    if not isinstance(model, str):
+        raise RequestError(422, "`model` must be a string.")
+    if model not in aliases:
+        raise RequestError(
+            400, f"Model {model!r} is not served here; this server serves {served!r}."
+        )
+    if "input" not in doc:
+        raise RequestError(422, "`input` is required: a string or a list of strings.")
+    raw = doc["input"]
+    items = [raw] if isinstance(raw, (str, dict)) else raw
+    if not isinstance(items, list):
+        raise RequestError(422, "`input` must be a string or a list of strings.")
+    if not items:
+        raise RequestError(400, "`input` is empty: send at least one text.")
+    if len(items) > MAX_INPUTS:
+        raise RequestError(
+            400,
+            f"Too many inputs: {len(items)} in one request, the limit is {MAX_INPUTS}. "
+            "Split the input into several requests.",
+        )
+    texts = []
+    for i, item in enumerate(items):
+        if isinstance(item, dict):
+            if isinstance(item.get("text"), str):
+                item = item["text"]
+            elif "image" in item or "url" in item or "bytes" in item:
+                raise RequestError(400, f"input[{i}] is an image; this server serves a text model.")
+        if not isinstance(item, str):
+            raise RequestError(422, f'input[{i}] must be a string or an object {{"text": ...}}.')
+        texts.append(item)
+    try:
+        task = check_task(doc.get("task"))
+    except ConfigurationError as exc:
+        raise RequestError(422, str(exc)) from None
+    dims = doc.get("dimensions")
+    if dims is not None:
+        if isinstance(dims, float) and dims.is_integer():
+            dims = int(dims)
+        if isinstance(dims, bool) or not isinstance(dims, int) or not 1 <= dims <= max_dims:
+            raise RequestError(
+                422, f"`dimensions` must be an integer from 1 to {max_dims}, got {dims!r}."
+            )
+    # hosted-API clients spell it embedding_type; LlamaIndex and OpenAI-style ones differ
+    names = ("embedding_type", "encoding_type", "encoding_format")
+    etype = next((doc[n] for n in names if doc.get(n) is not None), "float")
+    types = etype if isinstance(etype, list) else [etype]
+    if not types or any(t not in EMBEDDING_TYPES for t in types):
+        raise RequestError(
+            422, f"`embedding_type` must be one of {', '.join(EMBEDDING_TYPES)} (or a list)."
+        )
+    normalized, late, truncate = (_flag(doc, n, d) for n, d in _FLAGS)
+    as_list = isinstance(etype, list)
+    return EmbeddingRequest(model, texts, task, dims, normalized, types, as_list, late, truncate)
+
+
+_FLAGS = (("normalized", True), ("late_chunking", False), ("truncate", False))
+
+
+def _flag(doc: dict[str, Any], name: str, default: bool) -> bool:
+    value = doc.get(name)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise RequestError(422, f"`{name}` must be true or false, got {value!r}.")
+    return value
+
+
+def check_lengths(req: EmbeddingRequest, counts: Sequence[int], max_tokens: int) -> None:
+    """400 for inputs over the context without `truncate` (naming the input), as the API."""
+    if req.truncate:
+        return
+    for i, n in enumerate(counts):
+        if n <= max_tokens:
+            continue
+        if req.late_chunking:
+            raise RequestError(
+                400,
+                f"Late chunking: the {len(req.texts)} inputs form one sequence of {n} tokens, "
+                f"too long: the limit is {max_tokens} tokens per request. Send fewer chunks "
+                "per request.",
+            )
+        raise RequestError(
+            400,
+            f"Input {i} has {n} tokens, over the model's limit of {max_tokens} tokens. "
+            'Shorten it, or send "truncate": true to cut it.',
+        )
+
+
+def render_response(req: EmbeddingRequest, pooled: np.ndarray, tokens: int, served: str) -> bytes:
+    """The 200 body for pooled full-size float vectors, finished per the request."""
+    # whole matrices to lists at once: much faster than row by row
+    columns = [
+        to_wire(finish(pooled, req.dimensions, req.normalized, t), t) for t in req.embedding_types
+    ]
+    data = []
+    for i in range(len(req.texts)):
+        if req.types_as_list:
+            emb: Any = {t: c[i] for t, c in zip(req.embedding_types, columns, strict=True)}
+        else:
+            emb = columns[0][i]
+        data.append({"object": "embedding", "index": i, "embedding": emb})
+    usage = {"total_tokens": tokens, "prompt_tokens": tokens}
+    return dumps({"model": served, "object": "list", "usage": usage, "data": data})

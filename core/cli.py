@@ -1,4 +1,8 @@
-"""The `jina-v3` command line: `embed` (JSON in, JSON out) and `serve` (the HTTP server)."""
+"""The `jina-v3` command line: `embed` (JSON in, JSON out) and `serve` (the HTTP server).
+
+Every error is one line on stderr and a non-zero exit (2 for the library's own errors);
+``--debug`` shows the traceback instead.
+"""
 
 from __future__ import annotations
 
@@ -7,28 +11,64 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
-from jina_v3.errors import JinaV3Error
+from jina_v3.errors import JinaV3Error, ModelLoadError
+
+MODEL_ENV = "JINA_V3_MODEL"
+_CLI_ADVICE = (
+    f"Pass --model PATH of a local checkpoint directory (or set {MODEL_ENV}), or use the "
+    "hosted API: --backend api with JINA_API_KEY set."
+)
+
+
+def _fail(command: str, message: str) -> SystemExit:
+    return SystemExit(f"jina-v3 {command}: {message}")
+
+
+def _read_input(path: str | None) -> str:
+    if path is None or path == "-":
+        return sys.stdin.read()
+    file = Path(path)
+    try:
+        return file.read_text(encoding="utf-8")
+    except IsADirectoryError:
+        raise _fail("embed", f"{path} is a directory; pass a JSON file (or - for stdin)") from None
+    except FileNotFoundError:
+        raise _fail("embed", f"{path}: no such file") from None
+    except UnicodeDecodeError as exc:
+        raise _fail(
+            "embed", f"{path} is not UTF-8 text (byte {exc.start} is invalid); save it as UTF-8"
+        ) from None
+    except OSError as exc:
+        raise _fail("embed", f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def _model(args: argparse.Namespace) -> str | None:
+    model = args.model or os.environ.get(MODEL_ENV)
+    if model is None and getattr(args, "backend", "local") == "local":
+        raise _fail(args.command, f"no model: pass --model PATH_OR_HUB_ID or set {MODEL_ENV}")
+    return model
 
 
 def _embed(args: argparse.Namespace) -> int:
     from jina_v3 import Embedder
 
-    raw = open(args.file, encoding="utf-8").read() if args.file else sys.stdin.read()
+    raw = _read_input(args.file)
     try:
         texts = json.loads(raw)
     except json.JSONDecodeError as exc:
-        raise SystemExit(
-            f"jina-v3 embed: input is not JSON ({exc}); expected a list of strings"
-        ) from None
+        raise _fail("embed", f"input is not JSON ({exc}); expected a list of strings") from None
     if not isinstance(texts, list):
-        raise SystemExit("jina-v3 embed: input must be a JSON list of strings")
-    embedder = Embedder(
-        args.model,
-        dtype=args.dtype,
-        window_tokens=args.window_tokens,
-        window_overlap=args.window_overlap,
-    )
+        raise _fail("embed", "input must be a JSON list of strings")
+    local = {
+        "dtype": args.dtype,
+        "window_tokens": args.window_tokens,
+        "window_overlap": args.window_overlap,
+    }
+    options = {k: v for k, v in local.items() if v is not None}
+    embedder = Embedder(_model(args), backend=args.backend, **options)
     vectors = embedder.encode(
         texts,
         task=args.task,
@@ -52,11 +92,10 @@ def _serve(args: argparse.Namespace) -> int:
     if args.api_key_env:
         api_key = os.environ.get(args.api_key_env, "").strip()
         if not api_key:
-            raise SystemExit(
-                f"jina-v3 serve: --api-key-env names {args.api_key_env}, which is not set or empty"
-            )
+            name = args.api_key_env
+            raise _fail("serve", f"--api-key-env names {name}, which is not set or empty")
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s:     %(message)s")
-    embedder = Embedder(args.model, dtype=args.dtype)
+    embedder = Embedder(_model(args), dtype=args.dtype)
     serve(
         embedder,
         host=args.host,
@@ -67,28 +106,45 @@ def _serve(args: argparse.Namespace) -> int:
         max_batch_tokens=args.max_batch_tokens,
         max_queue=args.max_queue,
         max_wait=args.max_wait_ms / 1000.0,
+        header_timeout=args.header_timeout,
+        body_timeout=args.body_timeout,
+        keep_alive_timeout=args.keep_alive_timeout,
+        max_connections=args.max_connections,
     )
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    common.add_argument(
+        "--model", default=None, help=f"checkpoint directory or hub id (default: ${MODEL_ENV})"
+    )
+    common.add_argument("--dtype", choices=["float32", "bfloat16"], default=None)
     parser = argparse.ArgumentParser(prog="jina-v3", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    embed = commands.add_parser("embed", help="embed a JSON list of strings (FILE or stdin)")
-    embed.add_argument("--model", required=True, help="checkpoint directory or hub id")
+    embed = commands.add_parser(
+        "embed", parents=[common], help="embed a JSON list of strings (FILE or stdin)"
+    )
+    embed.add_argument(
+        "--backend",
+        choices=["local", "api"],
+        default="local",
+        help="api: the hosted Jina API, with the key in JINA_API_KEY",
+    )
     embed.add_argument("--task", default=None, help="retrieval.query, retrieval.passage, ...")
     embed.add_argument("--dimensions", type=int, default=None)
     embed.add_argument("--late-chunking", action="store_true", help="inputs are chunks of one doc")
     embed.add_argument("--window-tokens", type=int, default=None)
     embed.add_argument("--window-overlap", type=int, default=None)
     embed.add_argument("--truncate", action="store_true", help="cut over-long inputs")
-    embed.add_argument("--dtype", choices=["float32", "bfloat16"], default=None)
     embed.add_argument("file", nargs="?", help="JSON file (default: stdin)")
     embed.set_defaults(run=_embed)
 
-    serve = commands.add_parser("serve", help="serve the Jina embeddings API on a local model")
-    serve.add_argument("--model", required=True, help="checkpoint directory or hub id")
+    serve = commands.add_parser(
+        "serve", parents=[common], help="serve the Jina embeddings API on a local model"
+    )
     serve.add_argument("--host", default="127.0.0.1", help="default: loopback only")
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument(
@@ -97,7 +153,6 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="environment variable holding the key clients must send as a Bearer token",
     )
-    serve.add_argument("--dtype", choices=["float32", "bfloat16"], default=None)
     serve.add_argument("--model-name", default=None, help="name reported as `model`")
     serve.add_argument("--max-batch-tokens", type=int, default=16384)
     serve.add_argument("--max-queue", type=int, default=1024, help="waiting requests before 429")
@@ -107,18 +162,50 @@ def build_parser() -> argparse.ArgumentParser:
         default=20.0,
         help="longest wait for concurrent requests to join a batch",
     )
+    serve.add_argument(
+        "--header-timeout",
+        type=float,
+        default=10.0,
+        help="seconds a client has to send its request headers",
+    )
+    serve.add_argument(
+        "--body-timeout",
+        type=float,
+        default=60.0,
+        help="seconds a client has to send its request body",
+    )
+    serve.add_argument(
+        "--keep-alive-timeout", type=int, default=5, help="seconds an idle connection stays open"
+    )
+    serve.add_argument(
+        "--max-connections", type=int, default=1024, help="connections served at once (then 503)"
+    )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
     serve.set_defaults(run=_serve)
     return parser
 
 
+def describe(exc: BaseException) -> str:
+    """One line for an error, with the CLI's own advice where the library gives Python's."""
+    if isinstance(exc, ModelLoadError) and exc.advice:
+        return f"ModelLoadError: {exc.reason} {_CLI_ADVICE}"
+    if isinstance(exc, JinaV3Error):
+        return f"{type(exc).__name__}: {exc}"
+    detail = " ".join(str(exc).split()) or "no details"
+    return f"{type(exc).__name__}: {detail} (run with --debug for the traceback)"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args: Any = build_parser().parse_args(argv)
     try:
         return int(args.run(args))
-    except JinaV3Error as exc:
-        print(f"jina-v3 {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(f"jina-v3 {args.command}: {describe(exc)}", file=sys.stderr)
+        return 2 if isinstance(exc, JinaV3Error) else 1
 
 
 if __name__ == "__main__":

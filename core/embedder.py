@@ -1,40 +1,38 @@
 """`Embedder` and `AsyncEmbedder`: one API over the local model and the hosted Jina API.
 
 Parameter names and meanings follow the Jina API (`task`, `dimensions`, `late_chunking`,
-`normalized`, `embedding_type`, `truncate`), so switching backend changes nothing else.
+`normalized`, `embedding_type`, `truncate`), so switching backend changes nothing else. The
+twins share :class:`_BaseEmbedder`: options are validated once, into one options object per
+backend, and each method is written once as a flow (:mod:`jina_v3._flow`) that the sync
+class runs on a :class:`Backend` and the async one on an :class:`AsyncBackend`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from types import SimpleNamespace
 from typing import Any, Literal, Protocol, overload, runtime_checkable
 
 import numpy as np
 
 from jina_v3._encoding import check_dimensions, check_embedding_type, check_texts, finish
+from jina_v3._flow import Call, Flow, arun, run
 from jina_v3.errors import ConfigurationError
+from jina_v3.options import API_OPTIONS, LOCAL_OPTIONS, LocalOptions, RemoteOptions
 from jina_v3.tasks import Task, check_task
-from jina_v3.types import Usage
+from jina_v3.types import EmbedSpec, Usage
 
-__all__ = ["AsyncEmbedder", "Backend", "Embedder"]
+__all__ = ["AsyncBackend", "AsyncEmbedder", "Backend", "Embedder", "ThreadedBackend"]
 
 DEFAULT_LOCAL_MODEL = "jinaai/jina-embeddings-v3"
 DEFAULT_API_MODEL = "jina-embeddings-v3"
 
-_LOCAL_ONLY = (
-    "device", "dtype", "threads", "revision", "cache_dir", "max_batch_tokens",
-)  # fmt: skip
-_API_ONLY = (
-    "api_key", "base_url", "timeout", "max_retries", "max_concurrency", "http_client",
-    "tokenizer",
-)  # fmt: skip
-
 
 @runtime_checkable
 class Backend(Protocol):
-    """What a backend provides; `Embedder(backend=...)` accepts any object like this."""
+    """What a sync backend provides; `Embedder(backend=...)` accepts any object like this."""
 
     kind: str
     model_name: str
@@ -43,83 +41,111 @@ class Backend(Protocol):
     @property
     def max_dimensions(self) -> int: ...
 
-    def embed(
-        self,
-        texts: Sequence[str],
-        *,
-        task: str | None,
-        dimensions: int | None,
-        late_chunking: bool,
-        normalized: bool,
-        embedding_type: str,
-        truncate: bool,
-    ) -> np.ndarray: ...
+    def embed(self, texts: Sequence[str], spec: EmbedSpec) -> np.ndarray: ...
 
     def embed_documents(
-        self,
-        documents: Sequence[Sequence[str]],
-        *,
-        task: str | None,
-        dimensions: int | None,
-        normalized: bool,
-        embedding_type: str,
+        self, documents: Sequence[Sequence[str]], spec: EmbedSpec
     ) -> list[np.ndarray]: ...
 
     def close(self) -> None: ...
 
 
+@runtime_checkable
+class AsyncBackend(Protocol):
+    """What an async backend provides (the API backend is both; see :class:`ThreadedBackend`)."""
+
+    kind: str
+    model_name: str
+    usage: Usage
+
+    @property
+    def max_dimensions(self) -> int: ...
+
+    async def aembed(self, texts: Sequence[str], spec: EmbedSpec) -> np.ndarray: ...
+
+    async def aembed_documents(
+        self, documents: Sequence[Sequence[str]], spec: EmbedSpec
+    ) -> list[np.ndarray]: ...
+
+    async def aclose(self) -> None: ...
+
+
+class ThreadedBackend:
+    """An :class:`AsyncBackend` over a sync one: each call runs in a worker thread.
+
+    This is how `AsyncEmbedder` runs the local model without blocking the event loop.
+    """
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self.kind, self.model_name = backend.kind, backend.model_name
+
+    @property
+    def usage(self) -> Usage:  # type: ignore[override]
+        return self.backend.usage
+
+    @property
+    def max_dimensions(self) -> int:
+        return self.backend.max_dimensions
+
+    async def aembed(self, texts: Sequence[str], spec: EmbedSpec) -> np.ndarray:
+        return await asyncio.to_thread(self.backend.embed, texts, spec)
+
+    async def aembed_documents(
+        self, documents: Sequence[Sequence[str]], spec: EmbedSpec
+    ) -> list[np.ndarray]:
+        return await asyncio.to_thread(self.backend.embed_documents, documents, spec)
+
+    async def aclose(self) -> None:
+        await asyncio.to_thread(self.backend.close)
+
+
 class _BaseEmbedder:
+    """Builds and validates the backend once; holds each method once, as a flow."""
+
     def __init__(
         self,
         model: str | os.PathLike[str] | None = None,
         *,
-        backend: Literal["local", "api"] | Backend | None = None,
+        backend: Literal["local", "api"] | Backend | AsyncBackend | None = None,
+        device: str | None = None,
+        dtype: str | None = None,
+        threads: int | None = None,
+        revision: str | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
+        max_batch_tokens: int | None = None,
         window_tokens: int | None = None,
         window_overlap: int | None = None,
-        **options: Any,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        backoff_base: float | None = None,
+        backoff_max: float | None = None,
+        max_concurrency: int | None = None,
+        max_request_tokens: int | None = None,
+        http_client: Any = None,
+        tokenizer: str | os.PathLike[str] | None = None,
+        max_dimensions: int | None = None,
+        **unknown: Any,
     ) -> None:
-        unknown = set(options) - set(_LOCAL_ONLY) - set(_API_ONLY)
         if unknown:
             raise ConfigurationError(
                 f"Unknown argument(s) {sorted(unknown)}; valid ones: model, backend, "
-                f"window_tokens, window_overlap, {', '.join(_LOCAL_ONLY + _API_ONLY)}."
+                f"{', '.join(LOCAL_OPTIONS)} (local), {', '.join(API_OPTIONS)} (api)."
             )
-        given = {k for k, v in options.items() if v is not None}
-        if backend is None:
-            backend = "api" if "api_key" in given or "base_url" in given else "local"
-        if backend == "local":
-            _refuse(given & set(_API_ONLY), "local")
-            from jina_v3._local import DEFAULT_WINDOW_OVERLAP, DEFAULT_WINDOW_TOKENS, LocalBackend
-
-            self._backend: Backend = LocalBackend(
-                model if model is not None else DEFAULT_LOCAL_MODEL,
-                window_tokens=window_tokens or DEFAULT_WINDOW_TOKENS,
-                window_overlap=DEFAULT_WINDOW_OVERLAP if window_overlap is None else window_overlap,
-                **{k: options[k] for k in given},
-            )
-        elif backend == "api":
-            _refuse(given & set(_LOCAL_ONLY), "api")
-            from jina_v3._remote import RemoteBackend
-
-            self._backend = RemoteBackend(
-                str(model) if model is not None else DEFAULT_API_MODEL,
-                **{k: options[k] for k in given},
-            )
-        elif isinstance(backend, Backend):
-            self._backend = backend
-        else:
-            raise ConfigurationError(
-                f"backend must be 'local', 'api' or a Backend object, got {backend!r}"
-            )
+        given = {k: v for k, v in locals().items() if k in _OPTIONS and v is not None}
+        self._backend = _build_backend(model, backend, given)
 
     @property
-    def backend(self) -> Backend:
+    def backend(self) -> Any:
         """The backend doing the work (local torch or the remote API)."""
         return self._backend
 
     @property
     def model_name(self) -> str:
-        """The model's name, as recorded in vector-store signatures."""
+        """The model's identity, as recorded in vector-store signatures (``jina-embeddings-v3``
+        for the official weights on either backend)."""
         return self._backend.model_name
 
     @property
@@ -135,33 +161,101 @@ class _BaseEmbedder:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model={self.model_name!r}, backend={self._backend.kind!r})"
 
-    def _check(
+    def _spec(
         self,
-        texts: Sequence[str],
         task: str | None,
         dimensions: int | None,
+        normalized: bool,
         embedding_type: str,
-    ) -> dict[str, Any]:
-        check_texts(texts)
-        return {
-            "task": check_task(task),
-            "dimensions": check_dimensions(dimensions, self.max_dimensions),
-            "embedding_type": check_embedding_type(embedding_type),
-        }
-
-    def _check_documents(self, documents: Sequence[Sequence[str]]) -> list[list[str]]:
-        if isinstance(documents, str):
-            raise ConfigurationError("documents must be a list of documents, each a list of chunks")
-        return [check_texts(doc, f"documents[{i}]") for i, doc in enumerate(documents)]
-
-
-def _refuse(conflicting: set[str], backend: str) -> None:
-    if conflicting:
-        other = "api" if backend == "local" else "local"
-        raise ConfigurationError(
-            f"{', '.join(sorted(conflicting))} only apply to backend={other!r}, but this embedder "
-            f"uses backend={backend!r}; drop them or pass backend={other!r}."
+        truncate: bool = False,
+    ) -> EmbedSpec:
+        return EmbedSpec(
+            check_task(task),
+            check_dimensions(dimensions, self.max_dimensions),
+            bool(normalized),
+            check_embedding_type(embedding_type),
+            bool(truncate),
         )
+
+    def _encode(
+        self,
+        texts: str | Iterable[str],
+        task: str | None,
+        dimensions: int | None,
+        late_chunking: bool,
+        normalized: bool,
+        embedding_type: str,
+        truncate: bool,
+    ) -> Flow[np.ndarray]:
+        single = isinstance(texts, str)
+        batch = check_texts([texts] if single else texts)  # type: ignore[list-item]
+        spec = self._spec(task, dimensions, normalized, embedding_type, truncate)
+        if not batch:
+            return _empty(dimensions or self.max_dimensions, embedding_type)
+        if late_chunking:
+            out = (yield Call("backend", "embed_documents", ([batch], spec)))[0]
+        else:
+            out = yield Call("backend", "embed", (batch, spec))
+        return out[0] if single else out
+
+    def _encode_late_chunked(
+        self,
+        documents: Iterable[Iterable[str]],
+        task: str | None,
+        dimensions: int | None,
+        normalized: bool,
+        embedding_type: str,
+    ) -> Flow[list[np.ndarray]]:
+        if isinstance(documents, str) or not isinstance(documents, Iterable):
+            raise ConfigurationError(
+                "documents must be a list of documents, each a list of chunks (strings); "
+                f"got {type(documents).__name__}"
+            )
+        docs = [check_texts(doc, f"documents[{i}]") for i, doc in enumerate(documents)]
+        spec = self._spec(task, dimensions, normalized, embedding_type)
+        if not docs:
+            return []
+        return (yield Call("backend", "embed_documents", (docs, spec)))
+
+
+_OPTIONS = frozenset(LOCAL_OPTIONS + API_OPTIONS)
+
+
+def _build_backend(
+    model: str | os.PathLike[str] | None, backend: Any, given: dict[str, Any]
+) -> Any:
+    """The backend for the facade's arguments; every option is used or refused, never dropped."""
+    if backend is None:
+        backend = "api" if {"api_key", "base_url"} & given.keys() else "local"
+    if isinstance(backend, str) and backend in ("local", "api"):
+        valid = LOCAL_OPTIONS if backend == "local" else API_OPTIONS
+        wrong = sorted(given.keys() - set(valid))
+        if wrong:
+            other = "api" if backend == "local" else "local"
+            what = "is one of the settings" if len(wrong) == 1 else "are settings"
+            raise ConfigurationError(
+                f"{', '.join(wrong)} {what} that only apply to backend={other!r}, but this "
+                f"embedder uses backend={backend!r}; drop {'it' if len(wrong) == 1 else 'them'} "
+                f"or pass backend={other!r}."
+            )
+        if backend == "local":
+            from jina_v3._local import LocalBackend
+
+            return LocalBackend(model or DEFAULT_LOCAL_MODEL, LocalOptions(**given))
+        from jina_v3._remote import RemoteBackend
+
+        return RemoteBackend(str(model or DEFAULT_API_MODEL), options=RemoteOptions.create(**given))
+    if not isinstance(backend, (Backend, AsyncBackend)):
+        raise ConfigurationError(
+            f"backend must be 'local', 'api' or a Backend object, got {backend!r}"
+        )
+    extra = sorted(given) + (["model"] if model is not None else [])
+    if extra:
+        raise ConfigurationError(
+            f"{', '.join(extra)} cannot be applied to a backend object, which is configured "
+            "already: set them where the backend is made, or pass backend='local' or 'api'."
+        )
+    return backend
 
 
 def _empty(n_dims: int, embedding_type: str) -> np.ndarray:
@@ -179,15 +273,20 @@ class Embedder(_BaseEmbedder):
 
     Args:
         model: Local checkpoint directory or hub id (local), or API model name (api).
-        backend: ``"local"`` (default), ``"api"`` (default when ``api_key`` is given), or an
-            object implementing :class:`Backend`.
-        window_tokens, window_overlap: Late chunking windows for documents longer than the
-            context (local backend; defaults 8192 and 512 tokens).
+        backend: ``"local"`` (default), ``"api"`` (default when ``api_key`` or ``base_url``
+            is given), or a :class:`Backend` / :class:`AsyncBackend` object, which is used as
+            it is (any other option is then refused).
         device, dtype, threads, revision, cache_dir, max_batch_tokens: Local backend options
             (dtype ``"float32"`` or ``"bfloat16"``; bf16 by default where the hardware has it).
-        api_key, base_url, timeout, max_retries, max_concurrency, http_client: API options.
-        tokenizer: API backend: path of a v3 ``tokenizer.json`` for exact token counts when
-            packing requests (else the hub cache's copy, else a conservative estimate).
+        window_tokens, window_overlap: Local late-chunking windows for documents longer than
+            the context (defaults 8192 and 512 tokens).
+        api_key, base_url, timeout, max_retries, backoff_base, backoff_max, max_concurrency,
+            max_request_tokens, http_client, tokenizer, max_dimensions: API options (see
+            :class:`~jina_v3.options.RemoteOptions`); ``timeout`` bounds each whole request.
+            A key passed as ``api_key=`` travels in pickles; one read from ``JINA_API_KEY``
+            travels as the variable's name and is read again in the worker.
+
+    Any option of the other backend is a ConfigurationError naming it.
 
     Raises:
         ConfigurationError: Conflicting or invalid options.
@@ -195,14 +294,21 @@ class Embedder(_BaseEmbedder):
         MissingDependencyError: The backend's extra is not installed.
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not isinstance(self._backend, Backend):
+            raise ConfigurationError(
+                "This backend object is async only (no embed()): use AsyncEmbedder with it."
+            )
+
     @overload
     def encode(self, texts: str, **kwargs: Any) -> np.ndarray: ...
     @overload
-    def encode(self, texts: Sequence[str], **kwargs: Any) -> np.ndarray: ...
+    def encode(self, texts: Iterable[str], **kwargs: Any) -> np.ndarray: ...
 
     def encode(
         self,
-        texts: str | Sequence[str],
+        texts: str | Iterable[str],
         *,
         task: Task | None = None,
         dimensions: int | None = None,
@@ -214,8 +320,9 @@ class Embedder(_BaseEmbedder):
         """Embed `texts`; one row per input, in input order (a str gives one 1-D vector).
 
         Args:
-            texts: The inputs. With ``late_chunking=True``: the consecutive chunks of ONE
-                document, embedded in one pass and pooled per chunk.
+            texts: The inputs (any iterable of strings, read once). With
+                ``late_chunking=True``: the consecutive chunks of ONE document, embedded in
+                one pass and pooled per chunk.
             task: ``retrieval.query``, ``retrieval.passage``, ``separation``,
                 ``classification``, ``text-matching``, or None (no adapter, no instruction).
             dimensions: Matryoshka size, 1 to :attr:`max_dimensions` (None: full size).
@@ -230,34 +337,26 @@ class Embedder(_BaseEmbedder):
             A numpy array with one row per input.
 
         Raises:
-            UnknownTaskError, ConfigurationError: Invalid arguments.
+            UnknownTaskError, ConfigurationError: Invalid arguments or inputs (naming the
+                input's index).
             InputTooLongError: An input exceeds the context and ``truncate`` is False.
         """
-        single = isinstance(texts, str)
-        batch = [texts] if single else texts
-        kwargs = self._check(batch, task, dimensions, embedding_type)  # type: ignore[arg-type]
-        if not batch:
-            return _empty(dimensions or self.max_dimensions, embedding_type)
-        out = self._backend.embed(
-            list(batch),
-            late_chunking=late_chunking,
-            normalized=normalized,
-            truncate=truncate,
-            **kwargs,
+        flow = self._encode(
+            texts, task, dimensions, late_chunking, normalized, embedding_type, truncate
         )
-        return out[0] if single else out
+        return run(flow, backend=self._backend)
 
-    def encode_queries(self, texts: str | Sequence[str], **kwargs: Any) -> np.ndarray:
+    def encode_queries(self, texts: str | Iterable[str], **kwargs: Any) -> np.ndarray:
         """:meth:`encode` with ``task="retrieval.query"``."""
         return self.encode(texts, task="retrieval.query", **kwargs)
 
-    def encode_passages(self, texts: str | Sequence[str], **kwargs: Any) -> np.ndarray:
+    def encode_passages(self, texts: str | Iterable[str], **kwargs: Any) -> np.ndarray:
         """:meth:`encode` with ``task="retrieval.passage"``."""
         return self.encode(texts, task="retrieval.passage", **kwargs)
 
     def encode_late_chunked(
         self,
-        documents: Sequence[Sequence[str]],
+        documents: Iterable[Iterable[str]],
         *,
         task: Task | None = "retrieval.passage",
         dimensions: int | None = None,
@@ -272,11 +371,8 @@ class Embedder(_BaseEmbedder):
         Returns:
             One array per document, one row per chunk.
         """
-        docs = self._check_documents(documents)
-        kwargs = self._check([], task, dimensions, embedding_type)
-        if not docs:
-            return []
-        return self._backend.embed_documents(docs, normalized=normalized, **kwargs)
+        flow = self._encode_late_chunked(documents, task, dimensions, normalized, embedding_type)
+        return run(flow, backend=self._backend)
 
     def close(self) -> None:
         """Release the backend (model memory or HTTP connections)."""
@@ -293,12 +389,22 @@ class AsyncEmbedder(_BaseEmbedder):
     """The async twin of :class:`Embedder`: same constructor, same method names, awaitable.
 
     The API backend uses a pooled ``httpx.AsyncClient`` with bounded concurrency; the local
-    backend runs the model in a worker thread so the event loop never blocks.
+    backend runs the model in a worker thread (:class:`ThreadedBackend`), so the event loop
+    never blocks. Close with ``await aclose()`` or ``async with``.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        ab = self._backend if isinstance(self._backend, AsyncBackend) else None
+        self._async = ab or ThreadedBackend(self._backend)
+        # the flows ask for `embed`/`embed_documents`; here those are the awaitable ones
+        self._target = SimpleNamespace(
+            embed=self._async.aembed, embed_documents=self._async.aembed_documents
+        )
 
     async def encode(
         self,
-        texts: str | Sequence[str],
+        texts: str | Iterable[str],
         *,
         task: Task | None = None,
         dimensions: int | None = None,
@@ -308,30 +414,22 @@ class AsyncEmbedder(_BaseEmbedder):
         truncate: bool = False,
     ) -> np.ndarray:
         """See :meth:`Embedder.encode`."""
-        single = isinstance(texts, str)
-        batch = [texts] if single else texts
-        kwargs = self._check(batch, task, dimensions, embedding_type)  # type: ignore[arg-type]
-        if not batch:
-            return _empty(dimensions or self.max_dimensions, embedding_type)
-        kwargs.update(late_chunking=late_chunking, normalized=normalized, truncate=truncate)
-        aembed = getattr(self._backend, "aembed", None)
-        if aembed is not None:
-            out = await aembed(list(batch), **kwargs)
-        else:
-            out = await asyncio.to_thread(self._backend.embed, list(batch), **kwargs)
-        return out[0] if single else out
+        flow = self._encode(
+            texts, task, dimensions, late_chunking, normalized, embedding_type, truncate
+        )
+        return await arun(flow, backend=self._target)
 
-    async def encode_queries(self, texts: str | Sequence[str], **kwargs: Any) -> np.ndarray:
+    async def encode_queries(self, texts: str | Iterable[str], **kwargs: Any) -> np.ndarray:
         """:meth:`encode` with ``task="retrieval.query"``."""
         return await self.encode(texts, task="retrieval.query", **kwargs)
 
-    async def encode_passages(self, texts: str | Sequence[str], **kwargs: Any) -> np.ndarray:
+    async def encode_passages(self, texts: str | Iterable[str], **kwargs: Any) -> np.ndarray:
         """:meth:`encode` with ``task="retrieval.passage"``."""
         return await self.encode(texts, task="retrieval.passage", **kwargs)
 
     async def encode_late_chunked(
         self,
-        documents: Sequence[Sequence[str]],
+        documents: Iterable[Iterable[str]],
         *,
         task: Task | None = "retrieval.passage",
         dimensions: int | None = None,
@@ -339,23 +437,12 @@ class AsyncEmbedder(_BaseEmbedder):
         embedding_type: str = "float",
     ) -> list[np.ndarray]:
         """See :meth:`Embedder.encode_late_chunked`."""
-        docs = self._check_documents(documents)
-        kwargs = self._check([], task, dimensions, embedding_type)
-        if not docs:
-            return []
-        kwargs["normalized"] = normalized
-        aembed_documents = getattr(self._backend, "aembed_documents", None)
-        if aembed_documents is not None:
-            return await aembed_documents(docs, **kwargs)
-        return await asyncio.to_thread(self._backend.embed_documents, docs, **kwargs)
+        flow = self._encode_late_chunked(documents, task, dimensions, normalized, embedding_type)
+        return await arun(flow, backend=self._target)
 
     async def aclose(self) -> None:
         """Release the backend."""
-        aclose = getattr(self._backend, "aclose", None)
-        if aclose is not None:
-            await aclose()
-        else:
-            self._backend.close()
+        await self._async.aclose()
 
     async def __aenter__(self) -> AsyncEmbedder:
         return self

@@ -12,8 +12,10 @@
     │   ├── InvalidRequestError              400/413/422: the request itself was wrong
     │   ├── RateLimitError                   429, with `retry_after` seconds when known
     │   └── ServerError                      5xx (retried before it is raised)
+    │       └── MalformedResponseError       a 2xx body that is not a consistent answer
     ├── APIConnectionError                   the connection failed or dropped
-    │   └── APITimeoutError                  no answer within `timeout`
+    │   └── APITimeoutError                  no complete answer within `timeout`
+    ├── QueueFullError                       the server's batcher has no room (answered 429)
     └── StoreError                           a vector database refused or failed an operation
         ├── SignatureMismatchError           a collection built with other embedding settings
         │   └── DimensionMismatchError       ... in particular another vector size
@@ -23,27 +25,6 @@ Every message says what went wrong and which parameter fixes it.
 """
 
 from __future__ import annotations
-
-__all__ = [
-    "APIConnectionError",
-    "APIError",
-    "APITimeoutError",
-    "AuthenticationError",
-    "ConfigurationError",
-    "DimensionMismatchError",
-    "InputTooLongError",
-    "InsufficientBalanceError",
-    "InvalidRequestError",
-    "JinaV3Error",
-    "MissingDependencyError",
-    "ModelLoadError",
-    "RateLimitError",
-    "ServerError",
-    "SignatureMismatchError",
-    "StoreError",
-    "UnknownTaskError",
-    "UnsupportedFilterError",
-]
 
 _EXCERPT = 200
 
@@ -61,13 +42,28 @@ class UnknownTaskError(ConfigurationError):
 
 
 class InputTooLongError(JinaV3Error, ValueError):
-    """An input has more tokens than the model's context and `truncate` is off."""
+    """An input has more tokens than the model's context and `truncate` is off.
 
-    def __init__(self, message: str, *, index: int, tokens: int, limit: int) -> None:
+    `index` is the input's position (-1: the whole late-chunked request); `status_code` and
+    `body` are set when a server said so (None and "" when the client found it first).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        index: int,
+        tokens: int,
+        limit: int,
+        status_code: int | None = None,
+        body: str = "",
+    ) -> None:
         super().__init__(message)
         self.index = index
         self.tokens = tokens
         self.limit = limit
+        self.status_code = status_code
+        self.body = body[:_EXCERPT]
 
 
 class MissingDependencyError(JinaV3Error, ImportError):
@@ -75,7 +71,16 @@ class MissingDependencyError(JinaV3Error, ImportError):
 
 
 class ModelLoadError(JinaV3Error):
-    """A checkpoint cannot be found, downloaded or matched to the model."""
+    """A checkpoint cannot be found, downloaded or matched to the model.
+
+    `reason` is what went wrong and `advice` how to fix it from Python (the CLI gives its own
+    flags instead); the message is both.
+    """
+
+    def __init__(self, reason: str, *, advice: str = "") -> None:
+        super().__init__(f"{reason} {advice}".strip())
+        self.reason = reason
+        self.advice = advice
 
 
 class APIError(JinaV3Error):
@@ -117,7 +122,25 @@ class RateLimitError(APIError):
 
 
 class ServerError(APIError):
-    """5xx: the service failed; raised once the retries are spent."""
+    """5xx: the service failed; raised once the retries are spent.
+
+    `retry_after` is the server's `Retry-After` hint in seconds, when it sent one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        body: str = "",
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, status_code=status_code, body=body)
+        self.retry_after = retry_after
+
+
+class MalformedResponseError(ServerError):
+    """A 2xx answer whose body is not a complete, consistent embeddings response."""
 
 
 class APIConnectionError(JinaV3Error):
@@ -126,6 +149,17 @@ class APIConnectionError(JinaV3Error):
 
 class APITimeoutError(APIConnectionError):
     """The API did not answer within `timeout` seconds."""
+
+
+class QueueFullError(JinaV3Error):
+    """The server's batcher queue is full; `retry_after` is the seconds it likely needs."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            f"The server is busy: its queue is full; retry after {retry_after}s "
+            "(or raise max_queue)"
+        )
+        self.retry_after = retry_after
 
 
 class StoreError(JinaV3Error):

@@ -1,4 +1,4 @@
-"""Small value types shared by the backends."""
+"""Small value types shared by the facade and the backends."""
 
 from __future__ import annotations
 
@@ -18,3 +18,17 @@ class Usage:
         with self._lock:
             self.total_tokens += tokens
             self.requests += requests
+
+
+@dataclass(frozen=True)
+class EmbedSpec:
+    """What to compute for a call, validated by the facade (the Jina API's names).
+
+    ``truncate`` cuts inputs over the context (local late chunking uses windows instead).
+    """
+
+    task: str | None = None
+    dimensions: int | None = None
+    normalized: bool = True
+    embedding_type: str = "float"
+    truncate: bool = False

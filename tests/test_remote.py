@@ -20,7 +20,9 @@ from jina_v3 import (
     Embedder,
     InputTooLongError,
 )
+from jina_v3._exchange import plan_document
 from jina_v3._remote import RemoteBackend
+from jina_v3.types import EmbedSpec
 from jina_v3.server import create_app
 from jina_v3.tasks import TASKS
 from tests._servers import ServerThread
@@ -102,7 +104,8 @@ def test_late_chunked_documents_one_request_each(remote, tiny_embedder, server):
 
 
 def test_max_dimensions_from_the_server(remote, server):
-    assert remote.max_dimensions == 64  # from GET /v1/models
+    remote.encode(["x"])  # learned from a full-size answer: no request of its own
+    assert remote.max_dimensions == 64
     with pytest.raises(ConfigurationError, match="1 to 64"):
         remote.encode(["x"], dimensions=128)
     v3 = RemoteBackend("jina-embeddings-v3", api_key=KEY, base_url="http://127.0.0.1:9")
@@ -140,8 +143,8 @@ def test_long_late_chunked_document_is_split_into_consecutive_groups(
     # rebuild the groups the client must have sent: consecutive, each within 8192 tokens
     groups, start = [], 0
     backend = remote_tok.backend
-    for part in backend._plan_document(
-        chunks, task="retrieval.passage", dimensions=None, normalized=True, embedding_type="float"
+    for part in plan_document(
+        backend.model, chunks, EmbedSpec("retrieval.passage"), backend._counter
     ):
         groups.append(chunks[start : start + part.n_inputs])
         start += part.n_inputs

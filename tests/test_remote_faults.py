@@ -25,7 +25,9 @@ from jina_v3 import (
     ServerError,
 )
 from jina_v3._remote import RemoteBackend
-from jina_v3._wire import RetryPolicy, parse_retry_after, plan_batches, plan_late_groups
+from jina_v3._exchange import RetryPolicy
+from jina_v3._packing import pack
+from jina_v3._wire import parse_retry_after
 from tests._servers import FaultServer, fake_vector
 
 KEY = "jina_fault-test-key-abcdef"
@@ -325,6 +327,14 @@ def test_retry_after_parsing():
     assert parse_retry_after("0.25") == 0.25
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == 10.0
     assert parse_retry_after("soon") is None and parse_retry_after(None) is None
+
+
+def plan_batches(counts, *, max_tokens):  # the remote's batches: 2048 inputs, a token budget
+    return list(pack(counts, max_items=2048, max_size=max_tokens))
+
+
+def plan_late_groups(base, counts):  # late-chunked groups: 8192 tokens, one per joining space
+    return list(pack(counts, max_items=2048, max_size=8192, base=base, separator=1))
 
 
 def test_batch_planning():

@@ -1,0 +1,36 @@
+"""The framework examples run as written (with the tiny checkpoint, offline)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import TINY_MODEL
+
+ROOT = Path(__file__).parent.parent.parent
+
+
+@pytest.mark.parametrize(
+    ("script", "needs", "expect"),
+    [
+        ("haystack_pipeline.py", "haystack", "indexed 38 splits of 20 documents"),
+        ("llama_index_query.py", "llama_index.core", "query engine (topic = geography)"),
+    ],
+)
+def test_example_runs(script, needs, expect):
+    pytest.importorskip(needs)
+    pytest.importorskip("torch")
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / script), "--model", str(TINY_MODEL)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env={**os.environ, "PYTHONPATH": os.environ.get("PYTHONPATH", "")},
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert expect in result.stdout

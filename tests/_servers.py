@@ -1,6 +1,7 @@
 """Real HTTP servers on 127.0.0.1 for the remote-backend and server tests.
 
-- :class:`ServerThread`: our FastAPI app under uvicorn in a thread, on a free port.
+- :class:`ServerThread`: our FastAPI app under uvicorn (with the server's connection limits)
+  in a thread, on a free port.
 - :class:`FaultServer`: a stdlib HTTP server speaking the embeddings API's JSON that injects
   faults from a script (429 + Retry-After, 5xx, slow answers, dropped connections, truncated
   JSON, 401, shuffled `data`) and records every request it saw.
@@ -43,15 +44,18 @@ def free_port() -> int:
 class ServerThread:
     """uvicorn serving `app` on a free loopback port in a daemon thread."""
 
-    def __init__(self, app: Any, *, startup_timeout: float = 30.0) -> None:
+    def __init__(self, app: Any, *, startup_timeout: float = 30.0, **limits: Any) -> None:
+        """`limits`: :func:`jina_v3.server.uvicorn_config`'s connection limits."""
         import uvicorn
+
+        from jina_v3.server import uvicorn_config
 
         self.app = app
         # bound here and handed to uvicorn: no other process can take the port in between
         self.sock = socket.socket()
         self.sock.bind((LOOPBACK, 0))
         self.port = self.sock.getsockname()[1]
-        config = uvicorn.Config(app, log_level="warning", lifespan="on")
+        config = uvicorn_config(app, log_level="warning", lifespan="on", **limits)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
@@ -101,7 +105,10 @@ class FaultServer:
     - ``"drop_mid"``: send the status line, headers and half the body, then close;
     - ``"truncated"``: a complete 200 answer whose JSON body is cut in the middle;
     - ``"echo_key"``: 401 whose detail repeats the Authorization header it got;
-    - ``"short"``: a 200 answer that lacks the last embedding.
+    - ``"short"``: a 200 answer that lacks the last embedding;
+    - ``("raw", body)``: a 200 answer with exactly these bytes as its body;
+    - ``("drip", seconds)``: a normal answer sent one byte every `seconds` (body only);
+    - ``("drip_headers", seconds)``: the same, status line and headers included.
 
     `shuffle` answers `data` in a random order. `requests` records (time, payload) per request.
     """
@@ -196,6 +203,23 @@ class FaultServer:
                 doc = json.loads(self.answer(payload))
                 doc["data"] = [d for d in doc["data"] if d["index"] != len(payload["input"]) - 1]
                 self.send(h, 200, json.dumps(doc).encode())
+            elif kind == "raw":
+                self.send(h, 200, action[1])
+            elif kind in ("drip", "drip_headers"):
+                body = self.answer(payload)
+                head = (
+                    f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    f"Content-Length: {len(body)}\r\n\r\n"
+                ).encode()
+                if kind == "drip":
+                    h.wfile.write(head)
+                    h.wfile.flush()
+                data = body if kind == "drip" else head + body
+                for i in range(len(data)):
+                    if self.stopping.wait(action[1]):
+                        return
+                    h.wfile.write(data[i : i + 1])
+                    h.wfile.flush()
             else:
                 raise ValueError(f"unknown action {action!r}")
         except (BrokenPipeError, ConnectionResetError, OSError):

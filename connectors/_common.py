@@ -1,21 +1,15 @@
-"""Helpers shared by the database connectors: lazy imports, argument checks, error wrapping."""
+"""Small helpers of the database connectors: lazy imports, argument checks, error wrapping."""
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
 
-from jina_v3.errors import (
-    ConfigurationError,
-    JinaV3Error,
-    MissingDependencyError,
-    StoreError,
-    UnsupportedFilterError,
-)
-from jina_v3.filters import FilterNode, parse_filter
+from jina_v3.errors import ConfigurationError, JinaV3Error, MissingDependencyError, StoreError
+from jina_v3.store import check_text
 
 #: Metadata key under which connectors store the embedding signature (and store layout).
 SIGNATURE_KEY = "jina_v3_signature"
@@ -42,53 +36,23 @@ def one_of(**sources: Any) -> str:
     return given[0]
 
 
-def check_funnel(funnel_dimensions: int | None) -> int | None:
-    if funnel_dimensions is None:
-        return None
-    if (
-        isinstance(funnel_dimensions, bool)
-        or not isinstance(funnel_dimensions, int)
-        or funnel_dimensions < 1
-    ):
-        raise ConfigurationError(
-            f"funnel_dimensions must be a positive integer or None, got {funnel_dimensions!r}"
-        )
-    return funnel_dimensions
-
-
-def check_positive(name: str, value: int) -> int:
+def check_positive(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigurationError(f"{name} must be a positive integer, got {value!r}")
     return value
 
 
-#: Payload index types the Qdrant stores accept in ``payload_indexes``.
-PAYLOAD_INDEX_TYPES = ("keyword", "integer", "float", "bool")
-
-
-def check_payload_indexes(indexes: Mapping[str, str] | None) -> dict[str, str]:
-    if indexes is None:
-        return {}
-    if not isinstance(indexes, Mapping):
-        raise ConfigurationError("payload_indexes must be a dict of field name -> index type")
-    for field, kind in indexes.items():
-        if not isinstance(field, str) or not field or kind not in PAYLOAD_INDEX_TYPES:
-            raise ConfigurationError(
-                f"payload_indexes[{field!r}] = {kind!r}: use one of "
-                f"{', '.join(PAYLOAD_INDEX_TYPES)}"
-            )
-    return dict(indexes)
-
-
-def filter_tree(filter: Mapping[str, Any]) -> FilterNode:
-    """Parse a Mongo-style filter dict (typed UnsupportedFilterError otherwise)."""
-    return parse_filter(filter)
-
-
-def unsupported_filter(filter: Any, native: str) -> UnsupportedFilterError:
-    return UnsupportedFilterError(
-        f"filter must be a Mongo-style dict or a {native}, got {type(filter).__name__}"
-    )
+def as_str_ids(ids: Sequence[str] | None, name: str) -> list[str]:
+    if ids is None:
+        return []
+    if isinstance(ids, str):
+        ids = [ids]
+    out = list(ids)
+    for i in out:
+        if not isinstance(i, str):
+            raise ConfigurationError(f"{name} must be strings, got {type(i).__name__} {i!r}")
+        check_text(i, name)
+    return out
 
 
 @contextmanager
@@ -103,11 +67,3 @@ def wrap_errors(operation: str, collection: str) -> Iterator[None]:
             f"{operation} on collection {collection!r} failed: {type(exc).__name__}: "
             f"{str(exc)[:300]}"
         ) from exc
-
-
-def as_str_ids(ids: Sequence[str] | None) -> list[str]:
-    if ids is None:
-        return []
-    if isinstance(ids, str):
-        return [ids]
-    return [str(i) for i in ids]

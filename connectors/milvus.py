@@ -20,41 +20,21 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
-from jina_v3.connectors._common import (
-    LAYOUT_KEY,
-    SIGNATURE_KEY,
-    check_funnel,
-    check_positive,
-    require,
-    unsupported_filter,
-    wrap_errors,
-)
-from jina_v3.errors import (
-    ConfigurationError,
-    DimensionMismatchError,
-    SignatureMismatchError,
-    StoreError,
-)
-from jina_v3.filters import And, Condition, FilterNode, Or, parse_filter
-from jina_v3.store import (
-    CHUNK_INDEX_KEY,
-    DOCUMENT_ID_KEY,
-    TEXT_KEY,
-    EmbeddingSignature,
-    Hit,
-    Record,
-    ThreadedAsyncMixin,
-    check_signature,
-    prefix_vectors,
-)
+from jina_v3._flow import Call, Flow
+from jina_v3.connectors._base import BaseStore, Described, client
+from jina_v3.connectors._common import LAYOUT_KEY, SIGNATURE_KEY, require
+from jina_v3.connectors._milvus_filter import list_literal, to_expression
+from jina_v3.errors import ConfigurationError, StoreError
+from jina_v3.filters import FilterNode
+from jina_v3.store import REBUILD_FIX, EmbeddingSignature, Hit, Record, prefix_vectors
 
 __all__ = ["MilvusStore", "to_expression"]
 
@@ -65,12 +45,7 @@ MAX_VARCHAR_BYTES = 65_535
 #: Rows and (estimated) bytes per insert request; the server's gRPC limit is 64 MB.
 DEFAULT_BATCH_SIZE = 1000
 MAX_REQUEST_BYTES = 16 * 1024 * 1024
-#: Ids per delete expression.
-_DELETE_BATCH = 1000
-#: Milvus' cap on `limit` for one search.
-_MAX_LIMIT = 16_384
 
-_COLUMNS = {TEXT_KEY: "text", DOCUMENT_ID_KEY: "document_id", CHUNK_INDEX_KEY: "chunk_index"}
 _OUTPUT_FIELDS = ["text", "document_id", "chunk_index", "metadata"]
 
 # Milvus Lite runs one in-process server per data path; release it when our last store closes
@@ -79,12 +54,11 @@ _lite_lock = threading.Lock()
 _lite_users: dict[str, int] = {}
 
 
-class MilvusStore(ThreadedAsyncMixin):
+class MilvusStore(BaseStore):
     """One Milvus collection as a :class:`~jina_v3.store.VectorStore`.
 
     Example:
-        >>> from jina_v3 import Embedder
-        >>> from jina_v3.store import VectorIndex
+        >>> from jina_v3 import Document, Embedder, VectorIndex
         >>> index = VectorIndex(Embedder(), MilvusStore("docs", uri="./milvus.db"))
         >>> index.add([Document("a", "Milvus is a vector database.")])
         >>> index.search("what is milvus?", k=3)
@@ -110,6 +84,15 @@ class MilvusStore(ThreadedAsyncMixin):
         ConfigurationError: Invalid arguments (nothing is opened).
     """
 
+    engine = "Milvus"
+    embedding_types = ("float", "ubinary")
+    native_filter_name = "Milvus expression string"
+    max_k = 16_384
+
+    @property
+    def max_request_bytes(self) -> int:  # type: ignore[override]
+        return MAX_REQUEST_BYTES  # read at call time: tests lower it
+
     def __init__(
         self,
         collection: str,
@@ -125,8 +108,12 @@ class MilvusStore(ThreadedAsyncMixin):
         batch_size: int = DEFAULT_BATCH_SIZE,
         timeout: float | None = None,
     ) -> None:
-        if not isinstance(collection, str) or not collection:
-            raise ConfigurationError("collection must be a non-empty string")
+        super().__init__(
+            collection,
+            batch_size=batch_size,
+            funnel_dimensions=funnel_dimensions,
+            funnel_oversample=funnel_candidates,
+        )
         if consistency_level not in ("Strong", "Bounded", "Session", "Eventually"):
             raise ConfigurationError(
                 "consistency_level must be one of 'Strong', 'Bounded', 'Session', 'Eventually'; "
@@ -134,22 +121,15 @@ class MilvusStore(ThreadedAsyncMixin):
             )
         if client is None:
             require("pymilvus", "milvus", "pymilvus")  # a missing extra fails here, not later
-        self.collection = collection
         self._uri = os.fspath(uri)
         self._token = token
         self._client = client
         self._owns_client = client is None
-        self._funnel = check_funnel(funnel_dimensions)
-        self._funnel_candidates = check_positive("funnel_candidates", funnel_candidates)
         self._index_params = dict(index_params or {})
         self._search_params = dict(search_params or {})
         self._consistency = consistency_level
-        self._batch_size = check_positive("batch_size", batch_size)
         self._timeout = timeout
-        self._signature: EmbeddingSignature | None = None
-        self._layout: dict[str, Any] = {}
         self._lite_path: str | None = None
-        self._closed = False
 
     def __repr__(self) -> str:
         where = "client" if not self._owns_client else self._uri
@@ -157,36 +137,26 @@ class MilvusStore(ThreadedAsyncMixin):
 
     # -- connection --------------------------------------------------------------------------
 
-    @property
-    def client(self) -> Any:
-        """The underlying ``pymilvus.MilvusClient`` (created on first use)."""
-        if self._closed:
-            raise StoreError(f"MilvusStore for {self.collection!r} is closed")
-        if self._client is None:
-            pymilvus = require("pymilvus", "milvus", "pymilvus")
-            kwargs: dict[str, Any] = {"uri": self._uri}
-            if self._token:
-                kwargs["token"] = self._token
-            if self._timeout is not None:
-                kwargs["timeout"] = self._timeout
-            lite = self._uri.endswith(".db")
-            with wrap_errors("connect", self.collection):
-                self._client = pymilvus.MilvusClient(**kwargs)
-            if lite:
-                self._lite_path = os.path.abspath(self._uri)
-                with _lite_lock:
-                    _lite_users[self._lite_path] = _lite_users.get(self._lite_path, 0) + 1
-        return self._client
+    def _connect(self) -> Any:
+        pymilvus = require("pymilvus", "milvus", "pymilvus")
+        kwargs: dict[str, Any] = {"uri": self._uri}
+        if self._token:
+            kwargs["token"] = self._token
+        if self._timeout is not None:
+            kwargs["timeout"] = self._timeout
+        made = pymilvus.MilvusClient(**kwargs)
+        if self._uri.endswith(".db"):
+            self._lite_path = os.path.abspath(self._uri)
+            with _lite_lock:
+                _lite_users[self._lite_path] = _lite_users.get(self._lite_path, 0) + 1
+        return made
 
-    def close(self) -> None:
+    def _close_clients(self) -> None:
         """Close the client if this store created it (and free a Milvus Lite data path).
 
         With Milvus Lite this waits for the engine's background indexing of recent writes
         (tens of seconds after a bulk insert of tens of thousands of points).
         """
-        if self._closed:
-            return
-        self._closed = True
         if self._owns_client and self._client is not None:
             try:
                 self._client.close()
@@ -212,418 +182,208 @@ class MilvusStore(ThreadedAsyncMixin):
         except Exception:
             logger.debug("releasing Milvus Lite path %s failed", path, exc_info=True)
 
-    # -- collection and signature ------------------------------------------------------------
+    @contextmanager
+    def _guard(self, operation: str, call: Call) -> Iterator[None]:
+        # pymilvus logs a full ERROR traceback before raising; we raise a clear StoreError
+        engine_log = logging.getLogger("pymilvus")
+        level = engine_log.level
+        engine_log.setLevel(logging.CRITICAL)
+        try:
+            with super()._guard(operation, call):
+                yield
+        finally:
+            engine_log.setLevel(level)
 
-    def ensure_collection(self, signature: EmbeddingSignature, *, recreate: bool = False) -> None:
-        """Create the collection for `signature`, or check an existing one against it.
+    # -- engine hooks ------------------------------------------------------------------------
 
-        Args:
-            signature: How the vectors are made (model, dimensions, tasks, types).
-            recreate: Drop an existing collection (and its data) first.
+    def _ensure_flow(self, signature: EmbeddingSignature, recreate: bool) -> Flow[None]:
+        yield from super()._ensure_flow(signature, recreate)
+        yield client("load_collection", self.collection)  # servers search loaded ones only
 
-        Raises:
-            DimensionMismatchError, SignatureMismatchError: The existing collection was built
-                with other settings, or not by jina_v3 (nothing is written).
-            StoreError: The database failed, or lacks a feature this layout needs.
-        """
-        self._check_layout(signature)
-        client = self.client
-        with wrap_errors("ensure_collection", self.collection):
-            exists = client.has_collection(self.collection)
-            if exists and recreate:
-                client.drop_collection(self.collection)
-                exists = False
-        if exists:
-            stored, layout = self._read_properties()
-            check_signature(signature, stored, collection=self.collection)
-            self._check_stored_layout(layout)
-            with wrap_errors("load_collection", self.collection):
-                client.load_collection(self.collection)
-            self._signature, self._layout = signature, layout
-            return
-        self._create(signature)
+    def _check_layout(self, layout: Mapping[str, Any]) -> None:
+        # a store without funnel_dimensions may search a funnel collection's full vectors
+        if self.funnel_dimensions is not None:
+            super()._check_layout(layout)
 
-    def read_signature(self) -> EmbeddingSignature | None:
-        """The signature stored with the collection (None if there is no collection).
+    def _exists(self) -> Flow[bool]:
+        return bool((yield client("has_collection", self.collection)))
 
-        Raises:
-            SignatureMismatchError: The collection exists but was not made by jina_v3.
-        """
-        with wrap_errors("read_signature", self.collection):
-            if not self.client.has_collection(self.collection):
-                return None
-        stored, _ = self._read_properties()
-        return stored
-
-    def _read_properties(self) -> tuple[EmbeddingSignature, dict[str, Any]]:
-        with wrap_errors("describe_collection", self.collection):
-            info = self.client.describe_collection(self.collection)
+    def _describe(self) -> Flow[Described]:
+        info = yield client("describe_collection", self.collection)
         props = info.get("properties") or {}
         raw = props.get(SIGNATURE_KEY)
+        dims = next(
+            (
+                int(f["params"]["dim"])
+                for f in info.get("fields", [])
+                if f.get("name") == "vector" and "dim" in (f.get("params") or {})
+            ),
+            None,
+        )
         if not raw:
-            raise SignatureMismatchError(
-                f"Collection {self.collection!r} exists but was not created by jina_v3 (it has "
-                f"no {SIGNATURE_KEY!r} property). Fix: use a new collection name, or pass "
-                "recreate=True to drop it and rebuild it (this deletes its data)."
-            )
+            return Described(None, dims)
         try:
             stored = EmbeddingSignature.from_dict(json.loads(raw))
             layout = json.loads(props.get(LAYOUT_KEY) or "{}")
         except (ValueError, TypeError) as exc:
             raise StoreError(
-                f"Collection {self.collection!r} has an unreadable {SIGNATURE_KEY!r} property; "
-                "pass recreate=True to rebuild it."
+                f"Collection {self.collection!r} has an unreadable {SIGNATURE_KEY!r} property. "
+                f"Fix: {REBUILD_FIX}."
             ) from exc
-        return stored, layout
+        if stored.embedding_type == "ubinary" and dims is not None:
+            dims = stored.dimensions  # a binary field's dim counts bits: the same number
+        return Described(stored, dims, layout)
 
-    def _check_layout(self, signature: EmbeddingSignature) -> None:
-        if signature.embedding_type not in ("float", "ubinary"):
-            raise ConfigurationError(
-                f"MilvusStore stores embedding_type 'float' or 'ubinary', got "
-                f"{signature.embedding_type!r}"
-            )
-        if signature.embedding_type == "ubinary":
-            if signature.dimensions % 8:
-                raise ConfigurationError(
-                    f"binary vectors need dimensions divisible by 8, got {signature.dimensions}"
-                )
-            if self._funnel is not None:
-                raise ConfigurationError(
-                    "funnel_dimensions works with float vectors only; drop it for 'ubinary'"
-                )
-        if self._funnel is not None and self._funnel >= signature.dimensions:
-            raise ConfigurationError(
-                f"funnel_dimensions={self._funnel} must be smaller than the collection's "
-                f"dimensions={signature.dimensions}"
-            )
-
-    def _check_stored_layout(self, layout: Mapping[str, Any]) -> None:
-        stored = layout.get("funnel_dimensions")
-        if self._funnel is not None and stored != self._funnel:
-            has = f"a {stored}-d funnel field" if stored else "no funnel field"
-            raise SignatureMismatchError(
-                f"Collection {self.collection!r} has {has}, but this store asks for "
-                f"funnel_dimensions={self._funnel}. Fix: pass funnel_dimensions={stored}, a new "
-                "collection name, or recreate=True (this deletes its data)."
-            )
-
-    def _create(self, signature: EmbeddingSignature) -> None:
+    def _create(self, signature: EmbeddingSignature) -> Flow[None]:
         pymilvus = require("pymilvus", "milvus", "pymilvus")
         DataType = pymilvus.DataType
-        client = self.client
         binary = signature.embedding_type == "ubinary"
-        schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema = self.client.create_schema(auto_id=False, enable_dynamic_field=False)
         schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=64)
         schema.add_field(
             "vector",
             DataType.BINARY_VECTOR if binary else DataType.FLOAT_VECTOR,
             dim=signature.dimensions,
         )
-        if self._funnel is not None:
-            schema.add_field("funnel", DataType.FLOAT_VECTOR, dim=self._funnel)
+        if self.funnel_dimensions is not None:
+            schema.add_field("funnel", DataType.FLOAT_VECTOR, dim=self.funnel_dimensions)
         schema.add_field("text", DataType.VARCHAR, max_length=MAX_VARCHAR_BYTES)
         schema.add_field("document_id", DataType.VARCHAR, max_length=MAX_VARCHAR_BYTES)
         schema.add_field("chunk_index", DataType.INT64)
         schema.add_field("metadata", DataType.JSON)
 
-        index_params = client.prepare_index_params()
+        index_params = self.client.prepare_index_params()
         main = {"index_type": "BIN_FLAT" if binary else "AUTOINDEX", **self._index_params}
         main["metric_type"] = "HAMMING" if binary else "COSINE"
         index_params.add_index(field_name="vector", **main)
-        if self._funnel is not None:
+        if self.funnel_dimensions is not None:
             index_params.add_index(
                 field_name="funnel", index_type="AUTOINDEX", metric_type="COSINE"
             )
-        layout = {"funnel_dimensions": self._funnel}
+        layout = {"funnel_dimensions": self.funnel_dimensions}
         properties = {
             SIGNATURE_KEY: json.dumps(signature.to_dict(), sort_keys=True),
             LAYOUT_KEY: json.dumps(layout, sort_keys=True),
         }
         try:
-            client.create_collection(
+            yield client(
+                "create_collection",
                 self.collection,
                 schema=schema,
                 index_params=index_params,
                 consistency_level=self._consistency,
                 properties=properties,
             )
-        except Exception as exc:
-            raise StoreError(_create_hint(self.collection, exc, binary, self._funnel)) from exc
-        self._signature, self._layout = signature, layout
+        except StoreError as exc:
+            hint = _create_hint(str(exc.__cause__ or exc), binary, self.funnel_dimensions)
+            raise StoreError(f"{exc}.{hint}") from exc.__cause__
 
-    def _require_signature(self) -> EmbeddingSignature:
-        if self._signature is None:
-            stored = self.read_signature()
-            if stored is None:
-                raise StoreError(
-                    f"Collection {self.collection!r} does not exist; call "
-                    "ensure_collection(signature) first (VectorIndex does)."
-                )
-            _, layout = self._read_properties()
-            self._check_stored_layout(layout)
-            self._signature, self._layout = stored, layout
-        return self._signature
+    def _drop(self) -> Flow[None]:
+        yield client("drop_collection", self.collection)
 
-    # -- writes ------------------------------------------------------------------------------
+    def _item(self, record: Record, vector: np.ndarray) -> tuple[Any, int]:
+        row = {
+            "id": record.id,
+            "vector": vector.tobytes() if vector.dtype == np.uint8 else vector,
+            "text": _cut(record.text, record.id),
+            "document_id": record.document_id,
+            "chunk_index": -1 if record.chunk_index is None else int(record.chunk_index),
+            "metadata": dict(record.metadata),
+        }
+        if self.funnel_dimensions is not None:
+            row["funnel"] = prefix_vectors(vector, self.funnel_dimensions)
+        # an estimate, generous for the vector, exact enough for the rest
+        size = (
+            8 * vector.size
+            + 4 * len(record.text)
+            + 200
+            + len(record.document_id)
+            + sum(32 + 4 * len(v) if isinstance(v, str) else 32 for v in record.metadata.values())
+        )
+        return row, size
 
-    def upsert(self, records: Sequence[Record]) -> None:
-        """Insert or overwrite records by id, in requests of at most `batch_size` rows.
-
-        Raises:
-            DimensionMismatchError: A vector does not have the collection's size (nothing of
-                that batch is written).
-            StoreError: The database failed.
-        """
-        if not records:
-            return
-        signature = self._require_signature()
-        for batch in self._batches(records):
-            rows = self._rows(batch, signature)
-            with wrap_errors("upsert", self.collection):
-                self.client.upsert(self.collection, rows)
-
-    def _batches(self, records: Sequence[Record]) -> Iterator[Sequence[Record]]:
-        start, size = 0, 0
-        for i, record in enumerate(records):
-            # an estimate, generous for the vector, exact enough for the rest
-            row = (
-                8 * np.size(record.vector)
-                + 4 * len(record.text)
-                + 200
-                + len(record.document_id)
-                + sum(
-                    32 + 4 * len(v) if isinstance(v, str) else 32 for v in record.metadata.values()
-                )
-            )
-            if i > start and (i - start >= self._batch_size or size + row > MAX_REQUEST_BYTES):
-                yield records[start:i]
-                start, size = i, 0
-            size += row
-        yield records[start:]
-
-    def _rows(self, batch: Sequence[Record], signature: EmbeddingSignature) -> list[dict]:
-        binary = signature.embedding_type == "ubinary"
-        # the records' own arrays, not rows of a stacked copy: pymilvus serialises those faster
-        vectors = [_vector(r.vector, signature, self.collection) for r in batch]
-        funnel = None
-        if self._funnel is not None:
-            funnel = prefix_vectors(np.stack(vectors), self._funnel)
-        rows = []
-        for i, record in enumerate(batch):
-            row = {
-                "id": record.id,
-                "vector": vectors[i].tobytes() if binary else vectors[i],
-                "text": _cut(record.text, record.id),
-                "document_id": record.document_id,
-                "chunk_index": -1 if record.chunk_index is None else int(record.chunk_index),
-                "metadata": dict(record.metadata),
-            }
-            if funnel is not None:
-                row["funnel"] = funnel[i]
-            rows.append(row)
-        return rows
-
-    def delete(
-        self, *, ids: Sequence[str] | None = None, document_ids: Sequence[str] | None = None
-    ) -> None:
-        """Delete points by id and/or every point of the given documents."""
-        if ids is None and document_ids is None:
-            raise ConfigurationError("delete() needs ids=... and/or document_ids=...")
-        client = self.client
-        with wrap_errors("delete", self.collection):
-            if not client.has_collection(self.collection):
-                return
-            for field, values in (("id", ids), ("document_id", document_ids)):
-                values = [str(v) for v in (values or [])]
-                for start in range(0, len(values), _DELETE_BATCH):
-                    chunk = values[start : start + _DELETE_BATCH]
-                    client.delete(self.collection, filter=f"{field} in {_list_literal(chunk)}")
-
-    # -- reads -------------------------------------------------------------------------------
-
-    def count(self) -> int:
-        """Number of points in the collection (0 if there is none)."""
-        client = self.client
-        with wrap_errors("count", self.collection):
-            if not client.has_collection(self.collection):
-                return 0
-            rows = client.query(self.collection, filter="", output_fields=["count(*)"])
-        return int(rows[0]["count(*)"]) if rows else 0
-
-    def query(self, vector: np.ndarray, *, k: int, filter: Any | None = None) -> list[Hit]:
-        """The `k` nearest points to `vector` that match `filter`, best first.
-
-        Args:
-            vector: The query vector (float32; packed uint8 or float for binary collections).
-            k: Number of hits.
-            filter: A Mongo-style dict (see :mod:`jina_v3.filters`) or a Milvus boolean
-                expression string, passed through untouched.
-
-        Returns:
-            Hits with cosine similarity scores (binary: the fraction of equal bits).
-
-        Raises:
-            DimensionMismatchError: The vector does not have the collection's size.
-            UnsupportedFilterError: An operator outside the dialect.
-        """
-        k = check_positive("k", k)
-        signature = self._require_signature()
-        expression = _filter_expression(filter)
-        query = _vector(np.asarray(vector), signature, self.collection)
-        if signature.embedding_type == "ubinary":
-            return self._search_binary(query, k, expression, signature.dimensions)
-        if self._funnel is not None:
-            return self._search_funnel(query, k, expression)
-        params = {"metric_type": "COSINE", "params": self._search_params}
-        hits = self._search("vector", query.tolist(), k, expression, params, _OUTPUT_FIELDS)
-        return [_hit(h, float(h["distance"])) for h in hits]
+    def _write(self, items: list[Any], signature: EmbeddingSignature) -> Flow[None]:
+        yield client("upsert", self.collection, items)
 
     def _search(
+        self, vector: np.ndarray, k: int, native: Any, signature: EmbeddingSignature
+    ) -> Flow[list[Hit]]:
+        expression = native or ""
+        if signature.embedding_type == "ubinary":
+            params = {"metric_type": "HAMMING", "params": self._search_params}
+            hits = _first(
+                (yield self._search_call("vector", vector.tobytes(), k, expression, params))
+            )
+            return [_hit(h, 1.0 - float(h["distance"]) / signature.dimensions) for h in hits]
+        params = {"metric_type": "COSINE", "params": self._search_params}
+        if self.funnel_dimensions is None:
+            hits = _first(
+                (yield self._search_call("vector", vector.tolist(), k, expression, params))
+            )
+            return [_hit(h, float(h["distance"])) for h in hits]
+        # funnel: a coarse pass on the prefix field, then an exact rescore on the full vectors
+        coarse = prefix_vectors(vector, self.funnel_dimensions).tolist()
+        candidates = _first(
+            (
+                yield self._search_call(
+                    "funnel", coarse, k * self.funnel_oversample, expression, params, ["vector"]
+                )
+            )
+        )
+        if not candidates:
+            return []
+        full = np.asarray([c["entity"]["vector"] for c in candidates], dtype=np.float32)
+        full /= np.maximum(np.linalg.norm(full, axis=1, keepdims=True), 1e-12)
+        scores = full @ (vector / max(float(np.linalg.norm(vector)), 1e-12))
+        order = np.argsort(-scores, kind="stable")[:k]
+        return [_hit(candidates[i], float(scores[i])) for i in order]
+
+    def _search_call(
         self,
         field: str,
         data: Any,
         limit: int,
         expression: str,
         params: Mapping[str, Any],
-        output_fields: list[str],
-    ) -> list[dict]:
-        with wrap_errors("query", self.collection):
-            result = self.client.search(
-                self.collection,
-                data=[data],
-                anns_field=field,
-                limit=min(limit, _MAX_LIMIT),
-                filter=expression,
-                search_params=dict(params),
-                output_fields=output_fields,
-                consistency_level=self._consistency,
-            )
-        return list(result[0]) if result else []
-
-    def _search_binary(self, query: np.ndarray, k: int, expression: str, bits: int) -> list[Hit]:
-        params = {"metric_type": "HAMMING", "params": self._search_params}
-        hits = self._search("vector", query.tobytes(), k, expression, params, _OUTPUT_FIELDS)
-        return [_hit(h, 1.0 - float(h["distance"]) / bits) for h in hits]
-
-    def _search_funnel(self, query: np.ndarray, k: int, expression: str) -> list[Hit]:
-        assert self._funnel is not None
-        coarse = prefix_vectors(query[None, :], self._funnel)[0]
-        params = {"metric_type": "COSINE", "params": self._search_params}
-        candidates = self._search(
-            "funnel",
-            coarse.tolist(),
-            k * self._funnel_candidates,
-            expression,
-            params,
-            [*_OUTPUT_FIELDS, "vector"],
+        extra_fields: tuple[str, ...] | list[str] = (),
+    ) -> Call:
+        return client(
+            "search",
+            self.collection,
+            data=[data],
+            anns_field=field,
+            limit=min(limit, self.max_k or limit),
+            filter=expression,
+            search_params=dict(params),
+            output_fields=[*_OUTPUT_FIELDS, *extra_fields],
+            consistency_level=self._consistency,
         )
-        if not candidates:
-            return []
-        full = np.asarray([c["entity"]["vector"] for c in candidates], dtype=np.float32)
-        full /= np.maximum(np.linalg.norm(full, axis=1, keepdims=True), 1e-12)
-        q = query / max(float(np.linalg.norm(query)), 1e-12)
-        scores = full @ q
-        order = np.argsort(-scores, kind="stable")[:k]
-        return [_hit(candidates[i], float(scores[i])) for i in order]
 
+    def _fetch(self, ids: list[str]) -> Flow[list[Hit]]:
+        rows = yield client("get", self.collection, ids=ids, output_fields=_OUTPUT_FIELDS)
+        return [_hit({"id": row["id"], "entity": row}, 1.0) for row in rows]
 
-# -- filters ---------------------------------------------------------------------------------
+    def _delete(self, *, ids: list[str] = (), document_ids: list[str] = ()) -> Flow[None]:  # type: ignore[assignment]
+        field, values = ("id", ids) if ids else ("document_id", document_ids)
+        yield client("delete", self.collection, filter=f"{field} in {list_literal(list(values))}")
 
+    def _count(self) -> Flow[int]:
+        rows = yield client("query", self.collection, filter="", output_fields=["count(*)"])
+        return int(rows[0]["count(*)"]) if rows else 0
 
-def to_expression(node: FilterNode) -> str:
-    """Translate a parsed filter tree to a Milvus boolean expression.
+    def _translate(self, tree: FilterNode) -> str:
+        return to_expression(tree)
 
-    User fields live in the JSON ``metadata`` field (``metadata["genre"]``); the reserved keys
-    ``text``, ``document_id`` and ``chunk_index`` map to their columns. A list-valued field
-    matches ``$eq``/``$in`` when any element does (``json_contains``), and a missing field
-    satisfies ``$ne`` and ``$nin`` (the dialect's semantics), spelled out with ``exists``
-    because Milvus Lite and the server disagree on comparisons with missing JSON keys.
-    """
-    if isinstance(node, And):
-        return "(" + " and ".join(to_expression(c) for c in node.children) + ")"
-    if isinstance(node, Or):
-        return "(" + " or ".join(to_expression(c) for c in node.children) + ")"
-    return _condition(node)
-
-
-def _condition(node: Condition) -> str:
-    column = _COLUMNS.get(node.field)
-    ref = column or f"metadata[{_literal(node.field)}]"
-    op, value = node.op, node.value
-    values = value if isinstance(value, tuple) else (value,)
-    if op in ("$gt", "$gte", "$lt", "$lte"):
-        symbol = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}[op]
-        return f"{ref} {symbol} {_literal(value)}"  # type: ignore[arg-type]
-    if op in ("$in", "$nin") and not values:
-        return "id in []" if op == "$in" else "not (id in [])"  # false / true on every engine
-    if op in ("$eq", "$in"):
-        terms = [f"{ref} == {_literal(v)}" for v in values]
-        if not column:  # a list-valued field matches when any element does
-            terms.append(_contains(ref, values))
-        return "(" + " or ".join(terms) + ")"
-    # $ne / $nin: no element equal, and a missing field matches too
-    terms = [f"{ref} != {_literal(v)}" for v in values]
-    if column:
-        return "(" + " and ".join(terms) + ")"
-    terms.append(f"not {_contains(ref, values)}")
-    return f"((not exists {ref}) or ({' and '.join(terms)}))"
-
-
-def _contains(ref: str, values: tuple) -> str:
-    if len(values) == 1:
-        return f"json_contains({ref}, {_literal(values[0])})"
-    return f"json_contains_any({ref}, [{', '.join(_literal(v) for v in values)}])"
-
-
-def _literal(value: str | int | float | bool) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ConfigurationError(f"filter values must be finite numbers, got {value!r}")
-        return repr(value)
-    # JSON string syntax is Milvus' string syntax: quotes, backslashes, control chars escaped
-    return json.dumps(value, ensure_ascii=False)
-
-
-def _list_literal(values: Sequence[str]) -> str:
-    return "[" + ", ".join(_literal(v) for v in values) + "]"
-
-
-def _filter_expression(filter: Any | None) -> str:
-    if filter is None:
-        return ""
-    if isinstance(filter, str):
-        return filter  # a native Milvus expression: passed through untouched
-    if isinstance(filter, Mapping):
-        return to_expression(parse_filter(filter))
-    raise unsupported_filter(filter, "Milvus expression string")
+    def _is_native_filter(self, filter: Any) -> bool:
+        return isinstance(filter, str)  # a Milvus expression, passed through untouched
 
 
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def _vector(vector: np.ndarray, signature: EmbeddingSignature, collection: str) -> np.ndarray:
-    """The stored form of one vector: float32 (dims,), or packed uint8 (dims/8,) for binary."""
-    vector = np.asarray(vector)
-    dims = signature.dimensions
-    if signature.embedding_type == "ubinary":
-        if vector.dtype == np.uint8 and vector.shape == (dims // 8,):
-            return vector
-        if vector.shape == (dims,):  # a float vector: keep its sign bits
-            return np.packbits(vector > 0)
-        got = vector.shape[-1] * (8 if vector.dtype == np.uint8 else 1) if vector.ndim else 0
-    else:
-        if vector.shape == (dims,):
-            return vector.astype(np.float32, copy=False)
-        got = vector.shape[-1] if vector.ndim else 0
-    raise DimensionMismatchError(
-        f"Collection {collection!r} holds {dims}-d vectors but got a vector of shape "
-        f"{vector.shape} ({got}-d). Fix: embed with dimensions={dims}, or use a new collection "
-        "name / recreate=True for the new size."
-    )
+def _first(result: Any) -> list[dict]:
+    """The hits of the one query a search sent."""
+    return list(result[0]) if result else []
 
 
 def _cut(text: str, point: str) -> str:
@@ -652,20 +412,15 @@ def _hit(raw: Mapping[str, Any], score: float) -> Hit:
     )
 
 
-def _create_hint(collection: str, exc: Exception, binary: bool, funnel: int | None) -> str:
-    message = str(exc)
-    hint = ""
+def _create_hint(message: str, binary: bool, funnel: int | None) -> str:
     if binary and "BinaryVector" in message:
-        hint = (
+        return (
             " Milvus Lite has no BINARY_VECTOR type: use a Milvus server "
             "(uri='http://host:19530') or embedding_type='float'."
         )
-    elif funnel is not None and "multiple vector fields" in message:
-        hint = (
+    if funnel is not None and "multiple vector fields" in message:
+        return (
             " This Milvus server allows one vector field per collection (Milvus < 2.4): "
             "drop funnel_dimensions, or use Milvus >= 2.4 or Milvus Lite."
         )
-    return (
-        f"create_collection on collection {collection!r} failed: "
-        f"{type(exc).__name__}: {message[:300]}.{hint}"
-    )
+    return ""

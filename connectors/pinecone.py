@@ -17,12 +17,14 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from jina_v3.connectors._common import check_positive, require, unsupported_filter, wrap_errors
+from jina_v3._flow import Flow
+from jina_v3.connectors._base import BaseStore, Described, client
+from jina_v3.connectors._common import check_positive, require, wrap_errors
 from jina_v3.errors import (
     ConfigurationError,
     DimensionMismatchError,
@@ -33,12 +35,11 @@ from jina_v3.filters import parse_filter
 from jina_v3.store import (
     CHUNK_INDEX_KEY,
     DOCUMENT_ID_KEY,
+    REBUILD_FIX,
     TEXT_KEY,
     EmbeddingSignature,
     Hit,
     Record,
-    ThreadedAsyncMixin,
-    check_signature,
     hit_from_payload,
 )
 
@@ -50,7 +51,6 @@ MAX_BATCH_VECTORS = 1000
 MAX_REQUEST_BYTES = 2 * 1024 * 1024
 MAX_METADATA_BYTES = 40 * 1024
 MAX_TOP_K = 10_000
-_DELETE_BATCH = 1000
 _VALUE_BYTES = 24
 # room for the request envelope and the SDK's serialisation differing from ours
 _REQUEST_MARGIN = 16 * 1024
@@ -68,12 +68,74 @@ _FIELDS = (
 )
 
 
-class PineconeStore(ThreadedAsyncMixin):
+class _Pinecone:
+    """The store's client: Pinecone's control plane and one index's data plane, the latter
+    resolved (by name, through the control plane) on first use."""
+
+    def __init__(self, pc: Any, name: str | None, host: str | None, namespace: str) -> None:
+        self.pc, self.name, self.host, self.namespace = pc, name, host, namespace
+        self._index: Any | None = None
+
+    @property
+    def index(self) -> Any:
+        if self._index is None:
+            if self.host is None:
+                self.host = self.pc.indexes.describe(self.name).host
+            self._index = self.pc.index(host=self.host)
+        return self._index
+
+    def describe(self) -> Any | None:
+        pinecone = require("pinecone", "pinecone", "pinecone")
+        try:
+            return self.pc.indexes.describe(self.name)
+        except pinecone.NotFoundError:
+            return None
+
+    def create(self, **kwargs: Any) -> None:
+        model = self.pc.indexes.create(name=self.name, **kwargs)
+        self.host = self.host or model.host
+
+    def delete_index(self, timeout: int) -> None:
+        self.pc.indexes.delete(self.name, timeout=timeout)
+        self.close()
+        self.host = None
+
+    def configure(self, tags: dict[str, str]) -> None:
+        self.pc.indexes.configure(self.name, tags=tags)
+
+    def name_of_host(self) -> str | None:
+        wanted = _bare_host(self.host or "")
+        for model in self.pc.indexes.list():
+            if _bare_host(model.host or "") == wanted:
+                return str(model.name)
+        return None
+
+    def stats(self) -> Any:
+        return self.index.describe_index_stats()
+
+    def upsert(self, vectors: list[dict[str, Any]]) -> None:
+        self.index.upsert(vectors=vectors, namespace=self.namespace)
+
+    def query(self, **kwargs: Any) -> Any:
+        return self.index.query(namespace=self.namespace, include_metadata=True, **kwargs)
+
+    def fetch(self, ids: list[str]) -> Any:
+        return self.index.fetch(ids=ids, namespace=self.namespace)
+
+    def delete(self, **kwargs: Any) -> None:
+        self.index.delete(namespace=self.namespace, **kwargs)
+
+    def close(self) -> None:
+        index, self._index = self._index, None
+        if index is not None and hasattr(index, "close"):
+            index.close()
+
+
+class PineconeStore(BaseStore):
     """One Pinecone index namespace as a :class:`~jina_v3.store.VectorStore`.
 
     Example:
-        >>> from jina_v3 import Embedder
-        >>> from jina_v3.store import Document, VectorIndex
+        >>> from jina_v3 import Document, Embedder, VectorIndex
         >>> index = VectorIndex(Embedder(backend="api"), PineconeStore("docs", namespace="en"))
         >>> index.add([Document("a", "Pinecone is a managed vector database.")])
         >>> index.search("managed vector databases", k=3)
@@ -97,6 +159,11 @@ class PineconeStore(ThreadedAsyncMixin):
         ConfigurationError: Invalid arguments, or no API key (nothing is opened).
     """
 
+    engine = "Pinecone"
+    native_filter_name = "Pinecone filter dict"
+    max_k = MAX_TOP_K
+    max_request_bytes = MAX_REQUEST_BYTES - _REQUEST_MARGIN
+
     def __init__(
         self,
         index_name: str | None = None,
@@ -119,8 +186,8 @@ class PineconeStore(ThreadedAsyncMixin):
             raise ConfigurationError("index_name must be a non-empty string")
         if not isinstance(namespace, str):
             raise ConfigurationError("namespace must be a string")
-        batch_size = check_positive("batch_size", batch_size)
-        if batch_size > MAX_BATCH_VECTORS:
+        super().__init__(index_name or host or "?", batch_size=batch_size)
+        if self.batch_size > MAX_BATCH_VECTORS:
             raise ConfigurationError(
                 f"batch_size={batch_size} exceeds Pinecone's {MAX_BATCH_VECTORS} vectors per "
                 "upsert request"
@@ -137,21 +204,13 @@ class PineconeStore(ThreadedAsyncMixin):
         self._pc = client
         self._owns_client = client is None
         self._controller_host = controller_host
-        self._create = bool(create_if_missing)
+        self._create_missing = bool(create_if_missing)
         self._cloud, self._region = cloud, region
-        self._batch_size = batch_size
         self._timeout = timeout
         self._ready_timeout = check_positive("ready_timeout", ready_timeout)
-        self._index: Any | None = None
-        self._signature: EmbeddingSignature | None = None
         self._looked_up = False
-        self._closed = False
-
-    @property
-    def collection(self) -> str:
-        """The index name (or host) and namespace, for messages."""
-        where = self._name or self._host or "?"
-        return f"{where}/{self.namespace}" if self.namespace else where
+        if namespace:
+            self.collection = f"{self.collection}/{namespace}"
 
     def __repr__(self) -> str:  # no key, ever
         return (
@@ -161,328 +220,154 @@ class PineconeStore(ThreadedAsyncMixin):
 
     # -- clients -----------------------------------------------------------------------------
 
-    @property
-    def client(self) -> Any:
-        """The ``pinecone.Pinecone`` control-plane client (created on first use)."""
-        if self._closed:
-            raise StoreError(f"PineconeStore for {self.collection!r} is closed")
-        if self._pc is None:
+    def _connect(self) -> _Pinecone:
+        pc = self._pc
+        if pc is None:
             pinecone = require("pinecone", "pinecone", "pinecone")
             kwargs: dict[str, Any] = {"api_key": self._api_key}
             if self._controller_host:
                 kwargs["host"] = self._controller_host
             if self._timeout is not None:
                 kwargs["timeout"] = self._timeout
-            with wrap_errors("connect", self.collection):
-                self._pc = pinecone.Pinecone(**kwargs)
-        return self._pc
+            pc = self._pc = pinecone.Pinecone(**kwargs)
+        return _Pinecone(pc, self._name, self._host, self.namespace)
 
     @property
     def index(self) -> Any:
         """The data-plane ``Index`` of this store (resolves the host on first use)."""
-        if self._index is None:
-            client = self.client
-            with wrap_errors("connect", self.collection):
-                if self._host is None:
-                    self._host = client.indexes.describe(self._name).host
-                self._index = client.index(host=self._host)
-        return self._index
+        with wrap_errors("connect", self.collection):
+            return self.client.index
 
-    def close(self) -> None:
-        """Close the data-plane client, and the control-plane client if the store made it."""
-        if self._closed:
-            return
-        self._closed = True
-        for obj, owned in ((self._index, True), (self._pc, self._owns_client)):
+    def _close_clients(self) -> None:
+        for obj, owned in ((self._client, True), (self._pc, self._owns_client)):
             if obj is not None and owned and hasattr(obj, "close"):
                 try:
                     obj.close()
                 except Exception:  # best effort
                     logger.debug("closing a Pinecone client failed", exc_info=True)
-        self._index = None
 
-    # -- index and signature -----------------------------------------------------------------
+    # -- engine hooks ------------------------------------------------------------------------
 
-    def ensure_collection(self, signature: EmbeddingSignature, *, recreate: bool = False) -> None:
-        """Create the index for `signature`, or check an existing one against it.
-
-        Args:
-            signature: How the vectors are made.
-            recreate: Delete an existing index (all its namespaces) and create it anew.
-
-        Raises:
-            DimensionMismatchError, SignatureMismatchError: The index was built with other
-                settings, or not by jina_v3 and not empty (nothing is written).
-            StoreError: Pinecone failed, or the index is missing and ``create_if_missing``
-                is off.
-        """
-        if signature.embedding_type != "float":
-            raise ConfigurationError(
-                "Pinecone stores float vectors only; use embedding_type='float' "
-                f"(got {signature.embedding_type!r})"
-            )
-        if self._name is None:
-            self._name = self._name_from_host()
-        if self._name is None:  # a data-plane host only: no tags to keep the signature in
-            if recreate:
-                raise ConfigurationError("recreate=True needs index_name=... (the control plane)")
-            self._check_stats_dimension(signature)
-            self._signature = signature
+    def _ensure_flow(self, signature: EmbeddingSignature, recreate: bool) -> Flow[None]:
+        if self._name is None and not self._looked_up:  # once: it lists every index
+            self._looked_up = True
+            try:
+                self._name = self.client.name = yield client("name_of_host")
+            except StoreError:  # a data-plane-only setup: work without the control plane
+                logger.info("could not list Pinecone indexes to name host %s", self._host)
+        if self._name is not None:
+            yield from super()._ensure_flow(signature, recreate)
             return
-        client = self.client
-        model = self._describe()
-        if model is not None and recreate:
-            with wrap_errors("delete_index", self.collection):
-                client.indexes.delete(self._name, timeout=self._ready_timeout)
-            self._index, self._host, model = None, None, None
-        if model is None:
-            if not self._create:
-                raise StoreError(
-                    f"Pinecone index {self._name!r} does not exist; create it or pass "
-                    "create_if_missing=True."
-                )
-            with wrap_errors("create_index", self.collection):
-                model = client.indexes.create(
-                    name=self._name,
-                    schema={
-                        "fields": {
-                            "_values": {
-                                "type": "dense_vector",
-                                "dimension": signature.dimensions,
-                                "metric": "cosine",
-                            }
-                        }
-                    },
-                    deployment={
-                        "deployment_type": "managed",
-                        "cloud": self._cloud,
-                        "region": self._region,
-                    },
-                    tags=signature_tags(signature),
-                    timeout=self._ready_timeout,
-                )
-            self._host = self._host or model.host
-            self._signature = signature
-            return
-        self._check_model(model, signature)
-        self._host = self._host or model.host
-        self._signature = signature
-
-    def read_signature(self) -> EmbeddingSignature | None:
-        """The signature in the index tags (None if there is no index).
-
-        Raises:
-            SignatureMismatchError: The index exists but carries no jina_v3 tags.
-        """
-        if self._name is None:
-            self._name = self._name_from_host()
-        if self._name is None:
-            return self._signature
-        model = self._describe()
-        if model is None:
-            return None
-        stored = signature_from_tags(model.tags)
-        if stored is None:
-            raise self._foreign()
-        return stored
-
-    def _describe(self) -> Any | None:
-        pinecone = require("pinecone", "pinecone", "pinecone")
-        try:
-            return self.client.indexes.describe(self._name)
-        except pinecone.NotFoundError:
-            return None
-        except Exception as exc:
-            raise StoreError(
-                f"describe_index on {self.collection!r} failed: {type(exc).__name__}: "
-                f"{str(exc)[:300]}"
-            ) from exc
-
-    def _name_from_host(self) -> str | None:
-        if self._looked_up:  # once: a data-plane-only setup would list on every call
-            return None
-        self._looked_up = True
-        wanted = _bare_host(self._host or "")
-        try:
-            for model in self.client.indexes.list():
-                if _bare_host(model.host or "") == wanted:
-                    return str(model.name)
-        except Exception:  # a data-plane-only setup: work without the control plane
-            logger.info("could not list Pinecone indexes to name host %s", self._host)
-        return None
-
-    def _check_model(self, model: Any, signature: EmbeddingSignature) -> None:
-        dimension, metric = _dense_field(model)
-        if metric != "cosine":
-            raise SignatureMismatchError(
-                f"Pinecone index {self._name!r} uses metric {metric!r}; jina-embeddings-v3 "
-                "needs 'cosine'. Fix: a new index name, or recreate=True (deletes its data)."
-            )
-        stored = signature_from_tags(model.tags)
-        if stored is None:
-            if dimension != signature.dimensions:
-                raise DimensionMismatchError(
-                    f"Pinecone index {self._name!r} holds {dimension}-d vectors but this index "
-                    f"makes {signature.dimensions}-d ones. Fix: pass dimensions={dimension}, "
-                    "a new index name, or recreate=True (deletes its data)."
-                )
-            if self._total_vectors() > 0:
-                raise self._foreign()
-            with wrap_errors("configure_index", self.collection):  # adopt an empty index
-                self.client.indexes.configure(self._name, tags=signature_tags(signature))
-            return
-        check_signature(_comparable(signature), stored, collection=self.collection)
-        if dimension != signature.dimensions:  # tags edited by hand
-            raise DimensionMismatchError(
-                f"Pinecone index {self._name!r} holds {dimension}-d vectors but its tags say "
-                f"{stored.dimensions}. Fix: recreate=True or a new index name."
-            )
-
-    def _foreign(self) -> SignatureMismatchError:
-        return SignatureMismatchError(
-            f"Pinecone index {self._name!r} holds vectors but no jina_v3 signature tags, so "
-            "its embedding settings are unknown. Fix: use a new index name, or pass "
-            "recreate=True to delete it and rebuild it (this deletes its data)."
-        )
-
-    def _check_stats_dimension(self, signature: EmbeddingSignature) -> None:
-        with wrap_errors("describe_index_stats", self.collection):
-            stats = self.index.describe_index_stats()
+        # a data-plane host only: no tags to keep the signature in
+        if recreate:
+            raise ConfigurationError("recreate=True needs index_name=... (the control plane)")
+        self._check_fits(signature)
+        stats = yield client("stats")
         if stats.dimension is not None and stats.dimension != signature.dimensions:
             raise DimensionMismatchError(
                 f"Pinecone index at {self._host!r} holds {stats.dimension}-d vectors but this "
                 f"index makes {signature.dimensions}-d ones. Fix: pass "
                 f"dimensions={stats.dimension}, or another index."
             )
+        self._signature = signature
 
-    def _total_vectors(self) -> int:
-        with wrap_errors("describe_index_stats", self.collection):
-            return int(self.index.describe_index_stats().total_vector_count or 0)
+    def _read_flow(self) -> Flow[EmbeddingSignature | None]:
+        if self._name is None:
+            return self._signature
+        return (yield from super()._read_flow())
 
-    def _require_signature(self) -> EmbeddingSignature:
-        if self._signature is None:
-            stored = self.read_signature()
-            if stored is None:
-                raise StoreError(
-                    f"Pinecone index {self.collection!r} does not exist; call "
-                    "ensure_collection(signature) first (VectorIndex does)."
-                )
-            self._signature = stored
-        return self._signature
+    def _exists(self) -> Flow[bool]:
+        if self._name is None:
+            return True  # a data-plane host: the index is there
+        return (yield client("describe")) is not None
 
-    # -- writes ------------------------------------------------------------------------------
+    def _describe(self) -> Flow[Described]:
+        model = yield client("describe")
+        dimension, metric = _dense_field(model)
+        if metric != "cosine":
+            raise SignatureMismatchError(
+                f"Pinecone index {self._name!r} uses metric {metric!r}; jina-embeddings-v3 "
+                f"needs 'cosine'. Fix: {REBUILD_FIX}."
+            )
+        return Described(signature_from_tags(model.tags), dimension)
 
-    def upsert(self, records: Sequence[Record]) -> None:
-        """Insert or overwrite records by id, in requests within Pinecone's limits.
+    def _check_described(self, found: Described, signature: EmbeddingSignature) -> None:
+        # tags keep a digest of a long model name: compare the signature as it reads back
+        super()._check_described(found, _comparable(signature))
 
-        Raises:
-            DimensionMismatchError: A vector does not have the index's size (nothing of that
-                batch is written).
-            ConfigurationError: A metadata value Pinecone cannot store.
-            StoreError: Pinecone failed (earlier batches stay written).
-        """
-        if not records:
-            return
-        signature = self._require_signature()
-        for batch in self._batches(records, signature):
-            with wrap_errors("upsert", self.collection):
-                self.index.upsert(vectors=batch, namespace=self.namespace)
+    def _adopt(self, signature: EmbeddingSignature) -> Flow[None]:
+        yield client("configure", signature_tags(signature))
 
-    def _batches(
-        self, records: Sequence[Record], signature: EmbeddingSignature
-    ) -> Iterator[list[dict[str, Any]]]:
-        batch: list[dict[str, Any]] = []
-        size = 0
-        for record in records:
-            metadata, metadata_size = _metadata(record)
-            item = {
-                "id": record.id,
-                "values": _values(record.vector, signature.dimensions, self.collection),
-                "metadata": metadata,
-            }
-            # an upper bound, not a second serialisation: a float32 printed as a double takes
-            # at most 24 characters with its comma
-            item_size = _VALUE_BYTES * signature.dimensions + metadata_size + len(record.id) + 64
-            if batch and (
-                len(batch) >= self._batch_size
-                or size + item_size > MAX_REQUEST_BYTES - _REQUEST_MARGIN
-            ):
-                yield batch
-                batch, size = [], 0
-            batch.append(item)
-            size += item_size
-        if batch:
-            yield batch
+    def _foreign_points(self) -> Flow[int]:
+        stats = yield client("stats")
+        return int(stats.total_vector_count or 0)
 
-    def delete(
-        self, *, ids: Sequence[str] | None = None, document_ids: Sequence[str] | None = None
-    ) -> None:
-        """Delete points by id and/or every point of the given documents (by metadata)."""
-        if ids is None and document_ids is None:
-            raise ConfigurationError("delete() needs ids=... and/or document_ids=...")
-        ids = [str(i) for i in ids or []]
-        document_ids = [str(d) for d in document_ids or []]
-        if self._name is not None and self._signature is None and self._describe() is None:
-            return  # no index, nothing to delete
-        with wrap_errors("delete", self.collection):
-            for start in range(0, len(ids), _DELETE_BATCH):
-                self.index.delete(ids=ids[start : start + _DELETE_BATCH], namespace=self.namespace)
-            for start in range(0, len(document_ids), _DELETE_BATCH):
-                chunk = document_ids[start : start + _DELETE_BATCH]
-                self.index.delete(
-                    filter={DOCUMENT_ID_KEY: {"$in": chunk}}, namespace=self.namespace
-                )
+    def _create(self, signature: EmbeddingSignature) -> Flow[None]:
+        if not self._create_missing:
+            raise StoreError(
+                f"Pinecone index {self._name!r} does not exist; create it or pass "
+                "create_if_missing=True."
+            )
+        dense = {"type": "dense_vector", "dimension": signature.dimensions, "metric": "cosine"}
+        yield client(
+            "create",
+            schema={"fields": {"_values": dense}},
+            deployment={"deployment_type": "managed", "cloud": self._cloud, "region": self._region},
+            tags=signature_tags(signature),
+            timeout=self._ready_timeout,
+        )
 
-    # -- reads -------------------------------------------------------------------------------
+    def _drop(self) -> Flow[None]:
+        yield client("delete_index", self._ready_timeout)
 
-    def count(self) -> int:
-        """Number of vectors in this namespace (0 if there is no index)."""
-        if self._name is not None and self._signature is None and self._describe() is None:
-            return 0
-        with wrap_errors("count", self.collection):
-            stats = self.index.describe_index_stats()
+    def _clear_flow(self) -> Flow[None]:
+        yield from self._expected()
+        yield client("delete", delete_all=True)
+
+    def _item(self, record: Record, vector: np.ndarray) -> tuple[Any, int]:
+        metadata, metadata_size = _metadata(record)
+        item = {"id": record.id, "values": vector.tolist(), "metadata": metadata}
+        # an upper bound, not a second serialisation: a float32 printed as a double takes
+        # at most 24 characters with its comma
+        return item, _VALUE_BYTES * vector.size + metadata_size + len(record.id) + 64
+
+    def _write(self, items: list[Any], signature: EmbeddingSignature) -> Flow[None]:
+        yield client("upsert", items)
+
+    def _native_filter(self, filter: Any | None) -> Any:
+        if filter is None:
+            return None
+        if not isinstance(filter, Mapping):
+            return super()._native_filter(filter)  # the typed error
+        parse_filter(filter)  # typed errors for operators outside the dialect
+        return dict(filter)  # Pinecone's own dialect: sent as it is
+
+    def _search(
+        self, vector: np.ndarray, k: int, native: Any, signature: EmbeddingSignature
+    ) -> Flow[list[Hit]]:
+        result = yield client("query", vector=vector.tolist(), top_k=k, filter=native)
+        return [
+            hit_from_payload(m.id, float(m.score), dict(m.metadata or {})) for m in result.matches
+        ]
+
+    def _fetch(self, ids: list[str]) -> Flow[list[Hit]]:
+        result = yield client("fetch", ids)
+        vectors = result.vectors or {}
+        return [hit_from_payload(i, 1.0, dict(v.metadata or {})) for i, v in vectors.items()]
+
+    def _delete(self, *, ids: list[str] = (), document_ids: list[str] = ()) -> Flow[None]:  # type: ignore[assignment]
+        if ids:
+            yield client("delete", ids=list(ids))
+        else:
+            yield client("delete", filter={DOCUMENT_ID_KEY: {"$in": list(document_ids)}})
+
+    def _count(self) -> Flow[int]:
+        stats = yield client("stats")
         namespaces = stats.namespaces or {}
         summary = namespaces.get(self.namespace)
         if summary is None and self.namespace == "":
             summary = namespaces.get("__default__")
         return int(summary.vector_count) if summary is not None else 0
-
-    def query(self, vector: np.ndarray, *, k: int, filter: Any | None = None) -> list[Hit]:
-        """The `k` nearest points to `vector` in this namespace that match `filter`.
-
-        Args:
-            vector: The query vector (float32, the index's dimensions).
-            k: Number of hits (at most 10000).
-            filter: A Mongo-style dict (Pinecone's own dialect, validated first).
-
-        Returns:
-            Hits with Pinecone's cosine scores, best first.
-
-        Raises:
-            DimensionMismatchError: The vector does not have the index's size.
-            UnsupportedFilterError: An operator outside the dialect.
-        """
-        k = check_positive("k", k)
-        if k > MAX_TOP_K:
-            raise ConfigurationError(f"k={k} exceeds Pinecone's top_k limit of {MAX_TOP_K}")
-        signature = self._require_signature()
-        if filter is not None:
-            if not isinstance(filter, Mapping):
-                raise unsupported_filter(filter, "Pinecone filter dict")
-            parse_filter(filter)  # typed errors for operators outside the dialect
-            filter = dict(filter)
-        values = _values(np.asarray(vector), signature.dimensions, self.collection)
-        with wrap_errors("query", self.collection):
-            result = self.index.query(
-                vector=values,
-                top_k=k,
-                namespace=self.namespace,
-                filter=filter,
-                include_metadata=True,
-            )
-        return [
-            hit_from_payload(m.id, float(m.score), dict(m.metadata or {})) for m in result.matches
-        ]
 
 
 # -- signature tags ----------------------------------------------------------------------------
@@ -546,17 +431,6 @@ def _bare_host(host: str) -> str:
         if host.startswith(prefix):
             host = host[len(prefix) :]
     return host.rstrip("/")
-
-
-def _values(vector: np.ndarray, dims: int, collection: str) -> list[float]:
-    vector = np.asarray(vector)
-    if vector.shape != (dims,) or vector.dtype == np.uint8:
-        raise DimensionMismatchError(
-            f"Pinecone index {collection!r} holds {dims}-d float vectors but got a vector of "
-            f"shape {vector.shape} ({vector.dtype}). Fix: embed with dimensions={dims} and "
-            "embedding_type='float', or use a new index for the new size."
-        )
-    return vector.astype(np.float32, copy=False).tolist()
 
 
 def _metadata(record: Record) -> tuple[dict[str, Any], int]:

@@ -20,12 +20,11 @@ from jina_v3.errors import (
     StoreError,
     UnsupportedFilterError,
 )
+from jina_v3.index import AsyncVectorIndex, VectorIndex
 from jina_v3.store import (
-    AsyncVectorIndex,
     AsyncVectorStore,
     Document,
     EmbeddingSignature,
-    VectorIndex,
     VectorStore,
     check_signature,
     point_id,
@@ -467,7 +466,7 @@ def test_chunker_respects_the_budget_and_keeps_the_text(tiny_embedder):
     assert tokenizer_counts == [
         c - 2 for c in tiny_embedder.backend.count_tokens(["Berlin is big."])
     ]
-    assert estimate_tokens(["abcdef"]) == [2]
+    assert estimate_tokens("abcdef") == 3  # the one estimate: ceil(UTF-8 bytes / 2)
     assert SentenceChunker(max_tokens=100)("One. Two.") == ["One. Two."]
     assert SentenceChunker()("") == []
     with pytest.raises(ConfigurationError):
@@ -486,7 +485,7 @@ def test_a_document_repeated_in_one_batch_is_written_once_as_its_last_version(ti
 
 def test_qdrant_url_store_closes_its_own_async_client():
     store = QdrantStore("c", url="http://127.0.0.1:9", check_compatibility=False)
-    aclient = store._native_async()  # created lazily for url mode, never dialled
+    aclient = store._async_client()  # created lazily for url mode, never dialled
     assert isinstance(aclient, AsyncQdrantClient)
     store.close()
     assert store._aclient is None
@@ -529,6 +528,6 @@ def test_client_errors_are_wrapped_with_operation_and_collection(tiny_embedder):
     store = QdrantStore("wrapped", client=client)
     VectorIndex(tiny_embedder, store, dimensions=DIMS).add(DOCS[:2])
     client.delete_collection("wrapped")  # behind the store's back
-    with pytest.raises(StoreError, match=r"query_points on collection 'wrapped' failed") as err:
+    with pytest.raises(StoreError, match=r"query on collection 'wrapped' failed") as err:
         store.query(np.ones(DIMS, np.float32), k=1)
     assert err.value.__cause__ is not None  # the client's own exception, chained

@@ -18,14 +18,8 @@ from jina_v3.errors import (
     UnsupportedFilterError,
 )
 from jina_v3.filters import matches, parse_filter
-from jina_v3.store import (
-    AsyncVectorIndex,
-    Document,
-    EmbeddingSignature,
-    Record,
-    VectorIndex,
-    point_id,
-)
+from jina_v3.index import AsyncVectorIndex, VectorIndex
+from jina_v3.store import Document, EmbeddingSignature, Record, point_id
 
 from .conftest import DIMS
 

@@ -130,7 +130,7 @@ def test_existing_indexes_are_checked(server, pc):
     pc.indexes.create(name="foreign", dimension=DIMS, metric="cosine")
     index = pc.index(host=pc.indexes.describe("foreign").host)
     index.upsert(vectors=[("x", [1.0] * DIMS)])
-    with pytest.raises(SignatureMismatchError, match="no jina_v3 signature tags"):
+    with pytest.raises(SignatureMismatchError, match="without an embedding signature"):
         _store(server, "foreign").ensure_collection(SIGNATURE)
     assert pc.indexes.describe("foreign").tags is None  # nothing written
 

@@ -1,0 +1,510 @@
+"""`BaseStore`: everything the database connectors share, written once.
+
+A connector is a subclass that implements a handful of *engine hooks*, each a flow (see
+:mod:`jina_v3._flow`) whose I/O is ``yield Call("client", method, ...)`` on its client:
+
+    _exists()                   is there a collection?
+    _describe()                 its stored signature, vector size and layout (Described)
+    _create(signature)          make it (with the signature stored)
+    _drop()                     remove it
+    _adopt(signature)           record the signature on an empty foreign collection
+    _write(items, signature)    write one request's worth of engine items
+    _search(vector, k, native_filter, signature) -> list[Hit]
+    _delete(ids, document_ids)  delete points (one request's worth of each)
+    _count() / _fetch(ids)      read
+    _item(record, vector)       one record as an engine item, with its size for the packer
+    _translate(tree)            a parsed filter in the engine's native form
+
+The base owns the rest: the closed state, the lazy client, the one signature cache, the
+vector and metadata checks, signature and layout checks with one wording for every engine,
+request packing (:func:`jina_v3._packing.pack`), error wrapping, and the async twins: each
+public method and its ``a``-prefixed twin drive the same flow, with the sync client or with
+the async one (a native async client, or the sync one in a worker thread).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, ClassVar
+
+import numpy as np
+
+from jina_v3._flow import Call, Flow, InThread, arun, run
+from jina_v3._packing import pack
+from jina_v3.connectors._common import as_str_ids, check_positive, wrap_errors
+from jina_v3.errors import (
+    ConfigurationError,
+    DimensionMismatchError,
+    SignatureMismatchError,
+    StoreError,
+    UnsupportedFilterError,
+)
+from jina_v3.filters import FilterNode, parse_filter
+from jina_v3.store import (
+    REBUILD_FIX,
+    EmbeddingSignature,
+    Hit,
+    Record,
+    check_metadata,
+    check_signature,
+    check_text,
+    dimension_mismatch,
+)
+
+logger = logging.getLogger("jina_v3.connectors")
+
+
+def client(method: str, *args: Any, **kwargs: Any) -> Call:
+    """A call on the store's client (the only I/O an engine hook does)."""
+    return Call("client", method, args, kwargs)
+
+
+@dataclass(frozen=True)
+class Described:
+    """What an existing collection says about itself."""
+
+    signature: EmbeddingSignature | None  # None: made by something else than jina_v3
+    dimensions: int | None = None  # the engine's own vector size, where it reports one
+    layout: Mapping[str, Any] = field(default_factory=dict)
+
+
+class BaseStore:
+    """One collection of a vector database, as a :class:`~jina_v3.store.VectorStore` with
+    async twins. Subclasses implement the engine hooks listed in the module docstring."""
+
+    #: The engine's name in messages ("Qdrant", "Milvus", ...).
+    engine: ClassVar[str] = "vector database"
+    #: Embedding types the engine stores.
+    embedding_types: ClassVar[tuple[str, ...]] = ("float",)
+    #: What a native filter is, for messages; and its type (None: no native filters).
+    native_filter_name: ClassVar[str] = "native filter"
+    #: Largest k one query may ask for (None: no limit).
+    max_k: ClassVar[int | None] = None
+    #: Bytes per write request (None: no limit), and ids per delete request.
+    max_request_bytes: ClassVar[int | None] = None
+    delete_batch: ClassVar[int] = 1000
+
+    def __init__(
+        self,
+        collection: str,
+        *,
+        batch_size: int,
+        funnel_dimensions: int | None = None,
+        funnel_oversample: int = 10,
+    ) -> None:
+        if not isinstance(collection, str) or not collection:
+            raise ConfigurationError("collection must be a non-empty string")
+        self.collection = collection
+        self.batch_size = check_positive("batch_size", batch_size)
+        if funnel_dimensions is not None:
+            check_positive("funnel_dimensions", funnel_dimensions)
+        self.funnel_dimensions = funnel_dimensions
+        self.funnel_oversample = check_positive("funnel_oversample", funnel_oversample)
+        self._client: Any | None = None
+        self._signature: EmbeddingSignature | None = None  # the collection's, once known
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(collection={self.collection!r})"
+
+    # -- clients (hooks: _connect, _async_client, _close_clients) -------------------------------
+
+    @property
+    def client(self) -> Any:
+        """The database client (created on first use)."""
+        self._check_open()
+        if self._client is None:
+            with wrap_errors("connect", self.collection):
+                self._client = self._connect()
+        return self._client
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError(
+                f"{type(self).__name__}({self.collection!r}) is closed; create a new store."
+            )
+
+    def _connect(self) -> Any:
+        raise NotImplementedError
+
+    def _async_client(self) -> Any:
+        """The client the async twins drive: by default the sync one, in a worker thread."""
+        return InThread(self.client)
+
+    def _close_clients(self) -> None:
+        """Release what the store created (called once)."""
+
+    def close(self) -> None:
+        """Close the clients this store created (idempotent)."""
+        if not self._closed:
+            self._closed = True
+            self._close_clients()
+
+    async def aclose(self) -> None:
+        """Async twin of :meth:`close`."""
+        await asyncio.to_thread(self.close)
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Any:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # -- drivers -------------------------------------------------------------------------------
+
+    @contextmanager
+    def _guard(self, operation: str, call: Call) -> Iterator[None]:
+        """Around every client call: its exceptions become StoreError naming the operation."""
+        with wrap_errors(operation, self.collection):
+            yield
+
+    def _run(self, operation: str, flow: Flow[Any]) -> Any:
+        return run(flow, partial(self._guard, operation), client=self.client)
+
+    async def _arun(self, operation: str, flow: Flow[Any]) -> Any:
+        self._check_open()
+        return await arun(flow, partial(self._guard, operation), client=self._async_client())
+
+    # -- the VectorStore protocol and its async twins --------------------------------------------
+
+    def ensure_collection(self, signature: EmbeddingSignature, *, recreate: bool = False) -> None:
+        """Create the collection for `signature`, or check an existing one against it.
+
+        Args:
+            signature: How the vectors are made (model, dimensions, tasks, types).
+            recreate: Drop an existing collection (and its data) first.
+
+        Raises:
+            DimensionMismatchError, SignatureMismatchError: The existing collection was built
+                otherwise (nothing is written); the message says which argument fixes it.
+            StoreError: The database failed.
+        """
+        self._run("ensure_collection", self._ensure_flow(signature, recreate))
+
+    async def aensure_collection(
+        self, signature: EmbeddingSignature, *, recreate: bool = False
+    ) -> None:
+        """Async twin of :meth:`ensure_collection`."""
+        await self._arun("ensure_collection", self._ensure_flow(signature, recreate))
+
+    def read_signature(self) -> EmbeddingSignature | None:
+        """The signature stored with the collection (None without one, or without a collection)."""
+        return self._run("read_signature", self._read_flow())
+
+    async def aread_signature(self) -> EmbeddingSignature | None:
+        """Async twin of :meth:`read_signature`."""
+        return await self._arun("read_signature", self._read_flow())
+
+    def upsert(self, records: Sequence[Record]) -> None:
+        """Write records (insert or overwrite by id), in requests within the engine's limits.
+
+        Raises:
+            DimensionMismatchError: A vector does not have the collection's size.
+            ConfigurationError: Metadata no store can hold. Either way nothing is written.
+            StoreError: The database failed (earlier requests stay written).
+        """
+        self._run("upsert", self._upsert_flow(records))
+
+    async def aupsert(self, records: Sequence[Record]) -> None:
+        """Async twin of :meth:`upsert`."""
+        await self._arun("upsert", self._upsert_flow(records))
+
+    def query(self, vector: np.ndarray, *, k: int, filter: Any | None = None) -> list[Hit]:
+        """The `k` nearest points to `vector` (similarity, best first) that match `filter`
+        (a Mongo-style dict, see :mod:`jina_v3.filters`, or the engine's native filter)."""
+        return self._run("query", self._query_flow(vector, k, filter))
+
+    async def aquery(self, vector: np.ndarray, *, k: int, filter: Any | None = None) -> list[Hit]:
+        """Async twin of :meth:`query`."""
+        return await self._arun("query", self._query_flow(vector, k, filter))
+
+    def fetch(self, ids: Sequence[str]) -> list[Hit]:
+        """The stored points with these ids, in that order (missing ones left out), score 1.0."""
+        return self._run("fetch", self._fetch_flow(ids))
+
+    async def afetch(self, ids: Sequence[str]) -> list[Hit]:
+        """Async twin of :meth:`fetch`."""
+        return await self._arun("fetch", self._fetch_flow(ids))
+
+    def delete(
+        self, *, ids: Sequence[str] | None = None, document_ids: Sequence[str] | None = None
+    ) -> None:
+        """Delete points by id and/or every point (chunk) of the given documents."""
+        self._run("delete", self._delete_flow(ids, document_ids))
+
+    async def adelete(
+        self, *, ids: Sequence[str] | None = None, document_ids: Sequence[str] | None = None
+    ) -> None:
+        """Async twin of :meth:`delete`."""
+        await self._arun("delete", self._delete_flow(ids, document_ids))
+
+    def clear(self) -> None:
+        """Delete every point, keeping the collection and its signature."""
+        self._run("clear", self._clear_flow())
+
+    async def aclear(self) -> None:
+        """Async twin of :meth:`clear`."""
+        await self._arun("clear", self._clear_flow())
+
+    def count(self) -> int:
+        """Number of points in the collection (0 if there is none)."""
+        return self._run("count", self._count_flow())
+
+    async def acount(self) -> int:
+        """Async twin of :meth:`count`."""
+        return await self._arun("count", self._count_flow())
+
+    # -- the glue, written once ----------------------------------------------------------------
+
+    def _check_fits(self, signature: EmbeddingSignature) -> None:
+        """Refuse a signature this store cannot hold, before anything is written."""
+        if signature.embedding_type not in self.embedding_types:
+            stored = " or ".join(map(repr, self.embedding_types))
+            fix = " with binary_quantization=True" if "Qdrant" in self.engine else ""
+            raise ConfigurationError(
+                f"{self.engine} stores embedding_type {stored}, not "
+                f"{signature.embedding_type!r} (binary vectors). Use embedding_type='float'{fix}."
+            )
+        if signature.embedding_type == "ubinary" and self.funnel_dimensions is not None:
+            raise ConfigurationError(
+                "funnel_dimensions works with float vectors only; drop it for 'ubinary'"
+            )
+        if self.funnel_dimensions is not None and self.funnel_dimensions >= signature.dimensions:
+            raise ConfigurationError(
+                f"funnel_dimensions={self.funnel_dimensions} must be smaller than the index's "
+                f"dimensions={signature.dimensions}."
+            )
+
+    def _ensure_flow(self, signature: EmbeddingSignature, recreate: bool) -> Flow[None]:
+        self._check_fits(signature)
+        exists = yield from self._exists()
+        if exists and recreate:
+            logger.info("recreate=True: dropping %s collection %r", self.engine, self.collection)
+            yield from self._drop()
+            self._signature, exists = None, False
+        if not exists:
+            yield from self._create(signature)
+            self._signature = signature
+            return
+        found = yield from self._describe()
+        self._check_described(found, signature)
+        if found.signature is None:
+            # Made elsewhere: its vectors' model and task are unknown, so only an empty
+            # collection is adopted (its signature recorded).
+            points = yield from self._foreign_points()
+            if points:
+                raise SignatureMismatchError(
+                    f"{self.engine} collection {self.collection!r} holds {points} points "
+                    "written without an embedding signature (unknown model, task and "
+                    f"dimensions). Fix: {REBUILD_FIX}."
+                )
+            logger.warning(
+                "%s collection %r has no embedding signature; recording this index's",
+                self.engine,
+                self.collection,
+            )
+            yield from self._adopt(signature)
+        self._signature = signature
+
+    def _check_described(self, found: Described, signature: EmbeddingSignature) -> None:
+        if found.dimensions is not None and found.dimensions != signature.dimensions:
+            raise dimension_mismatch(self.collection, found.dimensions, signature.dimensions)
+        check_signature(signature, found.signature, collection=self.collection)
+        self._check_layout(found.layout)
+
+    def _check_layout(self, layout: Mapping[str, Any]) -> None:
+        stored = layout.get("funnel_dimensions")
+        if stored != self.funnel_dimensions:
+            raise SignatureMismatchError(
+                f"{self.engine} collection {self.collection!r} was created with "
+                f"funnel_dimensions={stored} but this store uses funnel_dimensions="
+                f"{self.funnel_dimensions}. Fix: pass funnel_dimensions={stored}, or "
+                f"{REBUILD_FIX}."
+            )
+
+    def _read_flow(self) -> Flow[EmbeddingSignature | None]:
+        if not (yield from self._exists()):
+            return None
+        found = yield from self._describe()
+        return found.signature
+
+    def _expected(self) -> Flow[EmbeddingSignature]:
+        """The collection's signature: cached after ensure_collection, else read once."""
+        if self._signature is None:
+            found = None
+            if (yield from self._exists()):
+                found = yield from self._describe()
+            if found is None or found.signature is None:
+                raise StoreError(
+                    f"{self.engine} collection {self.collection!r} does not exist or has no "
+                    "embedding signature; call ensure_collection(signature) first "
+                    "(VectorIndex does)."
+                )
+            self._check_layout(found.layout)
+            self._signature = found.signature
+        return self._signature
+
+    def _upsert_flow(self, records: Sequence[Record]) -> Flow[None]:
+        records = list(records)
+        if not records:
+            return
+        signature = yield from self._expected()
+        # every record is checked and converted before the first request: all or nothing
+        items = [self._checked_item(r, signature) for r in records]
+        sizes = [size for _, size in items]
+        for part in pack(sizes, max_items=self.batch_size, max_size=self.max_request_bytes):
+            yield from self._write([items[i][0] for i in part], signature)
+
+    def _checked_item(self, record: Record, signature: EmbeddingSignature) -> tuple[Any, int]:
+        check_metadata(record.metadata, f"point {record.id}")
+        check_text(record.text, f"text of point {record.id}")
+        return self._item(record, self._vector(record.vector, signature))
+
+    def _vector(self, vector: Any, signature: EmbeddingSignature) -> np.ndarray:
+        """The stored form of one vector (float32, or packed uint8 bits for 'ubinary')."""
+        vector = np.asarray(vector)
+        dims = signature.dimensions
+        if signature.embedding_type == "ubinary":
+            if vector.dtype == np.uint8 and vector.shape == (dims // 8,):
+                return vector
+            if vector.shape == (dims,) and vector.dtype != np.uint8:  # floats: the sign bits
+                return np.packbits(vector > 0)
+        elif vector.shape == (dims,) and vector.dtype.kind == "f":
+            vector = vector.astype(np.float32, copy=False)
+            if not np.isfinite(vector).all():
+                raise ConfigurationError(
+                    f"A vector for {self.engine} collection {self.collection!r} holds NaN or "
+                    "infinity; re-embed the text."
+                )
+            return vector
+        kind = f"{vector.dtype} vector of shape {vector.shape}"
+        raise DimensionMismatchError(
+            f"{self.engine} collection {self.collection!r} holds {dims}-d "
+            f"{signature.embedding_type} vectors; got a {kind}. Fix: embed with "
+            f"dimensions={dims} and embedding_type={signature.embedding_type!r}, or "
+            f"{REBUILD_FIX}."
+        )
+
+    def _query_flow(self, vector: Any, k: int, filter: Any | None) -> Flow[list[Hit]]:
+        k = check_positive("k", k)
+        if self.max_k is not None and k > self.max_k:
+            raise ConfigurationError(f"k={k} exceeds {self.engine}'s limit of {self.max_k} hits")
+        native = self._native_filter(filter)
+        signature = yield from self._expected()
+        query = self._vector(vector, signature)
+        return (yield from self._search(query, k, native, signature))
+
+    def _native_filter(self, filter: Any | None) -> Any:
+        if filter is None:
+            return None
+        if isinstance(filter, Mapping):
+            return self._translate(parse_filter(filter))
+        if self._is_native_filter(filter):
+            return filter  # the engine's own filter: untouched
+        raise UnsupportedFilterError(
+            f"filter must be a Mongo-style dict or a {self.native_filter_name}, got "
+            f"{type(filter).__name__}"
+        )
+
+    def _fetch_flow(self, ids: Sequence[str]) -> Flow[list[Hit]]:
+        wanted = as_str_ids(ids, "ids")
+        if not wanted or not (yield from self._exists()):
+            return []
+        found: dict[str, Hit] = {}
+        for part in pack([1] * len(wanted), max_items=self.delete_batch):
+            for hit in (yield from self._fetch(wanted[part.start : part.stop])):
+                found[hit.id] = hit
+        return [found[i] for i in dict.fromkeys(wanted) if i in found]
+
+    def _delete_flow(
+        self, ids: Sequence[str] | None, document_ids: Sequence[str] | None
+    ) -> Flow[None]:
+        point_ids = as_str_ids(ids, "ids")
+        doc_ids = as_str_ids(document_ids, "document_ids")
+        if not (point_ids or doc_ids) or not (yield from self._exists()):
+            return
+        for values, key in ((point_ids, "ids"), (doc_ids, "document_ids")):
+            for part in pack([1] * len(values), max_items=self.delete_batch):
+                yield from self._delete(**{key: values[part.start : part.stop]})
+
+    def _clear_flow(self) -> Flow[None]:
+        signature = yield from self._expected()
+        yield from self._drop()
+        yield from self._create(signature)
+
+    def _count_flow(self) -> Flow[int]:
+        if not (yield from self._exists()):
+            return 0
+        return int((yield from self._count()))
+
+    # -- engine hooks ------------------------------------------------------------------------
+
+    def _exists(self) -> Flow[bool]:
+        raise NotImplementedError
+        yield  # pragma: no cover - makes every hook a generator
+
+    def _describe(self) -> Flow[Described]:
+        raise NotImplementedError
+        yield  # pragma: no cover
+
+    def _create(self, signature: EmbeddingSignature) -> Flow[None]:
+        raise NotImplementedError
+        yield  # pragma: no cover
+
+    def _drop(self) -> Flow[None]:
+        raise NotImplementedError
+        yield  # pragma: no cover
+
+    def _adopt(self, signature: EmbeddingSignature) -> Flow[None]:
+        raise SignatureMismatchError(
+            f"{self.engine} collection {self.collection!r} exists but was not created by "
+            f"jina_v3 (it has no embedding signature). Fix: {REBUILD_FIX}."
+        )
+        yield  # pragma: no cover
+
+    def _item(self, record: Record, vector: np.ndarray) -> tuple[Any, int]:
+        """One record as the engine writes it, and its size for the request packer."""
+        return (record, vector), 1
+
+    def _write(self, items: list[Any], signature: EmbeddingSignature) -> Flow[None]:
+        raise NotImplementedError
+        yield  # pragma: no cover
+
+    def _search(
+        self, vector: np.ndarray, k: int, native: Any, signature: EmbeddingSignature
+    ) -> Flow[list[Hit]]:
+        raise NotImplementedError
+        yield  # pragma: no cover
+
+    def _fetch(self, ids: list[str]) -> Flow[list[Hit]]:
+        raise NotImplementedError
+        yield  # pragma: no cover
+
+    def _delete(self, *, ids: list[str] = (), document_ids: list[str] = ()) -> Flow[None]:  # type: ignore[assignment]
+        raise NotImplementedError
+        yield  # pragma: no cover
+
+    def _count(self) -> Flow[int]:
+        raise NotImplementedError
+        yield  # pragma: no cover
+
+    def _foreign_points(self) -> Flow[int]:
+        """Points in a collection without a signature (only an empty one is adopted)."""
+        return (yield from self._count())
+
+    def _translate(self, tree: FilterNode) -> Any:
+        raise NotImplementedError
+
+    def _is_native_filter(self, filter: Any) -> bool:
+        return False

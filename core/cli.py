@@ -86,7 +86,7 @@ def _serve(args: argparse.Namespace) -> int:
     import logging
 
     from jina_v3 import Embedder
-    from jina_v3.server import serve
+    from jina_v3.server import ConnectionLimits, serve
 
     api_key = None
     if args.api_key_env:
@@ -94,6 +94,7 @@ def _serve(args: argparse.Namespace) -> int:
         if not api_key:
             name = args.api_key_env
             raise _fail("serve", f"--api-key-env names {name}, which is not set or empty")
+    limits = ConnectionLimits(args.header_timeout, args.keep_alive_timeout, args.max_connections)
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s:     %(message)s")
     embedder = Embedder(_model(args), dtype=args.dtype)
     serve(
@@ -106,10 +107,8 @@ def _serve(args: argparse.Namespace) -> int:
         max_batch_tokens=args.max_batch_tokens,
         max_queue=args.max_queue,
         max_wait=args.max_wait_ms / 1000.0,
-        header_timeout=args.header_timeout,
         body_timeout=args.body_timeout,
-        keep_alive_timeout=args.keep_alive_timeout,
-        max_connections=args.max_connections,
+        limits=limits,
     )
     return 0
 

@@ -13,7 +13,7 @@ import asyncio
 import os
 from collections.abc import Iterable, Sequence
 from types import SimpleNamespace
-from typing import Any, Literal, Protocol, overload, runtime_checkable
+from typing import Any, Literal, Protocol, TypedDict, Unpack, overload, runtime_checkable
 
 import numpy as np
 
@@ -24,7 +24,36 @@ from jina_v3.options import API_OPTIONS, LOCAL_OPTIONS, LocalOptions, RemoteOpti
 from jina_v3.tasks import Task, check_task
 from jina_v3.types import EmbedSpec, Usage
 
-__all__ = ["AsyncBackend", "AsyncEmbedder", "Backend", "Embedder", "ThreadedBackend"]
+__all__ = [
+    "AsyncBackend",
+    "AsyncEmbedder",
+    "Backend",
+    "Embedder",
+    "EncodeOptions",
+    "LateChunkedOptions",
+    "ThreadedBackend",
+]
+
+
+class EncodeOptions(TypedDict, total=False):
+    """The keyword arguments of ``encode`` (see :meth:`Embedder.encode` for their defaults)."""
+
+    task: Task | None
+    dimensions: int | None
+    late_chunking: bool
+    normalized: bool
+    embedding_type: str
+    truncate: bool
+
+
+class LateChunkedOptions(TypedDict, total=False):
+    """The keyword arguments of ``encode_late_chunked``."""
+
+    task: Task | None
+    dimensions: int | None
+    normalized: bool
+    embedding_type: str
+
 
 DEFAULT_LOCAL_MODEL = "jinaai/jina-embeddings-v3"
 DEFAULT_API_MODEL = "jina-embeddings-v3"
@@ -180,12 +209,12 @@ class _BaseEmbedder:
     def _encode(
         self,
         texts: str | Iterable[str],
-        task: str | None,
-        dimensions: int | None,
-        late_chunking: bool,
-        normalized: bool,
-        embedding_type: str,
-        truncate: bool,
+        task: str | None = None,
+        dimensions: int | None = None,
+        late_chunking: bool = False,
+        normalized: bool = True,
+        embedding_type: str = "float",
+        truncate: bool = False,
     ) -> Flow[np.ndarray]:
         single = isinstance(texts, str)
         batch = check_texts([texts] if single else texts)  # type: ignore[list-item]
@@ -201,10 +230,10 @@ class _BaseEmbedder:
     def _encode_late_chunked(
         self,
         documents: Iterable[Iterable[str]],
-        task: str | None,
-        dimensions: int | None,
-        normalized: bool,
-        embedding_type: str,
+        task: str | None = "retrieval.passage",
+        dimensions: int | None = None,
+        normalized: bool = True,
+        embedding_type: str = "float",
     ) -> Flow[list[np.ndarray]]:
         if isinstance(documents, str) or not isinstance(documents, Iterable):
             raise ConfigurationError(
@@ -302,21 +331,11 @@ class Embedder(_BaseEmbedder):
             )
 
     @overload
-    def encode(self, texts: str, **kwargs: Any) -> np.ndarray: ...
+    def encode(self, texts: str, **options: Unpack[EncodeOptions]) -> np.ndarray: ...
     @overload
-    def encode(self, texts: Iterable[str], **kwargs: Any) -> np.ndarray: ...
+    def encode(self, texts: Iterable[str], **options: Unpack[EncodeOptions]) -> np.ndarray: ...
 
-    def encode(
-        self,
-        texts: str | Iterable[str],
-        *,
-        task: Task | None = None,
-        dimensions: int | None = None,
-        late_chunking: bool = False,
-        normalized: bool = True,
-        embedding_type: str = "float",
-        truncate: bool = False,
-    ) -> np.ndarray:
+    def encode(self, texts: str | Iterable[str], **options: Unpack[EncodeOptions]) -> np.ndarray:
         """Embed `texts`; one row per input, in input order (a str gives one 1-D vector).
 
         Args:
@@ -324,14 +343,16 @@ class Embedder(_BaseEmbedder):
                 ``late_chunking=True``: the consecutive chunks of ONE document, embedded in
                 one pass and pooled per chunk.
             task: ``retrieval.query``, ``retrieval.passage``, ``separation``,
-                ``classification``, ``text-matching``, or None (no adapter, no instruction).
-            dimensions: Matryoshka size, 1 to :attr:`max_dimensions` (None: full size).
-            late_chunking: Treat ``texts`` as chunks of one document.
-            normalized: L2-normalise after truncation to ``dimensions``.
+                ``classification``, ``text-matching``, or None (default: no adapter, no
+                instruction).
+            dimensions: Matryoshka size, 1 to :attr:`max_dimensions` (default None: full).
+            late_chunking: Treat ``texts`` as chunks of one document (default False).
+            normalized: L2-normalise after truncation to ``dimensions`` (default True).
             embedding_type: ``float`` (float32), ``binary`` (int8), ``ubinary`` (uint8 packed
                 sign bits) or ``base64`` (float32 here; base64 on the wire, which keeps
-                API responses small).
-            truncate: Cut inputs over the context instead of raising InputTooLongError.
+                API responses small); default ``float``.
+            truncate: Cut inputs over the context instead of raising InputTooLongError
+                (default False).
 
         Returns:
             A numpy array with one row per input.
@@ -341,10 +362,7 @@ class Embedder(_BaseEmbedder):
                 input's index).
             InputTooLongError: An input exceeds the context and ``truncate`` is False.
         """
-        flow = self._encode(
-            texts, task, dimensions, late_chunking, normalized, embedding_type, truncate
-        )
-        return run(flow, backend=self._backend)
+        return run(self._encode(texts, **options), backend=self._backend)
 
     def encode_queries(self, texts: str | Iterable[str], **kwargs: Any) -> np.ndarray:
         """:meth:`encode` with ``task="retrieval.query"``."""
@@ -355,24 +373,19 @@ class Embedder(_BaseEmbedder):
         return self.encode(texts, task="retrieval.passage", **kwargs)
 
     def encode_late_chunked(
-        self,
-        documents: Iterable[Iterable[str]],
-        *,
-        task: Task | None = "retrieval.passage",
-        dimensions: int | None = None,
-        normalized: bool = True,
-        embedding_type: str = "float",
+        self, documents: Iterable[Iterable[str]], **options: Unpack[LateChunkedOptions]
     ) -> list[np.ndarray]:
         """Late chunking over many documents, never mixing two documents in one pass.
 
         Args:
             documents: Each document as the list of its consecutive chunks.
+            options: ``task`` (default ``retrieval.passage``), ``dimensions``,
+                ``normalized`` and ``embedding_type``, as in :meth:`encode`.
 
         Returns:
             One array per document, one row per chunk.
         """
-        flow = self._encode_late_chunked(documents, task, dimensions, normalized, embedding_type)
-        return run(flow, backend=self._backend)
+        return run(self._encode_late_chunked(documents, **options), backend=self._backend)
 
     def close(self) -> None:
         """Release the backend (model memory or HTTP connections)."""
@@ -403,21 +416,10 @@ class AsyncEmbedder(_BaseEmbedder):
         )
 
     async def encode(
-        self,
-        texts: str | Iterable[str],
-        *,
-        task: Task | None = None,
-        dimensions: int | None = None,
-        late_chunking: bool = False,
-        normalized: bool = True,
-        embedding_type: str = "float",
-        truncate: bool = False,
+        self, texts: str | Iterable[str], **options: Unpack[EncodeOptions]
     ) -> np.ndarray:
         """See :meth:`Embedder.encode`."""
-        flow = self._encode(
-            texts, task, dimensions, late_chunking, normalized, embedding_type, truncate
-        )
-        return await arun(flow, backend=self._target)
+        return await arun(self._encode(texts, **options), backend=self._target)
 
     async def encode_queries(self, texts: str | Iterable[str], **kwargs: Any) -> np.ndarray:
         """:meth:`encode` with ``task="retrieval.query"``."""
@@ -428,17 +430,10 @@ class AsyncEmbedder(_BaseEmbedder):
         return await self.encode(texts, task="retrieval.passage", **kwargs)
 
     async def encode_late_chunked(
-        self,
-        documents: Iterable[Iterable[str]],
-        *,
-        task: Task | None = "retrieval.passage",
-        dimensions: int | None = None,
-        normalized: bool = True,
-        embedding_type: str = "float",
+        self, documents: Iterable[Iterable[str]], **options: Unpack[LateChunkedOptions]
     ) -> list[np.ndarray]:
         """See :meth:`Embedder.encode_late_chunked`."""
-        flow = self._encode_late_chunked(documents, task, dimensions, normalized, embedding_type)
-        return await arun(flow, backend=self._target)
+        return await arun(self._encode_late_chunked(documents, **options), backend=self._target)
 
     async def aclose(self) -> None:
         """Release the backend."""

@@ -84,11 +84,23 @@ class ModelLoadError(JinaV3Error):
 
 
 class APIError(JinaV3Error):
-    """The embeddings API answered with an error status."""
+    """The embeddings API answered with an error status.
 
-    def __init__(self, message: str, *, status_code: int | None = None, body: str = "") -> None:
+    `body` is an excerpt of the answer; `retry_after` the server's `Retry-After` hint in
+    seconds, when it sent one (429, and 503 where the server says).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        body: str = "",
+        retry_after: float | None = None,
+    ) -> None:
         self.status_code = status_code
         self.body = body[:_EXCERPT]
+        self.retry_after = retry_after
         detail = f" (HTTP {status_code})" if status_code is not None else ""
         excerpt = f": {self.body}" if self.body else ""
         super().__init__(f"{message}{detail}{excerpt}")
@@ -109,34 +121,9 @@ class InvalidRequestError(APIError):
 class RateLimitError(APIError):
     """429: too many requests or tokens; `retry_after` is the server's hint in seconds."""
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        status_code: int | None = 429,
-        body: str = "",
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(message, status_code=status_code, body=body)
-        self.retry_after = retry_after
-
 
 class ServerError(APIError):
-    """5xx: the service failed; raised once the retries are spent.
-
-    `retry_after` is the server's `Retry-After` hint in seconds, when it sent one.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status_code: int | None = None,
-        body: str = "",
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(message, status_code=status_code, body=body)
-        self.retry_after = retry_after
+    """5xx: the service failed; raised once the retries are spent."""
 
 
 class MalformedResponseError(ServerError):

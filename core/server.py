@@ -7,9 +7,10 @@ response formats live in :mod:`jina_v3._wire`; concurrent requests are merged by
 :class:`~jina_v3._batcher.DynamicBatcher`. Dimensions, normalisation and the embedding type
 are applied per request after pooling, so requests that differ only in those share a batch.
 
-Connections are bounded (:func:`serve`): a client gets `header_timeout` seconds to send its
-headers and `body_timeout` for its body, idle keep-alive connections close after
-`keep_alive_timeout`, and at most `max_connections` are served at once (then 503).
+Connections are bounded (:class:`ConnectionLimits`, and `body_timeout`): a client gets
+`header_timeout` seconds to send its headers and `body_timeout` for its body, idle keep-alive
+connections close after `keep_alive_timeout`, and at most `max_connections` are served at
+once (then 503).
 
 Example:
     >>> from jina_v3 import Embedder
@@ -25,6 +26,7 @@ import contextlib
 import hmac
 import logging
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from jina_v3 import _wire
@@ -39,7 +41,14 @@ from jina_v3._wire import EmbeddingRequest, RequestError
 from jina_v3.errors import ConfigurationError, MissingDependencyError, QueueFullError
 from jina_v3.tasks import TASKS
 
-__all__ = ["DynamicBatcher", "QueueFullError", "create_app", "serve", "uvicorn_config"]
+__all__ = [
+    "ConnectionLimits",
+    "DynamicBatcher",
+    "QueueFullError",
+    "create_app",
+    "serve",
+    "uvicorn_config",
+]
 
 logger = logging.getLogger("jina_v3.server")
 
@@ -321,39 +330,33 @@ def _guarded(protocol: type, header_timeout: float) -> type:
     return HeaderTimeout
 
 
-def uvicorn_config(
-    app: Any,
-    *,
-    host: str = "127.0.0.1",
-    port: int = 8080,
-    log_level: str = "info",
-    header_timeout: float = DEFAULT_HEADER_TIMEOUT,
-    keep_alive_timeout: int = DEFAULT_KEEP_ALIVE_TIMEOUT,
-    max_connections: int = DEFAULT_MAX_CONNECTIONS,
-    **config: Any,
-) -> Any:
-    """A ``uvicorn.Config`` for `app` with this server's connection limits."""
+@dataclass(frozen=True)
+class ConnectionLimits:
+    """How long a client may take, and how many are served at once (see :func:`serve`)."""
+
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT
+    keep_alive_timeout: int = DEFAULT_KEEP_ALIVE_TIMEOUT
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+
+    def __post_init__(self) -> None:
+        for name, value in vars(self).items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise ConfigurationError(f"{name} must be a positive number, got {value!r}")
+
+
+def uvicorn_config(app: Any, limits: ConnectionLimits | None = None, **config: Any) -> Any:
+    """A ``uvicorn.Config`` for `app` with the server's connection `limits`."""
     try:
         import uvicorn
         from uvicorn.protocols.http.h11_impl import H11Protocol
     except ImportError as exc:
         raise MissingDependencyError(_NEEDS) from exc
-    limits = {
-        "header_timeout": header_timeout,
-        "keep_alive_timeout": keep_alive_timeout,
-        "max_connections": max_connections,
-    }
-    for name, value in limits.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-            raise ConfigurationError(f"{name} must be a positive number, got {value!r}")
+    limits = limits or ConnectionLimits()
     return uvicorn.Config(
         app,
-        host=host,
-        port=port,
-        log_level=log_level,
-        http=_guarded(H11Protocol, header_timeout),
-        timeout_keep_alive=keep_alive_timeout,
-        limit_concurrency=max_connections,
+        http=_guarded(H11Protocol, limits.header_timeout),
+        timeout_keep_alive=limits.keep_alive_timeout,
+        limit_concurrency=limits.max_connections,
         timeout_graceful_shutdown=60,
         access_log=False,
         **config,
@@ -367,17 +370,16 @@ def serve(
     port: int = 8080,
     api_key: str | None = None,
     log_level: str = "info",
-    header_timeout: float = DEFAULT_HEADER_TIMEOUT,
-    keep_alive_timeout: int = DEFAULT_KEEP_ALIVE_TIMEOUT,
-    max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    limits: ConnectionLimits | None = None,
     **options: Any,
 ) -> None:
     """Run :func:`create_app` under uvicorn until SIGINT/SIGTERM (in-flight requests finish).
 
     Args:
-        header_timeout: Seconds a client has to send a request's headers (default 10).
-        keep_alive_timeout: Seconds an idle keep-alive connection stays open (default 5).
-        max_connections: Connections served at once; requests beyond get 503 (default 1024).
+        limits: Connection limits: ``header_timeout`` (seconds a client has to send a
+            request's headers, default 10), ``keep_alive_timeout`` (seconds an idle
+            connection stays open, default 5), ``max_connections`` (served at once; requests
+            beyond get 503, default 1024).
         options: :func:`create_app`'s options (``body_timeout``, ``max_queue``, ...).
     """
     if host not in ("127.0.0.1", "localhost", "::1") and not api_key:
@@ -387,15 +389,7 @@ def serve(
             host,
         )
     app = create_app(embedder_or_backend, api_key, **options)
-    config = uvicorn_config(
-        app,
-        host=host,
-        port=port,
-        log_level=log_level,
-        header_timeout=header_timeout,
-        keep_alive_timeout=keep_alive_timeout,
-        max_connections=max_connections,
-    )
+    config = uvicorn_config(app, limits, host=host, port=port, log_level=log_level)
     import uvicorn  # present: uvicorn_config has imported it
 
     uvicorn.Server(config).run()

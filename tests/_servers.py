@@ -48,14 +48,14 @@ class ServerThread:
         """`limits`: :func:`jina_v3.server.uvicorn_config`'s connection limits."""
         import uvicorn
 
-        from jina_v3.server import uvicorn_config
+        from jina_v3.server import ConnectionLimits, uvicorn_config
 
         self.app = app
         # bound here and handed to uvicorn: no other process can take the port in between
         self.sock = socket.socket()
         self.sock.bind((LOOPBACK, 0))
         self.port = self.sock.getsockname()[1]
-        config = uvicorn_config(app, log_level="warning", lifespan="on", **limits)
+        config = uvicorn_config(app, ConnectionLimits(**limits), log_level="warning", lifespan="on")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True

@@ -168,14 +168,11 @@ class RemoteBackend:
         self._closed = False
         self.usage = Usage()
 
-    def __getstate__(self) -> dict[str, Any]:
+    def __reduce__(self) -> Any:
+        # settings only: connections, locks and loop-bound objects are made anew
         if self.options.http_client is not None:
             raise TypeError("a RemoteBackend with a given http_client cannot be pickled")
-        return {"options": self.options, "model": self.model, "_full": self._full}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["model"], options=state["options"])  # type: ignore[misc]
-        self._full = state["_full"]
+        return (_restore, (self.model, self.options, self._full))
 
     def __repr__(self) -> str:
         return f"RemoteBackend(model={self.model!r}, base_url={self.base_url!r})"
@@ -330,3 +327,9 @@ class RemoteBackend:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+def _restore(model: str, options: RemoteOptions, full: int | None) -> RemoteBackend:
+    backend = RemoteBackend(model, options=options)
+    backend._full = full
+    return backend

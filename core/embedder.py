@@ -110,7 +110,7 @@ class ThreadedBackend:
         self.kind, self.model_name = backend.kind, backend.model_name
 
     @property
-    def usage(self) -> Usage:  # type: ignore[override]
+    def usage(self) -> Usage:
         return self.backend.usage
 
     @property
@@ -217,7 +217,7 @@ class _BaseEmbedder:
         truncate: bool = False,
     ) -> Flow[np.ndarray]:
         single = isinstance(texts, str)
-        batch = check_texts([texts] if single else texts)  # type: ignore[list-item]
+        batch = check_texts([texts] if isinstance(texts, str) else texts)
         spec = self._spec(task, dimensions, normalized, embedding_type, truncate)
         if not batch:
             return _empty(dimensions or self.max_dimensions, embedding_type)

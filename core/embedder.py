@@ -107,15 +107,11 @@ class ThreadedBackend:
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
-        self.kind, self.model_name = backend.kind, backend.model_name
 
-    @property
-    def usage(self) -> Usage:
-        return self.backend.usage
-
-    @property
-    def max_dimensions(self) -> int:
-        return self.backend.max_dimensions
+    def __getattr__(self, name: str) -> Any:  # kind, model_name, usage, max_dimensions
+        if name.startswith("_") or name == "backend":  # (unpickling: no recursion)
+            raise AttributeError(name)
+        return getattr(self.backend, name)
 
     async def aembed(self, texts: Sequence[str], spec: EmbedSpec) -> np.ndarray:
         return await asyncio.to_thread(self.backend.embed, texts, spec)

@@ -1,0 +1,173 @@
+"""`JinaV3Embedding`: jina-embeddings-v3 as a LlamaIndex ``BaseEmbedding``.
+
+Query methods use ``retrieval.query``, text methods ``retrieval.passage``; the async methods
+are real (one batched call per LlamaIndex batch, at most ``max_concurrency`` in flight). The
+settings are pydantic fields (serialisable); the API key is a private attribute, never in
+``to_dict()`` / ``to_json()``. The embedder's life cycle is
+:class:`~jina_v3.connectors._framework.EmbedderOwner`'s, shared with the Haystack components.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from typing import Any, Literal
+
+from llama_index.core.base.embeddings.base import BaseEmbedding
+from llama_index.core.bridge.pydantic import Field, PrivateAttr
+
+from jina_v3.connectors._framework import (
+    API_OPTIONS,
+    DEFAULT_API_MODEL,
+    DEFAULT_LOCAL_MODEL,
+    LOCAL_OPTIONS,
+    EmbedderOwner,
+    choose_backend,
+)
+from jina_v3.embedder import AsyncEmbedder, Embedder
+
+
+class JinaV3Embedding(EmbedderOwner, BaseEmbedding):
+    """jina-embeddings-v3 as a LlamaIndex embedding: queries and passages get their own task.
+
+    Example:
+        >>> from llama_index.core import Settings
+        >>> from jina_v3.connectors.llama_index import JinaV3Embedding
+        >>> Settings.embed_model = JinaV3Embedding(dimensions=256)       # local model
+        >>> # JinaV3Embedding(backend="api", dimensions=256)  # JINA_API_KEY / JINAAI_API_KEY
+        >>> # JinaV3Embedding(embedder=my_embedder)           # an existing jina_v3.Embedder
+
+    Args:
+        model_name: Local checkpoint directory or hub id (default
+            ``jinaai/jina-embeddings-v3``), or the API model name (``jina-embeddings-v3``).
+        embedder: A ready :class:`~jina_v3.Embedder` or :class:`~jina_v3.AsyncEmbedder`
+            instead of the settings (``close()`` then leaves it open).
+        backend: ``"local"`` or ``"api"`` (default: ``"api"`` when ``api_key`` or
+            ``base_url`` is given, else ``"local"``).
+        device, dtype: Local backend options.
+        api_key: The Jina API key (else ``JINA_API_KEY`` / ``JINAAI_API_KEY``); kept out of
+            every serialised form.
+        base_url, timeout, max_retries: API backend options.
+        dimensions: Matryoshka size (None: the model's full size).
+        truncate: Cut inputs over the model's context instead of raising.
+        max_concurrency: Embedding calls in flight at once in the async batch methods.
+        embed_batch_size: Texts per embedding call (LlamaIndex's batching).
+    """
+
+    model_name: str | None = Field(default=None, description="Checkpoint, hub id or API model.")
+    backend: Literal["local", "api"] | None = Field(default=None, description="local or api")
+    device: str | None = Field(default=None, description="Local backend: torch device.")
+    dtype: str | None = Field(default=None, description="Local backend: float32 or bfloat16.")
+    base_url: str | None = Field(default=None, description="API backend: base URL.")
+    timeout: float | None = Field(default=None, description="API backend: seconds per request.")
+    max_retries: int | None = Field(default=None, description="API backend: retries.")
+    dimensions: int | None = Field(default=None, gt=0, description="Matryoshka size.")
+    truncate: bool = Field(default=False, description="Cut over-long inputs instead of raising.")
+    max_concurrency: int = Field(default=4, gt=0, description="Async calls in flight at once.")
+    embed_batch_size: int = Field(default=32, gt=0, le=2048, description="Texts per call.")
+
+    _api_key: str | None = PrivateAttr(default=None)
+    _given: Embedder | AsyncEmbedder | None = PrivateAttr(default=None)
+    _sync: Embedder | None = PrivateAttr(default=None)
+    _async: AsyncEmbedder | None = PrivateAttr(default=None)
+    _limits: Any = PrivateAttr(default=None)
+
+    def __init__(
+        self,
+        model_name: str | None = None,
+        *,
+        embedder: Embedder | AsyncEmbedder | None = None,
+        api_key: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        settings = {"model_name": model_name, "backend": kwargs.get("backend")}
+        settings |= {name: kwargs.get(name) for name in (*LOCAL_OPTIONS, *API_OPTIONS)}
+        backend = choose_backend(
+            embedder, settings, key_given=api_key is not None, owner="embedding"
+        )
+        if embedder is not None:
+            model_name = embedder.model_name
+        else:
+            kwargs["backend"] = backend
+            if model_name is None:
+                model_name = DEFAULT_API_MODEL if backend == "api" else DEFAULT_LOCAL_MODEL
+        super().__init__(model_name=model_name, **kwargs)
+        self._api_key = api_key
+        self._adopt(embedder)
+        self._limits = weakref.WeakKeyDictionary()
+
+    @classmethod
+    def class_name(cls) -> str:
+        """The name LlamaIndex serialises this class under."""
+        return "JinaV3Embedding"
+
+    # -- embedders (built lazily; one backend for sync and async) -------------------------------
+
+    def _model_setting(self) -> str | None:
+        return self.model_name
+
+    def _api_key_value(self) -> str | None:
+        return self._api_key
+
+    @property
+    def embedder(self) -> Embedder:
+        """The sync :class:`~jina_v3.Embedder` (built from the settings on first use)."""
+        return self._sync_embedder()
+
+    @property
+    def async_embedder(self) -> AsyncEmbedder:
+        """The :class:`~jina_v3.AsyncEmbedder`, sharing the sync one's backend (one model)."""
+        return self._async_twin()
+
+    @property
+    def output_dimensions(self) -> int:
+        """The size of the vectors this embedding returns."""
+        return self.dimensions or self.embedder.max_dimensions
+
+    def close(self) -> None:
+        """Release the model or HTTP connections (a given ``embedder=`` stays open)."""
+        self._release()
+
+    async def aclose(self) -> None:
+        """Release the model or HTTP connections, async clients included."""
+        await self._arelease()
+
+    def _limit(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        semaphore = self._limits.get(loop)
+        if semaphore is None:
+            semaphore = self._limits[loop] = asyncio.Semaphore(self.max_concurrency)
+        return semaphore
+
+    def _args(self) -> dict[str, Any]:
+        return {"dimensions": self.dimensions, "truncate": self.truncate}
+
+    # -- BaseEmbedding ---------------------------------------------------------------------------
+
+    def _get_query_embedding(self, query: str) -> list[float]:
+        return self.embedder.encode_queries(query, **self._args()).tolist()
+
+    async def _aget_query_embedding(self, query: str) -> list[float]:
+        embedder = await self._async_embedder()
+        async with self._limit():
+            return (await embedder.encode_queries(query, **self._args())).tolist()
+
+    def _get_text_embedding(self, text: str) -> list[float]:
+        return self.embedder.encode_passages(text, **self._args()).tolist()
+
+    async def _aget_text_embedding(self, text: str) -> list[float]:
+        return (await self._aget_text_embeddings([text]))[0]
+
+    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        return self.embedder.encode_passages(list(texts), **self._args()).tolist()
+
+    async def _aget_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+        # one batched call per LlamaIndex batch (the default makes one call per text),
+        # at most `max_concurrency` of them in flight
+        if not texts:
+            return []
+        embedder = await self._async_embedder()
+        async with self._limit():
+            return (await embedder.encode_passages(list(texts), **self._args())).tolist()

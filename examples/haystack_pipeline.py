@@ -42,6 +42,7 @@ def main() -> None:
     parser.add_argument(
         "--model", default=os.environ.get("JINA_V3_MODEL", "jinaai/jina-embeddings-v3")
     )
+    parser.add_argument("--split-length", type=int, default=8, help="words per split")
     parser.add_argument("--dimensions", type=int, default=32, help="Matryoshka size")
     parser.add_argument("--k", type=int, default=3)
     args = parser.parse_args()
@@ -53,7 +54,9 @@ def main() -> None:
     store = InMemoryDocumentStore(embedding_similarity_function="cosine")
 
     indexing = Pipeline()
-    indexing.add_component("split", DocumentSplitter(split_by="word", split_length=8))
+    indexing.add_component(
+        "split", DocumentSplitter(split_by="word", split_length=args.split_length)
+    )
     indexing.add_component(
         "embed",
         JinaV3DocumentEmbedder(

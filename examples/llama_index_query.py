@@ -37,6 +37,7 @@ def main() -> None:
     )
     parser.add_argument("--dimensions", type=int, default=32, help="Matryoshka size")
     parser.add_argument("--k", type=int, default=3)
+    parser.add_argument("--chunk-size", type=int, default=24, help="tokens per node")
     args = parser.parse_args()
 
     documents = [
@@ -56,7 +57,7 @@ def main() -> None:
     )
     pipeline = IngestionPipeline(
         transformations=[
-            SentenceSplitter(chunk_size=24, chunk_overlap=0),
+            SentenceSplitter(chunk_size=args.chunk_size, chunk_overlap=0),
             JinaV3LateChunking(embed_model),
         ],
         vector_store=vector_store,

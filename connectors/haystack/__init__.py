@@ -27,7 +27,7 @@ Both embedders take either an existing :class:`~jina_v3.Embedder` / :class:`~jin
 ``to_dict`` / ``from_dict``; the API key only ever as a ``Secret``). Construction does no I/O:
 ``warm_up()`` loads the local model (``Pipeline`` calls it), ``close()`` releases it.
 
-Modules: :mod:`.embedders` (the two embedders), :mod:`.guard` (the dimension guard). The
+Modules: :mod:`.embedders` (the two embedders, on :mod:`._base`), :mod:`.guard` (the guard). The
 components serialise under this package's path (``jina_v3.connectors.haystack.<Class>``), so
 ``Pipeline.loads(..., allowed_modules=["jina_v3.connectors.haystack"])`` loads them.
 """

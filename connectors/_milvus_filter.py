@@ -13,7 +13,7 @@ from jina_v3.store import CHUNK_INDEX_KEY, DOCUMENT_ID_KEY, TEXT_KEY
 COLUMNS = {TEXT_KEY: "text", DOCUMENT_ID_KEY: "document_id", CHUNK_INDEX_KEY: "chunk_index"}
 
 
-def to_expression(node: FilterNode) -> str:
+def to_expression(node: FilterNode, *, loose: bool = False) -> str:
     """Translate a parsed filter tree to a Milvus boolean expression.
 
     User fields live in the JSON ``metadata`` field (``metadata["genre"]``); the reserved keys
@@ -22,24 +22,42 @@ def to_expression(node: FilterNode) -> str:
     (``json_contains``), and a missing field satisfies ``$ne`` and ``$nin`` (the dialect's
     semantics), spelled out with ``exists`` because Milvus Lite and the server disagree on
     comparisons with missing JSON keys.
+
+    Milvus compares JSON booleans as the numbers 1 and 0 (``true == 1``). With ``loose`` the
+    expression is a superset of the dialect's matches (``$ne``/``$nin`` on a number or a
+    boolean match everything), for the store to narrow with the reference evaluator; see
+    :func:`needs_exact_check`.
     """
     if isinstance(node, And):
-        return "(" + " and ".join(to_expression(c) for c in node.children) + ")"
+        return "(" + " and ".join(to_expression(c, loose=loose) for c in node.children) + ")"
     if isinstance(node, Or):
-        return "(" + " or ".join(to_expression(c) for c in node.children) + ")"
-    return _condition(node)
+        return "(" + " or ".join(to_expression(c, loose=loose) for c in node.children) + ")"
+    return _condition(node, loose)
 
 
-def _condition(node: Condition) -> str:
+def needs_exact_check(node: FilterNode) -> bool:
+    """Whether Milvus may match more than the dialect: a number or boolean on metadata."""
+    if isinstance(node, (And, Or)):
+        return any(needs_exact_check(c) for c in node.children)
+    values = node.value if isinstance(node.value, tuple) else (node.value,)
+    return node.field not in COLUMNS and any(not isinstance(v, str) for v in values)
+
+
+_TRUE = "not (id in [])"  # true on every engine
+
+
+def _condition(node: Condition, loose: bool) -> str:
     column = COLUMNS.get(node.field)
     ref = column or f"metadata[{literal(node.field)}]"
     op, value = node.op, node.value
     values = value if isinstance(value, tuple) else (value,)
+    if loose and op in ("$ne", "$nin") and needs_exact_check(node):
+        return _TRUE
     if op in ("$gt", "$gte", "$lt", "$lte"):
         symbol = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}[op]
         return f"{ref} {symbol} {literal(value)}"  # type: ignore[arg-type]
     if op in ("$in", "$nin") and not values:
-        return "id in []" if op == "$in" else "not (id in [])"  # false / true on every engine
+        return "id in []" if op == "$in" else _TRUE
     if op in ("$eq", "$in"):
         terms = [f"{ref} == {literal(v)}" for v in values]
         if not column:  # a list-valued field matches when any element does

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any
 
 from jina_v3.errors import ConfigurationError, UnsupportedFilterError
 from jina_v3.filters import And, Condition, FilterNode, Or
@@ -47,16 +47,28 @@ def payload_key(field: str) -> str:
     return f'"{field}"'
 
 
-class FilterModels(Protocol):
-    """The few constructors a Qdrant-family filter needs (qdrant_client.models, qdrant_edge)."""
+class FilterModels:
+    """The filter vocabulary of a Qdrant engine: ``qdrant_client.models`` or ``qdrant_edge``
+    (same class names, except the range: ``Range`` / ``RangeFloat``)."""
 
-    def filter(
-        self, must: list[Any] = ..., should: list[Any] = ..., must_not: list[Any] = ...
-    ) -> Any: ...
-    def match(self, key: str, value: str | int | bool) -> Any: ...
-    def match_any(self, key: str, values: list[Any]) -> Any: ...
-    def range(self, key: str, **bounds: float) -> Any: ...
-    def is_filter(self, obj: Any) -> bool: ...
+    def __init__(self, module: Any, range_type: Any, boolean: Any = bool) -> None:
+        self.m, self._range, self._bool = module, range_type, boolean
+
+    def filter(self, must: Any = None, should: Any = None, must_not: Any = None) -> Any:
+        return self.m.Filter(must=must, should=should, must_not=must_not)
+
+    def is_filter(self, obj: Any) -> bool:
+        return isinstance(obj, self.m.Filter)
+
+    def match(self, key: str, value: Any) -> Any:
+        value = self._bool(value) if isinstance(value, bool) else value
+        return self.m.FieldCondition(key=key, match=self.m.MatchValue(value=value))
+
+    def match_any(self, key: str, values: list[Any]) -> Any:
+        return self.m.FieldCondition(key=key, match=self.m.MatchAny(any=values))
+
+    def range(self, key: str, **bounds: float) -> Any:
+        return self.m.FieldCondition(key=key, range=self._range(**bounds))
 
 
 def to_qdrant_family_filter(node: FilterNode, models: FilterModels) -> Any:

@@ -24,6 +24,7 @@ import os
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -31,10 +32,19 @@ import numpy as np
 from jina_v3._flow import Call, Flow
 from jina_v3.connectors._base import BaseStore, Described, client
 from jina_v3.connectors._common import LAYOUT_KEY, SIGNATURE_KEY, require
-from jina_v3.connectors._milvus_filter import list_literal, to_expression
+from jina_v3.connectors._milvus_filter import list_literal, needs_exact_check, to_expression
 from jina_v3.errors import ConfigurationError, StoreError
-from jina_v3.filters import FilterNode
-from jina_v3.store import REBUILD_FIX, EmbeddingSignature, Hit, Record, prefix_vectors
+from jina_v3.filters import FilterNode, matches
+from jina_v3.store import (
+    CHUNK_INDEX_KEY,
+    DOCUMENT_ID_KEY,
+    REBUILD_FIX,
+    TEXT_KEY,
+    EmbeddingSignature,
+    Hit,
+    Record,
+    prefix_vectors,
+)
 
 __all__ = ["MilvusStore", "to_expression"]
 
@@ -308,7 +318,20 @@ class MilvusStore(BaseStore):
     def _search(
         self, vector: np.ndarray, k: int, native: Any, signature: EmbeddingSignature
     ) -> Flow[list[Hit]]:
-        expression = native or ""
+        if not isinstance(native, _Narrowed):
+            return (yield from self._search_once(vector, k, native or "", signature))
+        # the loose expression may match more than the filter: ask for more until k remain
+        limit = k
+        while True:
+            hits = yield from self._search_once(vector, limit, native.expression, signature)
+            kept = [h for h in hits if matches(native.tree, _payload(h))]
+            if len(kept) >= k or len(hits) < limit or limit >= (self.max_k or limit):
+                return kept[:k]
+            limit = min(limit * 4, self.max_k or limit * 4)
+
+    def _search_once(
+        self, vector: np.ndarray, k: int, expression: str, signature: EmbeddingSignature
+    ) -> Flow[list[Hit]]:
         if signature.embedding_type == "ubinary":
             params = {"metric_type": "HAMMING", "params": self._search_params}
             hits = _first(
@@ -371,7 +394,9 @@ class MilvusStore(BaseStore):
         rows = yield client("query", self.collection, filter="", output_fields=["count(*)"])
         return int(rows[0]["count(*)"]) if rows else 0
 
-    def _translate(self, tree: FilterNode) -> str:
+    def _translate(self, tree: FilterNode) -> Any:
+        if needs_exact_check(tree):  # Milvus reads true as 1: narrow its answer afterwards
+            return _Narrowed(to_expression(tree, loose=True), tree)
         return to_expression(tree)
 
     def _is_native_filter(self, filter: Any) -> bool:
@@ -379,6 +404,22 @@ class MilvusStore(BaseStore):
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Narrowed:
+    """A loose Milvus expression and the filter its hits must still pass."""
+
+    expression: str
+    tree: FilterNode
+
+
+def _payload(hit: Hit) -> dict[str, Any]:
+    """A hit as the payload the reference evaluator reads (as the other stores keep it)."""
+    payload = {**hit.metadata, TEXT_KEY: hit.text, DOCUMENT_ID_KEY: hit.document_id}
+    if hit.chunk_index is not None:
+        payload[CHUNK_INDEX_KEY] = hit.chunk_index
+    return payload
 
 
 def _first(result: Any) -> list[dict]:

@@ -32,6 +32,7 @@ from jina_v3.connectors._common import LAYOUT_KEY, SIGNATURE_KEY, one_of, requir
 from jina_v3.connectors._qdrant_common import (
     FULL,
     FUNNEL,
+    FilterModels,
     check_payload_indexes,
     to_qdrant_family_filter,
 )
@@ -318,29 +319,8 @@ class QdrantStore(BaseStore):
         return isinstance(filter, _models().Filter)
 
 
-class _QdrantModels:
-    """qdrant_client.models as the shared translator's FilterModels."""
-
-    def __init__(self) -> None:
-        self.m = _models()
-
-    def filter(self, must: Any = None, should: Any = None, must_not: Any = None) -> Any:
-        return self.m.Filter(must=must, should=should, must_not=must_not)
-
-    def match(self, key: str, value: Any) -> Any:
-        return self.m.FieldCondition(key=key, match=self.m.MatchValue(value=value))
-
-    def match_any(self, key: str, values: list[Any]) -> Any:
-        return self.m.FieldCondition(key=key, match=self.m.MatchAny(any=values))
-
-    def is_filter(self, obj: Any) -> bool:
-        return isinstance(obj, self.m.Filter)
-
-    def range(self, key: str, **bounds: float) -> Any:
-        return self.m.FieldCondition(key=key, range=self.m.Range(**bounds))
-
-
 def to_qdrant_filter(node: FilterNode) -> Any:
     """Translate a parsed filter tree (:func:`jina_v3.filters.parse_filter`) to a Qdrant
     ``Filter`` (semantics: :func:`~jina_v3.connectors._qdrant_common.to_qdrant_family_filter`)."""
-    return to_qdrant_family_filter(node, _QdrantModels())
+    models = _models()
+    return to_qdrant_family_filter(node, FilterModels(models, models.Range))

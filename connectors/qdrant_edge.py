@@ -30,6 +30,7 @@ from jina_v3.connectors._common import LAYOUT_KEY, SIGNATURE_KEY, require
 from jina_v3.connectors._qdrant_common import (
     FULL,
     FUNNEL,
+    FilterModels,
     check_payload_indexes,
     to_qdrant_family_filter,
 )
@@ -320,32 +321,10 @@ class QdrantEdgeStore(BaseStore):
         return isinstance(filter, _edge().Filter)
 
 
-class _EdgeModels:
-    """qdrant_edge as the shared translator's FilterModels."""
-
-    def __init__(self) -> None:
-        self.e = _edge()
-
-    def filter(self, must: Any = None, should: Any = None, must_not: Any = None) -> Any:
-        return self.e.Filter(must=must, should=should, must_not=must_not)
-
-    def match(self, key: str, value: Any) -> Any:
-        # The binding reads a Python bool as the integer 1/0, which never matches a stored
-        # boolean; numpy's bool_ reaches the engine as a real boolean.
-        value = np.bool_(value) if isinstance(value, bool) else value
-        return self.e.FieldCondition(key=key, match=self.e.MatchValue(value))
-
-    def match_any(self, key: str, values: list[Any]) -> Any:
-        return self.e.FieldCondition(key=key, match=self.e.MatchAny(any=values))
-
-    def is_filter(self, obj: Any) -> bool:
-        return isinstance(obj, self.e.Filter)
-
-    def range(self, key: str, **bounds: float) -> Any:
-        return self.e.FieldCondition(key=key, range=self.e.RangeFloat(**bounds))
-
-
 def to_edge_filter(node: FilterNode) -> Any:
     """Translate a parsed filter tree to a ``qdrant_edge.Filter`` (the same translator and
     semantics as :func:`jina_v3.connectors.qdrant.to_qdrant_filter`)."""
-    return to_qdrant_family_filter(node, _EdgeModels())
+    edge = _edge()
+    # The binding reads a Python bool as the integer 1/0, which never matches a stored
+    # boolean; numpy's bool_ reaches the engine as a real boolean.
+    return to_qdrant_family_filter(node, FilterModels(edge, edge.RangeFloat, np.bool_))

@@ -53,38 +53,46 @@ def _no_guard(call: Call) -> AbstractContextManager[Any]:
     return nullcontext()
 
 
+def _step(flow: Flow[R], result: Any = None, error: Exception | None = None) -> tuple[Any, Any]:
+    """Resume `flow` with a call's result or error: ``(next call, None)``, or ``(None, value)``
+    once it returns."""
+    try:
+        return (flow.throw(error) if error is not None else flow.send(result)), None
+    except StopIteration as stop:
+        return None, stop.value
+
+
+def _invoke(call: Call, targets: Mapping[str, Any]) -> Any:
+    return getattr(targets[call.target], call.method)(*call.args, **call.kwargs)
+
+
 def run(flow: Flow[R], guard: Guard = _no_guard, **targets: Any) -> R:
     """Drive `flow` synchronously: each call runs on its target, its result is sent back."""
-    try:
-        call = next(flow)
-        while True:
-            try:
-                with guard(call):
-                    result = getattr(targets[call.target], call.method)(*call.args, **call.kwargs)
-            except Exception as exc:  # the flow decides: handle it, or let it propagate
-                call = flow.throw(exc)
-            else:
-                call = flow.send(result)
-    except StopIteration as stop:
-        return stop.value
+    call, value = _step(flow)
+    while call is not None:
+        try:
+            with guard(call):
+                result = _invoke(call, targets)
+        except Exception as exc:  # the flow decides: handle it, or let it propagate
+            call, value = _step(flow, error=exc)
+        else:
+            call, value = _step(flow, result)
+    return value
 
 
 async def arun(flow: Flow[R], guard: Guard = _no_guard, **targets: Any) -> R:
     """Drive `flow` asynchronously: like :func:`run`, awaiting results that are awaitable."""
-    try:
-        call = next(flow)
-        while True:
-            try:
-                with guard(call):
-                    result = getattr(targets[call.target], call.method)(*call.args, **call.kwargs)
-                    if inspect.isawaitable(result):
-                        result = await result
-            except Exception as exc:  # not CancelledError: a cancelled flow just stops
-                call = flow.throw(exc)
-            else:
-                call = flow.send(result)
-    except StopIteration as stop:
-        return stop.value
+    call, value = _step(flow)
+    while call is not None:
+        outcome: tuple[Any, Exception | None]
+        try:
+            with guard(call):
+                result = _invoke(call, targets)
+                outcome = ((await result) if inspect.isawaitable(result) else result), None
+        except Exception as exc:  # not CancelledError: a cancelled flow just stops
+            outcome = None, exc
+        call, value = _step(flow, *outcome)
+    return value
 
 
 class InThread:

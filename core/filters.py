@@ -6,13 +6,21 @@
 
 Operators: $eq $ne $gt $gte $lt $lte $in $nin $and $or. As in Pinecone (and MongoDB), a
 list-valued field matches when any element does: {"tags": "a"} matches tags ["a", "b"], and
-$ne / $nin match when no element does. `parse_filter` turns a filter into a
-small tree that each connector translates to its database's native form (Qdrant `Filter`,
-Milvus expression); anything else is an UnsupportedFilterError naming the operator.
+$ne / $nin match when no element does (a missing field matches them too).
+
+Keys are literal metadata keys: {"a.b": 1} matches metadata {"a.b": 1}, never {"a": {"b": 1}}
+(to filter on a nested object, pass the database's native filter). Numbers compare by value,
+3 == 3.0, and integers exactly at any size; booleans are not numbers: True matches True only,
+never 1 (as in MongoDB and Pinecone). Filters nest at most 32 levels deep.
+
+`parse_filter` turns a filter into a small tree that each connector translates to its
+database's native form (Qdrant `Filter`, Milvus expression); anything else is an
+UnsupportedFilterError naming the operator.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -47,23 +55,32 @@ class Or:
 FilterNode = Condition | And | Or
 
 
-def parse_filter(filter: Mapping[str, Any]) -> FilterNode:
+MAX_DEPTH = 32
+
+
+def parse_filter(filter: Mapping[str, Any], _depth: int = 0) -> FilterNode:
     """Validate a Mongo-style filter and return its tree (top-level keys are ANDed)."""
+    if _depth > MAX_DEPTH:
+        raise UnsupportedFilterError(
+            f"filter nests over {MAX_DEPTH} levels of $and/$or; flatten it"
+        )
     if not isinstance(filter, Mapping):
         raise UnsupportedFilterError(
             f"filter must be a dict in the Mongo-style dialect, got {type(filter).__name__}"
         )
     if not filter:
         raise UnsupportedFilterError("filter is empty; pass filter=None to match everything")
-    nodes = [_parse_key(key, value) for key, value in filter.items()]
+    nodes = [_parse_key(key, value, _depth) for key, value in filter.items()]
     return nodes[0] if len(nodes) == 1 else And(tuple(nodes))
 
 
-def _parse_key(key: str, value: Any) -> FilterNode:
+def _parse_key(key: str, value: Any, depth: int) -> FilterNode:
+    if not isinstance(key, str) or not key:
+        raise UnsupportedFilterError(f"filter keys are non-empty strings, got {key!r}")
     if key in LOGICAL:
         if not isinstance(value, list) or not value:
             raise UnsupportedFilterError(f"{key} takes a non-empty list of filters, got {value!r}")
-        children = tuple(parse_filter(item) for item in value)
+        children = tuple(parse_filter(item, depth + 1) for item in value)
         return And(children) if key == "$and" else Or(children)
     if key.startswith("$"):
         raise UnsupportedFilterError(
@@ -101,7 +118,14 @@ def _condition(field: str, op: str, operand: Any) -> Condition:
 
 
 def _is_scalar(value: Any) -> bool:
-    return isinstance(value, (str, int, float, bool))
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return isinstance(value, (str, int, bool))
+
+
+def same(a: Any, b: Any) -> bool:
+    """The dialect's equality: by value for numbers (3 == 3.0), booleans only equal booleans."""
+    return isinstance(a, bool) == isinstance(b, bool) and bool(a == b)
 
 
 def matches(node: FilterNode, metadata: Mapping[str, Any]) -> bool:
@@ -120,14 +144,11 @@ def matches(node: FilterNode, metadata: Mapping[str, Any]) -> bool:
             positive = Condition(node.field, "$eq" if op == "$ne" else "$in", value)
             return not any(matches(positive, {node.field: item}) for item in actual)
         return any(matches(node, {node.field: item}) for item in actual)
-    if op == "$eq":
-        return bool(actual == value)
-    if op == "$ne":
-        return bool(actual != value)
-    if op == "$in":
-        return actual in value  # type: ignore[operator]
-    if op == "$nin":
-        return actual not in value  # type: ignore[operator]
+    values = value if isinstance(value, tuple) else (value,)
+    if op in ("$eq", "$in"):
+        return any(same(actual, v) for v in values)
+    if op in ("$ne", "$nin"):
+        return not any(same(actual, v) for v in values)
     if not isinstance(actual, (int, float)) or isinstance(actual, bool):
         return False
     return {

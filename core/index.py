@@ -253,9 +253,9 @@ class _IndexBase:
         if self._chunker is None and not self._late_chunking:
             return None
         if self._chunker is None:
-            from jina_v3.chunking import SentenceChunker
+            from jina_v3.chunking import TextChunker
 
-            self._chunker = SentenceChunker.for_embedder(self._embedder)
+            self._chunker = TextChunker.for_embedder(self._embedder)
         chunks = [c for c in self._chunker(doc.text) if isinstance(c, str) and c.strip()]
         return chunks or [doc.text]
 
@@ -317,7 +317,8 @@ class VectorIndex(_IndexBase):
         late_chunking: Embed each document's chunks in one pass (late chunking) and store
             one point per chunk; documents without ``chunks`` are split by ``chunker``.
         chunker: Callable text -> chunks; the default (with late chunking) is a
-            :class:`~jina_v3.chunking.SentenceChunker` that counts the embedder's tokens.
+            :class:`~jina_v3.chunking.TextChunker` (semantic-text-splitter, Markdown-aware,
+            counting the embedder's tokens); chunks keep their original text.
             Without late chunking, chunks are embedded independently.
         batch_size: Points embedded and written per batch (documents are streamed).
         embedding_type: ``"float"`` or ``"ubinary"`` (packed sign bits, for databases with a

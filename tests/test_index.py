@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jina_v3.chunking import SentenceChunker, estimate_tokens, split_sentences
+from jina_v3.chunking import TextChunker, estimate_tokens
 from jina_v3.errors import (
     ConfigurationError,
     DimensionMismatchError,
@@ -228,7 +228,7 @@ def test_late_chunking_splits_plain_documents_with_the_default_chunker(tiny_embe
     text = " ".join(f"Sentence number {i} says something about item {i}." for i in range(40))
     index = VectorIndex(tiny_embedder, store, dimensions=DIMS, late_chunking=True)
     written = index.add([Document("long", text, {"kind": "essay"})])
-    expected_chunks = SentenceChunker.for_embedder(tiny_embedder)(text)
+    expected_chunks = TextChunker.for_embedder(tiny_embedder)(text)
     assert written == len(expected_chunks) > 1
     late = tiny_embedder.encode_late_chunked([expected_chunks], dimensions=DIMS)[0]
     q = tiny_embedder.encode_queries("item 7", dimensions=DIMS)
@@ -434,45 +434,42 @@ def test_edge_reopen_signature_file_and_native_filter(tiny_embedder, shm):
 # -- the chunker -------------------------------------------------------------------------------
 
 
-def test_sentence_splitting():
-    text = "First one. Second?  Third!\n\nNew paragraph without end\nstill same. 中文。第二句。"
-    assert split_sentences(text) == [
-        "First one.",
-        "Second?",
-        "Third!",
-        "New paragraph without end\nstill same.",
-        "中文。",
-        "第二句。",
-    ]
-    assert split_sentences("   ") == []
-
-
-def test_chunker_respects_the_budget_and_keeps_the_text(tiny_embedder):
+def test_chunks_are_slices_of_the_text_with_line_breaks_kept(tiny_embedder):
     text = (
-        "Berlin is the capital of Germany. It has many museums and a long history. "
-        + "Supercalifragilisticexpialidocious " * 30
-        + "The end."
+        "# Berlin\n\nBerlin is the capital of Germany.\nIt has many museums.\n\n"
+        "## History\n\n" + "Supercalifragilisticexpialidocious " * 30 + "The end. 中文。第二句。"
     )
-    for chunker in (
-        SentenceChunker(max_tokens=12),
-        SentenceChunker.for_embedder(tiny_embedder, 12),
-    ):
-        chunks = chunker(text)
-        assert all(c.strip() == c and c for c in chunks)
-        assert " ".join(chunks).replace(" ", "") == text.replace(" ", "")
-        counts = chunker._count(chunks)
+    tokenizer = tiny_embedder.backend.tokenizer
+    for chunker in (TextChunker(max_tokens=12), TextChunker.for_embedder(tiny_embedder, 12)):
+        spans = chunker.spans(text)
+        assert [c for _, c in spans] == chunker(text)
+        for offset, chunk in spans:
+            assert text[offset : offset + len(chunk)] == chunk and chunk.strip() == chunk
+        assert chunker(text)[0] == "# Berlin"  # Markdown structure first
+        if chunker.counts_tokens:
+            counts = [len(tokenizer.encode(c, add_special_tokens=False).ids) for c in chunker(text)]
+        else:
+            counts = [estimate_tokens(c) for c in chunker(text)]
         assert max(counts) <= 12
-    tokenizer_counts = SentenceChunker.for_embedder(tiny_embedder)._count(["Berlin is big."])
-    assert tokenizer_counts == [
-        c - 2 for c in tiny_embedder.backend.count_tokens(["Berlin is big."])
-    ]
+    paragraph = "Berlin is the capital of Germany.\nIt has many museums."
+    assert any(paragraph in c for c in TextChunker(max_tokens=40)(text))  # line breaks kept
     assert estimate_tokens("abcdef") == 3  # the one estimate: ceil(UTF-8 bytes / 2)
-    assert SentenceChunker(max_tokens=100)("One. Two.") == ["One. Two."]
-    assert SentenceChunker()("") == []
+    assert TextChunker(max_tokens=100)("One. Two.") == ["One. Two."]
+    assert TextChunker()("") == [] and TextChunker()("   ") == []
     with pytest.raises(ConfigurationError):
-        SentenceChunker(max_tokens=0)
+        TextChunker(max_tokens=0)
     with pytest.raises(ConfigurationError):
-        SentenceChunker()(["not", "a", "string"])
+        TextChunker()(["not", "a", "string"])
+
+
+def test_late_chunked_hits_keep_the_original_text(tiny_embedder, store):
+    text = "# Berlin\n\nBerlin is big.\nIt is old.\n\n## Paris\n\nParis is on the Seine."
+    index = VectorIndex(
+        tiny_embedder, store, dimensions=DIMS, late_chunking=True, chunker=TextChunker(16)
+    )
+    index.add([Document("guide", text)])
+    texts = {h.text for h in index.search("Berlin", k=10)}
+    assert "Berlin is big.\nIt is old." in texts and all(t in text for t in texts)
 
 
 def test_a_document_repeated_in_one_batch_is_written_once_as_its_last_version(tiny_embedder, store):

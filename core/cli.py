@@ -1,4 +1,5 @@
-"""The `jina-v3` command line: `embed` (JSON in, JSON out) and `serve` (the HTTP server).
+"""The `jina-v3` command line: `index`, `search`, `info` and `delete` (a corpus in a vector
+store), `embed` (JSON in, JSON out) and `serve` (the HTTP server).
 
 Every error is one line on stderr and a non-zero exit (2 for the library's own errors);
 ``--debug`` shows the traceback instead.
@@ -19,7 +20,7 @@ from jina_v3.errors import JinaV3Error, ModelLoadError
 MODEL_ENV = "JINA_V3_MODEL"
 _CLI_ADVICE = (
     f"Pass --model PATH of a local checkpoint directory (or set {MODEL_ENV}), or use the "
-    "hosted API: --backend api with JINA_API_KEY set."
+    "hosted API: set JINA_API_KEY (index/search: --api; embed: --backend api)."
 )
 
 
@@ -114,14 +115,22 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    from jina_v3._cli_index import add_commands
+
+    base = argparse.ArgumentParser(add_help=False)
+    base.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    common = argparse.ArgumentParser(add_help=False, parents=[base])
     common.add_argument(
         "--model", default=None, help=f"checkpoint directory or hub id (default: ${MODEL_ENV})"
     )
     common.add_argument("--dtype", choices=["float32", "bfloat16"], default=None)
-    parser = argparse.ArgumentParser(prog="jina-v3", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="jina-v3",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True)
+    add_commands(commands, base)
 
     embed = commands.add_parser(
         "embed", parents=[common], help="embed a JSON list of strings (FILE or stdin)"

@@ -1,0 +1,126 @@
+"""How `jina-v3 search` and `info` print: tables for people, JSON for programs."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+BOLD, RESET = "\x1b[1m", "\x1b[0m"
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]+")
+
+
+def query_terms(query: str) -> list[str]:
+    """The query's words worth marking: words of 3+ letters, and CJK runs as bigrams."""
+    terms: set[str] = set()
+    for word in re.findall(r"\w+", query):
+        for run in _CJK.findall(word):
+            terms.update([run] if len(run) < 2 else (run[i : i + 2] for i in range(len(run) - 1)))
+        rest = _CJK.sub(" ", word).split()
+        terms.update(w for w in rest if len(w) >= 3)
+    return sorted(terms, key=lambda t: (-len(t), t))
+
+
+def _columns(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _cut(text: str, width: int) -> str:
+    """`text` cut to `width` display columns, with an ellipsis when cut."""
+    if _columns(text) <= width:
+        return text
+    out, used = [], 0
+    for char in text:
+        used += _columns(char)
+        if used > width - 1:
+            break
+        out.append(char)
+    return "".join(out) + "…"
+
+
+def snippet(text: str, query: str, *, width: int, tty: bool) -> str:
+    """One line of `text` around the first query term, the terms bold (TTY) or **marked**."""
+    flat = " ".join(text.split())
+    terms = query_terms(query)
+    pattern = re.compile("|".join(map(re.escape, terms)), re.IGNORECASE) if terms else None
+    first = pattern.search(flat) if pattern else None
+    if first and _columns(flat[: first.start()]) > width // 3:
+        flat = "…" + flat[max(0, first.start() - width // 4) :]
+    line = _cut(flat, width)
+    if pattern is None:
+        return line
+    if tty:
+        return pattern.sub(lambda m: f"{BOLD}{m.group(0)}{RESET}", line)
+    return pattern.sub(lambda m: f"**{m.group(0)}**", line)
+
+
+def hit_source(hit: Any) -> str:
+    """Where a hit comes from: its source file (and document id for .jsonl lines), chunk."""
+    source = str(hit.metadata.get("source", hit.document_id))
+    if hit.document_id not in (source, ""):
+        source = f"{source} › {hit.document_id}"
+    if hit.chunk_index is not None:
+        source += f" [{hit.chunk_index}]"
+    return source
+
+
+def hits_table(hits: Sequence[Any], query: str, *, tty: bool, width: int = 100) -> str:
+    """Rank, score, source and snippet, one hit a line."""
+    if not hits:
+        return "no hits\n"
+    sources = [_cut(hit_source(h), 40) for h in hits]
+    source_width = max(6, *(_columns(s) for s in sources))
+    rank_width = len(str(len(hits)))
+    room = max(20, width - rank_width - source_width - 12)
+    header = f"{'#':>{rank_width}}  {'score':>7}  {'source':<{source_width}}  snippet"
+    lines = [BOLD + header + RESET if tty else header]
+    for rank, (hit, source) in enumerate(zip(hits, sources, strict=True), 1):
+        pad = " " * (source_width - _columns(source))
+        text = snippet(hit.text, query, width=room, tty=tty)
+        lines.append(f"{rank:>{rank_width}}  {hit.score:7.4f}  {source}{pad}  {text}")
+    return "\n".join(lines) + "\n"
+
+
+def hits_json(hits: Sequence[Any]) -> list[dict[str, Any]]:
+    """Each hit with its rank, id, score, text, source, document id, chunk index, metadata."""
+    return [
+        {
+            "rank": rank,
+            "id": hit.id,
+            "score": hit.score,
+            "source": hit.metadata.get("source"),
+            "document_id": hit.document_id,
+            "chunk_index": hit.chunk_index,
+            "text": hit.text,
+            "metadata": dict(hit.metadata),
+        }
+        for rank, hit in enumerate(hits, 1)
+    ]
+
+
+def info_table(store: str, rows: Sequence[Mapping[str, Any]]) -> str:
+    """Collections with their signature and point count."""
+    if not rows:
+        return f"{store}: no collections (index files with `jina-v3 index PATH --store {store}`)\n"
+    table = [("collection", "points", "model", "dims", "type", "late chunking", "tasks")]
+    for row in rows:
+        sig = row["signature"] or {}
+        table.append(
+            (
+                row["collection"],
+                str(row["points"]),
+                str(sig.get("model", "?")),
+                str(sig.get("dimensions", "?")),
+                str(sig.get("embedding_type", "?")),
+                "yes" if sig.get("late_chunking") else "no",
+                f"{sig.get('passage_task')} / {sig.get('query_task')}" if sig else "no signature",
+            )
+        )
+    widths = [max(_columns(r[i]) for r in table) for i in range(len(table[0]))]
+    lines = [f"store {store}"]
+    for cells in table:
+        lines.append(
+            "  ".join(c + " " * (w - _columns(c)) for c, w in zip(cells, widths, strict=True))
+        )
+    return "\n".join(line.rstrip() for line in lines) + "\n"

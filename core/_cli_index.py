@@ -1,0 +1,368 @@
+"""`jina-v3 index / search / info / delete`: a corpus into a vector store and back out.
+
+The store is a URI (:mod:`jina_v3.connectors.uris`); the model is ``--model``, else
+``$JINA_V3_MODEL``, else the hosted API when ``JINA_API_KEY`` is set (or ``--api``), else the
+hub id. ``index`` is incremental (unchanged documents are skipped, changed ones replaced) and
+stops cleanly on SIGINT / SIGTERM after the batch in flight; ``search`` reads the collection's
+embedding signature, so it needs no flag the index run fixed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from jina_v3._cli_format import hits_json, hits_table, info_table
+from jina_v3.errors import ConfigurationError, StoreError
+
+MODEL_ENV = "JINA_V3_MODEL"
+HUB_MODEL = "jinaai/jina-embeddings-v3"
+INTERRUPTED = 130
+
+
+# -- model and store ---------------------------------------------------------------------------
+
+
+def resolve_model(args: argparse.Namespace) -> tuple[str, str | None]:
+    """("api", None) or ("local", model): --model, $JINA_V3_MODEL, the API, the hub id."""
+    if getattr(args, "api", False):
+        return "api", None
+    model = args.model or os.environ.get(MODEL_ENV, "").strip() or None
+    if model is not None:
+        return "local", model
+    if os.environ.get("JINA_API_KEY", "").strip():
+        return "api", None
+    return "local", HUB_MODEL
+
+
+def make_embedder(args: argparse.Namespace) -> Any:
+    from jina_v3 import Embedder
+
+    backend, model = resolve_model(args)
+    if backend == "api":
+        return Embedder(backend="api")
+    return Embedder(model, dtype=args.dtype)
+
+
+def open_store(args: argparse.Namespace, collection: str | None = None) -> Any:
+    from jina_v3.connectors.uris import open_store as open_uri
+
+    return open_uri(args.store, collection or args.collection)
+
+
+def _defaults() -> tuple[str, str]:
+    try:
+        from jina_v3.connectors.uris import DEFAULT_COLLECTION, DEFAULT_STORE_URI
+    except ImportError:  # pragma: no cover - the connectors ship with the package
+        return "qdrant-edge:./.jina-v3", "documents"
+    return DEFAULT_STORE_URI, DEFAULT_COLLECTION
+
+
+# -- index -------------------------------------------------------------------------------------
+
+
+class _StopFlag:
+    """SIGINT / SIGTERM set the flag (the index stops after the batch in flight); a second
+    SIGINT interrupts at once."""
+
+    def __init__(self) -> None:
+        self.stopped = False
+        self._previous: dict[int, Any] = {}
+
+    def __call__(self) -> bool:
+        return self.stopped
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.stopped and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.stopped = True
+        print(
+            "jina-v3 index: stopping after the batch in flight (Ctrl-C again to abort now)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    def __enter__(self) -> _StopFlag:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+def _documents(
+    items: Iterator[Any], failed: list[str], warn: Callable[[str], None]
+) -> Iterator[Any]:
+    from jina_v3.sources import SkippedFile
+
+    for item in items:
+        if isinstance(item, SkippedFile):
+            failed.append(item.source)
+            warn(f"jina-v3 index: warning: {item}")
+        else:
+            yield item
+
+
+def _prune(store: Any, files: list[Any], roots: list[str]) -> int:
+    """Delete the documents of `roots` whose files are gone; the number of points deleted."""
+    from jina_v3.sources import SkippedFile
+
+    unlisted = [f.source for f in files if isinstance(f, SkippedFile) and f.folder]
+    before = store.count()
+    for root in roots:
+        if any(u == root or u.startswith(root.rstrip("/") + "/") for u in unlisted):
+            print(
+                f"jina-v3 index: warning: not pruning {root}: part of it could not be listed",
+                file=sys.stderr,
+            )
+            continue
+        seen = sorted(f.source for f in files if not isinstance(f, SkippedFile) and f.root == root)
+        store.delete(filter={"source_root": root, "source": {"$nin": seen}})
+    return before - store.count()
+
+
+def _summary(summary: Any, failed: int, pruned: int | None) -> str:
+    new = summary.indexed - summary.replaced
+    line = (
+        f"{summary.documents + failed} documents: {new} indexed, {summary.replaced} replaced, "
+        f"{summary.unchanged} unchanged (skipped), {failed} failed; {summary.points} chunks, "
+        f"{summary.tokens} tokens, {summary.seconds:.1f}s"
+    )
+    if pruned is not None:
+        line += f"; pruned {pruned} chunks of removed files"
+    return line
+
+
+def run_index(args: argparse.Namespace) -> int:
+    from jina_v3 import VectorIndex
+    from jina_v3.chunking import DEFAULT_CHUNK_TOKENS, TextChunker
+    from jina_v3.sources import list_files, read_files, root_name
+
+    if args.chunk_tokens is not None and args.chunk_tokens < 1:
+        raise ConfigurationError(f"--chunk-tokens must be positive, got {args.chunk_tokens}")
+    files = list_files(args.paths, glob=args.glob)  # before the model: a typo fails at once
+    roots = list(dict.fromkeys(root_name(p) for p in args.paths))
+    store = open_store(args)
+    try:
+        embedder = make_embedder(args)
+        chunker = TextChunker.for_embedder(embedder, args.chunk_tokens or DEFAULT_CHUNK_TOKENS)
+        index = VectorIndex(
+            embedder,
+            store,
+            dimensions=args.dimensions,
+            late_chunking=args.late_chunking,
+            chunker=chunker,
+            batch_size=args.batch_size,
+            recreate=args.recreate,
+        )
+        failed: list[str] = []
+        warn = (lambda line: None) if args.quiet else (lambda line: print(line, file=sys.stderr))
+        with _StopFlag() as stop:
+            summary = index.ingest(
+                _documents(read_files(files), failed, warn),
+                progress=not args.quiet,
+                stop=stop,
+            )
+        pruned = None
+        if args.prune and not summary.interrupted:
+            pruned = _prune(store, list_files(args.paths), roots)
+        print(_summary(summary, len(failed), pruned), flush=True)
+        if summary.interrupted:
+            print(
+                "jina-v3 index: interrupted; the index is consistent: run the same command "
+                "again to continue",
+                file=sys.stderr,
+            )
+            return INTERRUPTED
+        return 0
+    finally:
+        store.close()
+
+
+# -- search, info, delete ----------------------------------------------------------------------
+
+
+def _filter(raw: str | None) -> Any:
+    if raw is None:
+        return None
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ConfigurationError(
+            f"--filter is not JSON ({exc.msg} at character {exc.pos}); "
+            'example: --filter \'{"lang": {"$in": ["en", "de"]}}\''
+        ) from None
+    if not isinstance(value, dict):
+        raise ConfigurationError(
+            f"--filter must be a JSON object, got a {type(value).__name__}; "
+            'example: --filter \'{"lang": "en"}\''
+        )
+    return value
+
+
+def run_search(args: argparse.Namespace) -> int:
+    from jina_v3 import VectorIndex
+
+    where = _filter(args.filter)
+    if args.k < 1:
+        raise ConfigurationError(f"-k must be a positive integer, got {args.k}")
+    store = open_store(args)
+    try:
+        index = VectorIndex.open(make_embedder(args), store)
+        hits = index.search(args.query, k=args.k, filter=where)
+    finally:
+        store.close()
+    hits = sorted(hits, key=lambda h: (-h.score, h.id))
+    if args.json:
+        json.dump(hits_json(hits), sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+    else:
+        tty = sys.stdout.isatty()
+        sys.stdout.write(hits_table(hits, args.query, tty=tty, width=_width(tty)))
+    return 0
+
+
+def _width(tty: bool) -> int:
+    if not tty:
+        return 100
+    import shutil
+
+    return max(60, shutil.get_terminal_size((100, 20)).columns)
+
+
+def run_info(args: argparse.Namespace) -> int:
+    store = open_store(args, _defaults()[1])
+    rows = []
+    try:
+        names = sorted(store.collections())
+    finally:
+        store.close()
+    for name in names:
+        other = open_store(args, name)
+        try:
+            signature = other.read_signature()
+            rows.append(
+                {
+                    "collection": name,
+                    "points": other.count(),
+                    "signature": None if signature is None else signature.to_dict(),
+                }
+            )
+        finally:
+            other.close()
+    if args.json:
+        json.dump({"store": args.store, "collections": rows}, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(info_table(args.store, rows))
+    return 0
+
+
+def run_delete(args: argparse.Namespace) -> int:
+    store = open_store(args)
+    try:
+        if store.read_signature() is None:
+            raise StoreError(
+                f"no collection {args.collection!r} in {args.store} (see `jina-v3 info`)"
+            )
+        before = store.count()
+        if args.all:
+            store.clear()
+        elif args.id is not None:
+            store.delete(document_ids=[args.id])
+        else:
+            store.delete(filter={"source": args.source})
+        deleted = before - store.count()
+    finally:
+        store.close()
+    print(f"deleted {deleted} points from {args.collection!r}")
+    return 0
+
+
+# -- the parsers -------------------------------------------------------------------------------
+
+
+def _store_options(parser: argparse.ArgumentParser, *, collection: bool = True) -> None:
+    uri, name = _defaults()
+    parser.add_argument(
+        "--store",
+        default=uri,
+        metavar="URI",
+        help=(
+            "qdrant-edge:./DIR, milvus-lite:./FILE.db, qdrant:./DIR, qdrant::memory:, "
+            f"qdrant:http://HOST:6333, milvus:http://HOST:19530, pinecone:INDEX (default: {uri})"
+        ),
+    )
+    if collection:
+        parser.add_argument("--collection", default=name, help=f"default: {name}")
+
+
+def _model_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--model",
+        default=None,
+        metavar="PATH_OR_ID",
+        help=f"checkpoint directory or hub id (default: ${MODEL_ENV}, else the API when "
+        f"JINA_API_KEY is set, else {HUB_MODEL})",
+    )
+    group.add_argument(
+        "--api", action="store_true", help="the hosted Jina API (key in JINA_API_KEY)"
+    )
+    parser.add_argument("--dtype", choices=["float32", "bfloat16"], default=None)
+
+
+def add_commands(commands: Any, base: argparse.ArgumentParser) -> None:
+    """Add index, search, info and delete to the CLI's subcommands."""
+    index = commands.add_parser(
+        "index", parents=[base], help="index .txt, .md and .jsonl files and folders"
+    )
+    index.add_argument("paths", nargs="+", metavar="PATH", help="files and folders")
+    _store_options(index)
+    _model_options(index)
+    index.add_argument("--dimensions", type=int, default=None, help="Matryoshka size")
+    index.add_argument("--late-chunking", action="store_true", help="late-chunk each document")
+    index.add_argument("--chunk-tokens", type=int, default=None, metavar="N", help="chunk size")
+    index.add_argument("--batch-size", type=int, default=64, metavar="N", help="points per batch")
+    index.add_argument("--glob", default=None, metavar="PATTERN", help="only matching files")
+    index.add_argument(
+        "--prune", action="store_true", help="delete documents of these paths whose files are gone"
+    )
+    index.add_argument("--quiet", action="store_true", help="no progress, no warnings")
+    index.add_argument(
+        "--recreate", action="store_true", help="drop the collection first (deletes its data)"
+    )
+    index.set_defaults(run=run_index)
+
+    search = commands.add_parser("search", parents=[base], help="search an indexed collection")
+    search.add_argument("query", metavar="QUERY")
+    _store_options(search)
+    _model_options(search)
+    search.add_argument("-k", type=int, default=5, help="number of hits (default: 5)")
+    search.add_argument(
+        "--filter", default=None, metavar="JSON", help='metadata filter, e.g. \'{"lang": "en"}\''
+    )
+    search.add_argument("--json", action="store_true", help="hits as JSON")
+    search.set_defaults(run=run_search)
+
+    info = commands.add_parser(
+        "info", parents=[base], help="collections, embedding signatures and point counts"
+    )
+    _store_options(info, collection=False)
+    info.add_argument("--json", action="store_true")
+    info.set_defaults(run=run_info)
+
+    delete = commands.add_parser("delete", parents=[base], help="delete documents or everything")
+    _store_options(delete)
+    which = delete.add_mutually_exclusive_group(required=True)
+    which.add_argument("--source", metavar="PATH", help="the documents of one source file")
+    which.add_argument("--id", metavar="ID", help="one document (all its chunks)")
+    which.add_argument("--all", action="store_true", help="every point (keeps the collection)")
+    delete.set_defaults(run=run_delete)

@@ -238,16 +238,33 @@ class BaseStore:
         return await self._arun("fetch", self._fetch_flow(ids))
 
     def delete(
-        self, *, ids: Sequence[str] | None = None, document_ids: Sequence[str] | None = None
+        self,
+        *,
+        ids: Sequence[str] | None = None,
+        document_ids: Sequence[str] | None = None,
+        filter: Any | None = None,
     ) -> None:
-        """Delete points by id and/or every point (chunk) of the given documents."""
-        self._run("delete", self._delete_flow(ids, document_ids))
+        """Delete points by id, every point (chunk) of the given documents, and/or every
+        point matching `filter` (the dialect or the engine's native filter)."""
+        self._run("delete", self._delete_flow(ids, document_ids, filter))
 
     async def adelete(
-        self, *, ids: Sequence[str] | None = None, document_ids: Sequence[str] | None = None
+        self,
+        *,
+        ids: Sequence[str] | None = None,
+        document_ids: Sequence[str] | None = None,
+        filter: Any | None = None,
     ) -> None:
         """Async twin of :meth:`delete`."""
-        await self._arun("delete", self._delete_flow(ids, document_ids))
+        await self._arun("delete", self._delete_flow(ids, document_ids, filter))
+
+    def collections(self) -> list[str]:
+        """Names of the jina_v3 collections in the same database (sorted)."""
+        return self._run("collections", self._collections())
+
+    async def acollections(self) -> list[str]:
+        """Async twin of :meth:`collections`."""
+        return await self._arun("collections", self._collections())
 
     def clear(self) -> None:
         """Delete every point, keeping the collection and its signature."""
@@ -428,12 +445,15 @@ class BaseStore:
         return [found[i] for i in dict.fromkeys(wanted) if i in found]
 
     def _delete_flow(
-        self, ids: Sequence[str] | None, document_ids: Sequence[str] | None
+        self, ids: Sequence[str] | None, document_ids: Sequence[str] | None, filter: Any | None
     ) -> Flow[None]:
         point_ids = as_str_ids(ids, "ids")
         doc_ids = as_str_ids(document_ids, "document_ids")
-        if not (point_ids or doc_ids) or not (yield from self._exists()):
+        native = self._native_filter(filter)
+        if not (point_ids or doc_ids or filter is not None) or not (yield from self._exists()):
             return
+        if native is not None:
+            yield from self._delete_matching(native)
         for values, key in ((point_ids, "ids"), (doc_ids, "document_ids")):
             for part in pack([1] * len(values), max_items=self.delete_batch):
                 yield from self._delete(**{key: values[part.start : part.stop]})
@@ -492,6 +512,14 @@ class BaseStore:
         yield  # pragma: no cover
 
     def _delete(self, *, ids: list[str] = (), document_ids: list[str] = ()) -> Flow[None]:  # type: ignore[assignment]
+        raise NotImplementedError
+        yield  # pragma: no cover
+
+    def _delete_matching(self, native: Any) -> Flow[None]:
+        raise NotImplementedError
+        yield  # pragma: no cover
+
+    def _collections(self) -> Flow[list[str]]:
         raise NotImplementedError
         yield  # pragma: no cover
 

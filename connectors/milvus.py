@@ -33,10 +33,11 @@ from jina_v3._flow import Call, Flow
 from jina_v3.connectors._base import BaseStore, Described, client
 from jina_v3.connectors._common import LAYOUT_KEY, SIGNATURE_KEY, require
 from jina_v3.connectors._milvus_filter import list_literal, needs_exact_check, to_expression
-from jina_v3.errors import ConfigurationError, StoreError
+from jina_v3.errors import ConfigurationError, StoreError, UnsupportedFilterError
 from jina_v3.filters import FilterNode, matches
 from jina_v3.store import (
     CHUNK_INDEX_KEY,
+    CONTENT_HASH_KEY,
     DOCUMENT_ID_KEY,
     REBUILD_FIX,
     TEXT_KEY,
@@ -390,6 +391,23 @@ class MilvusStore(BaseStore):
         field, values = ("id", ids) if ids else ("document_id", document_ids)
         yield client("delete", self.collection, filter=f"{field} in {list_literal(list(values))}")
 
+    def _delete_matching(self, native: Any) -> Flow[None]:
+        if isinstance(native, _Narrowed):
+            raise UnsupportedFilterError(
+                "Milvus compares JSON booleans as numbers, so a delete filter on a number or a "
+                "boolean in metadata could remove other points: filter on strings, or pass a "
+                "native Milvus expression"
+            )
+        yield client("delete", self.collection, filter=native)
+
+    def _collections(self) -> Flow[list[str]]:
+        names = []
+        for name in (yield client("list_collections")):  # only those carrying a signature
+            info = yield client("describe_collection", name)
+            if (info.get("properties") or {}).get(SIGNATURE_KEY):
+                names.append(name)
+        return sorted(names)
+
     def _count(self) -> Flow[int]:
         rows = yield client("query", self.collection, filter="", output_fields=["count(*)"])
         return int(rows[0]["count(*)"]) if rows else 0
@@ -443,13 +461,16 @@ def _cut(text: str, point: str) -> str:
 def _hit(raw: Mapping[str, Any], score: float) -> Hit:
     entity = raw.get("entity") or {}
     chunk = entity.get("chunk_index")
+    metadata = dict(entity.get("metadata") or {})
+    digest = metadata.pop(CONTENT_HASH_KEY, None)
     return Hit(
         id=str(raw.get("id", entity.get("id"))),
         score=score,
         text=str(entity.get("text", "")),
-        metadata=dict(entity.get("metadata") or {}),
+        metadata=metadata,
         document_id=str(entity.get("document_id", "")),
         chunk_index=None if chunk is None or int(chunk) < 0 else int(chunk),
+        content_hash=digest,
     )
 
 

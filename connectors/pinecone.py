@@ -125,6 +125,11 @@ class _Pinecone:
     def delete(self, **kwargs: Any) -> None:
         self.index.delete(namespace=self.namespace, **kwargs)
 
+    def namespaces(self) -> list[str]:
+        """The index's namespaces ("" is the default one)."""
+        names = (self.index.describe_index_stats().namespaces or {}).keys()
+        return sorted({"" if n == "__default__" else str(n) for n in names})
+
     def close(self) -> None:
         index, self._index = self._index, None
         if index is not None and hasattr(index, "close"):
@@ -360,6 +365,13 @@ class PineconeStore(BaseStore):
             yield client("delete", ids=list(ids))
         else:
             yield client("delete", filter={DOCUMENT_ID_KEY: {"$in": list(document_ids)}})
+
+    def _delete_matching(self, native: Any) -> Flow[None]:
+        yield client("delete", filter=native)
+
+    def _collections(self) -> Flow[list[str]]:
+        """The namespaces of this store's index: in Pinecone they hold the collections."""
+        return (yield client("namespaces"))
 
     def _count(self) -> Flow[int]:
         stats = yield client("stats")

@@ -308,6 +308,19 @@ class QdrantStore(BaseStore):
             selector = models.FilterSelector(filter=models.Filter(must=[condition]))
         yield client("delete", collection_name=self.collection, points_selector=selector, wait=True)
 
+    def _delete_matching(self, native: Any) -> Flow[None]:
+        selector = _models().FilterSelector(filter=native)
+        yield client("delete", collection_name=self.collection, points_selector=selector, wait=True)
+
+    def _collections(self) -> Flow[list[str]]:
+        response = yield client("get_collections")
+        names = []
+        for collection in response.collections:  # only those carrying a signature
+            info = yield client("get_collection", collection_name=collection.name)
+            if SIGNATURE_KEY in (info.config.metadata or {}):
+                names.append(collection.name)
+        return sorted(names)
+
     def _count(self) -> Flow[int]:
         result = yield client("count", collection_name=self.collection, exact=True)
         return int(result.count)

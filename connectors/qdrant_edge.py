@@ -114,6 +114,14 @@ class _Shard:
     def optimize(self) -> bool:
         return bool(self._open().optimize())
 
+    def collections(self) -> list[str]:
+        """The shards beside this one that carry a signature file."""
+        suffix = ".jina_v3.json"
+        root = self.path.parent
+        if not root.is_dir():
+            return []
+        return sorted(p.name[: -len(suffix)] for p in root.glob(f"*{suffix}"))
+
     def close(self) -> None:
         if self._shard is not None:
             shard, self._shard = self._shard, None
@@ -310,6 +318,12 @@ class QdrantEdgeStore(BaseStore):
             )
             operation = edge.UpdateOperation.delete_points_by_filter(edge.Filter(must=[condition]))
         yield client("update", operation)
+
+    def _delete_matching(self, native: Any) -> Flow[None]:
+        yield client("update", _edge().UpdateOperation.delete_points_by_filter(native))
+
+    def _collections(self) -> Flow[list[str]]:
+        return (yield client("collections"))
 
     def _count(self) -> Flow[int]:
         return int((yield client("count")))

@@ -2,9 +2,10 @@
 
 Ingestion is one pipeline, the same for both classes:
 
-    documents -> plan (pure: which texts and late-chunked documents to embed, which point
-    each vector fills) -> embed (one call per kind) -> records -> delete the documents' old
-    points -> upsert
+    documents -> batches -> skip the unchanged (content hash of the stored head point) ->
+    plan (pure, :mod:`jina_v3._plan`) -> embed (one call per kind) -> records -> writer
+    (delete the documents' old points, upsert; in the background, so batch n is written
+    while batch n+1 is embedded)
 
 written once as a flow (:mod:`jina_v3._flow`) that the sync class runs with the embedder and
 store as they are and the async class runs with their async twins.
@@ -13,98 +14,33 @@ store as they are and the async class runs with their async twins.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from typing import Any
 
 import numpy as np
 
+from jina_v3._drivers import AsyncStoreView, AsyncWriter, Writer
 from jina_v3._flow import Call, Flow, InThread, arun, run
+from jina_v3._plan import IngestSummary, Planned, content_hash, head_ids, plan_ingest
+from jina_v3.chunking import TextChunker
 from jina_v3.errors import ConfigurationError, StoreError
+from jina_v3.progress import Progress
 from jina_v3.store import (
     AsyncVectorStore,
     Document,
     EmbeddingSignature,
     Hit,
-    Record,
     check_signature,
-    point_id,
 )
 
-__all__ = ["AsyncVectorIndex", "IngestPlan", "VectorIndex", "plan_ingest"]
+__all__ = ["AsyncVectorIndex", "IngestSummary", "VectorIndex"]
 
 logger = logging.getLogger(__name__)
 
 _STORABLE_TYPES = ("float", "ubinary")
 
 Chunker = Callable[[str], Sequence[str]]
-
-
-@dataclass(frozen=True)
-class _Slot:
-    """Where one point's vector comes from: row `row` of the plain texts, or chunk `row` of
-    late-chunked document `document`."""
-
-    document: Document
-    chunk_index: int | None
-    text: str
-    late: int | None  # index into IngestPlan.late_documents, None: a row of IngestPlan.texts
-    row: int
-
-
-@dataclass(frozen=True)
-class IngestPlan:
-    """What one batch of documents needs: the texts to embed one by one, the documents to
-    late-chunk (each its own pass), and the point each resulting vector fills."""
-
-    texts: list[str]
-    late_documents: list[list[str]]
-    slots: list[_Slot]
-
-    @property
-    def document_ids(self) -> list[str]:
-        return list(dict.fromkeys(slot.document.id for slot in self.slots))
-
-    def records(self, vectors: np.ndarray | None, late: Sequence[np.ndarray]) -> list[Record]:
-        """The points, given the embeddings of `texts` and of `late_documents`."""
-        records = []
-        for slot in self.slots:
-            rows = vectors if slot.late is None else late[slot.late]
-            assert rows is not None
-            doc = slot.document
-            records.append(
-                Record(
-                    point_id(doc.id, slot.chunk_index),
-                    rows[slot.row],
-                    slot.text,
-                    doc.metadata,
-                    doc.id,
-                    slot.chunk_index,
-                )
-            )
-        return records
-
-
-def plan_ingest(
-    documents: Sequence[tuple[Document, Sequence[str] | None]], *, late_chunking: bool
-) -> IngestPlan:
-    """Plan one batch: each document with its chunks (None: embedded whole, one point)."""
-    texts: list[str] = []
-    late_documents: list[list[str]] = []
-    slots: list[_Slot] = []
-    for doc, chunks in documents:
-        if chunks is None:
-            slots.append(_Slot(doc, None, doc.text, None, len(texts)))
-            texts.append(doc.text)
-        elif late_chunking:
-            for j, chunk in enumerate(chunks):
-                slots.append(_Slot(doc, j, chunk, len(late_documents), j))
-            late_documents.append(list(chunks))
-        else:
-            for j, chunk in enumerate(chunks):
-                slots.append(_Slot(doc, j, chunk, None, len(texts)))
-                texts.append(chunk)
-    return IngestPlan(texts, late_documents, slots)
 
 
 class _IndexBase:
@@ -200,27 +136,65 @@ class _IndexBase:
             )
         check_signature(self._signature, stored, collection=collection)
 
-    def _add_flow(self, documents: Iterable[Document]) -> Flow[int]:
+    def _ingest_flow(
+        self,
+        documents: Iterable[Document],
+        skip_unchanged: bool,
+        stop: Callable[[], bool] | None,
+        progress: Progress | None,
+    ) -> Flow[IngestSummary]:
+        summary = IngestSummary()
+        started = time.perf_counter()
+        usage = getattr(self._embedder, "usage", None)
+        tokens_before = usage.total_tokens if usage is not None else 0
         yield from self._ensure_flow()
         embed = {"dimensions": self._dimensions, "embedding_type": self._embedding_type}
-        written = 0
-        for batch in self._batches(documents):
-            plan = plan_ingest(batch, late_chunking=self._late_chunking)
-            vectors = None
-            if plan.texts:
-                kwargs = {**embed, "truncate": self._truncate}
-                vectors = yield Call("embedder", "encode_passages", (plan.texts,), kwargs)
-            late: list[np.ndarray] = []
-            if plan.late_documents:
-                late = yield Call("embedder", "encode_late_chunked", (plan.late_documents,), embed)
-            records = plan.records(vectors, late)
-            # A re-added document replaces all its points, whatever its old shape: delete
-            # first, so an interrupted run never leaves a stale chunk beside a new version.
-            yield Call("store", "delete", (), {"document_ids": plan.document_ids})
-            yield Call("store", "upsert", (records,))
-            written += len(records)
-            logger.debug("upserted %d points", len(records))
-        return written
+        try:
+            for batch in self._batches(documents):
+                summary.documents += len(batch)
+                stored = yield from self._stored_hashes(batch)
+                todo = [
+                    p
+                    for p in batch
+                    if not (skip_unchanged and stored.get(p.document.id) == p.digest)
+                ]
+                summary.unchanged += len(batch) - len(todo)
+                summary.replaced += sum(p.document.id in stored for p in todo)
+                summary.indexed += sum(p.document.id not in stored for p in todo)
+                points = 0
+                if todo:
+                    plan = plan_ingest(todo, late_chunking=self._late_chunking)
+                    vectors = None
+                    if plan.texts:
+                        kwargs = {**embed, "truncate": self._truncate}
+                        vectors = yield Call("embedder", "encode_passages", (plan.texts,), kwargs)
+                    late: list[np.ndarray] = []
+                    if plan.late_documents:
+                        late = yield Call(
+                            "embedder", "encode_late_chunked", (plan.late_documents,), embed
+                        )
+                    records = plan.records(vectors, late)
+                    # a re-added document replaces all its points, whatever its old shape
+                    yield Call("writer", "write", (plan.document_ids, records))
+                    points = len(records)
+                summary.points += points
+                tokens = (usage.total_tokens if usage is not None else 0) - tokens_before
+                if progress is not None:
+                    progress.update(len(batch), points=points, tokens=tokens - summary.tokens)
+                summary.tokens = tokens
+                if stop is not None and stop():
+                    summary.interrupted = True
+                    break
+        finally:
+            yield Call("writer", "wait")  # the batch in flight is written, or its error raised
+        summary.seconds = time.perf_counter() - started
+        return summary
+
+    def _stored_hashes(self, batch: list[Planned]) -> Flow[dict[str, str]]:
+        """Content hash of each document's stored version (missing: not stored)."""
+        ids = [i for p in batch for i in head_ids(p.document.id)]
+        hits = yield Call("store", "fetch", (ids,))
+        return {h.document_id: h.content_hash or "" for h in hits}
 
     def _search_flow(self, query: str, k: int, filter: Any | None) -> Flow[list[Hit]]:
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
@@ -253,21 +227,24 @@ class _IndexBase:
         if self._chunker is None and not self._late_chunking:
             return None
         if self._chunker is None:
-            from jina_v3.chunking import TextChunker
-
             self._chunker = TextChunker.for_embedder(self._embedder)
         chunks = [c for c in self._chunker(doc.text) if isinstance(c, str) and c.strip()]
         return chunks or [doc.text]
 
-    def _batches(
-        self, documents: Iterable[Document]
-    ) -> Iterator[list[tuple[Document, Sequence[str] | None]]]:
+    def _chunker_id(self) -> str:
+        """What the content hash records of the chunker (changing it re-embeds)."""
+        chunker = self._chunker
+        if chunker is None or isinstance(chunker, TextChunker):
+            return repr(chunker)
+        return getattr(chunker, "__qualname__", type(chunker).__qualname__)
+
+    def _batches(self, documents: Iterable[Document]) -> Iterator[list[Planned]]:
         """Documents with their chunks, grouped into batches of about batch_size points."""
         if isinstance(documents, (Document, str)):
             raise ConfigurationError("add() takes an iterable of Document, not a single one")
         # Keyed by document id: a document repeated within one batch is written once, as its
         # last version (some databases refuse duplicate ids in one request).
-        batch: dict[str, tuple[Document, Sequence[str] | None]] = {}
+        batch: dict[str, Planned] = {}
         points = 0
         for doc in documents:
             if not isinstance(doc, Document):
@@ -277,19 +254,16 @@ class _IndexBase:
                 )
             previous = batch.pop(doc.id, None)
             if previous is not None:
-                points -= _points(previous[1])
+                points -= previous.points
             chunks = self._chunks_of(doc)
-            batch[doc.id] = (doc, chunks)
-            points += _points(chunks)
+            planned = Planned(doc, chunks, content_hash(doc, chunks, self._chunker_id()))
+            batch[doc.id] = planned
+            points += planned.points
             if points >= self._batch_size:
                 yield list(batch.values())
                 batch, points = {}, 0
         if batch:
             yield list(batch.values())
-
-
-def _points(chunks: Sequence[str] | None) -> int:
-    return 1 if chunks is None else len(chunks)
 
 
 class VectorIndex(_IndexBase):
@@ -330,17 +304,33 @@ class VectorIndex(_IndexBase):
         ConfigurationError: Invalid arguments.
     """
 
-    def _run(self, flow: Flow[Any]) -> Any:
-        return run(flow, embedder=self._embedder, store=self._store)
+    @classmethod
+    def open(cls, embedder: Any, store: Any, **options: Any) -> VectorIndex:
+        """An index on an existing collection, with the dimensions, embedding type and late
+        chunking its signature records (so a search needs no flag the indexing run fixed).
 
-    def add(self, documents: Iterable[Document]) -> int:
+        Raises:
+            StoreError: The collection does not exist or has no signature.
+        """
+        return cls(embedder, store, **_stored_settings(store.read_signature(), store), **options)
+
+    def _run(self, flow: Flow[Any]) -> Any:
+        writer = Writer(self._store)
+        try:
+            return run(flow, embedder=self._embedder, store=self._store, writer=writer)
+        finally:
+            writer.close()
+
+    def add(self, documents: Iterable[Document], *, progress: bool | Progress = False) -> int:
         """Embed and write documents in batches; re-adding a document replaces all its points.
 
         Args:
             documents: Any iterable of :class:`Document` (consumed lazily, batch by batch).
+            progress: Show progress (True), or report to this :class:`~jina_v3.progress.Progress`.
 
         Returns:
-            The number of points written (one per document, or one per chunk).
+            The number of points written (one per document, or one per chunk); documents
+            whose content is unchanged since they were last written are skipped.
 
         Raises:
             SignatureMismatchError, DimensionMismatchError: The collection was built with
@@ -348,7 +338,31 @@ class VectorIndex(_IndexBase):
             StoreError: The database failed; earlier batches stay written, and re-running
                 the same ``add`` completes the ingestion without duplicates.
         """
-        return self._run(self._add_flow(documents))
+        return self.ingest(documents, progress=progress).points
+
+    def ingest(
+        self,
+        documents: Iterable[Document],
+        *,
+        progress: bool | Progress = False,
+        skip_unchanged: bool = True,
+        stop: Callable[[], bool] | None = None,
+    ) -> IngestSummary:
+        """:meth:`add`, returning what it did (documents indexed, replaced, unchanged; points,
+        tokens, seconds).
+
+        Args:
+            skip_unchanged: Skip documents whose content hash equals the stored one.
+            stop: Checked after each batch: when it returns True, the batch in flight is
+                written and ingestion ends (``interrupted=True``); re-running continues.
+        """
+        bar = _progress(progress, documents)
+        try:
+            summary = self._run(self._ingest_flow(documents, skip_unchanged, stop, bar))
+        finally:
+            if bar is not None:
+                bar.close()
+        return summary
 
     def search(self, query: str, k: int = 10, filter: Any | None = None) -> list[Hit]:
         """The `k` best passages (or chunks) for `query`, embedded with the query task.
@@ -387,32 +401,26 @@ class VectorIndex(_IndexBase):
         self.close()
 
 
-class _AsyncStoreView:
-    """A store's async twins under the sync names the flows call."""
+def _progress(progress: bool | Progress, documents: Any) -> Progress | None:
+    if isinstance(progress, Progress):
+        return progress
+    if not progress:
+        return None
+    return Progress(len(documents) if isinstance(documents, Sized) else None)
 
-    def __init__(self, store: AsyncVectorStore) -> None:
-        self._store = store
 
-    async def ensure_collection(self, signature: EmbeddingSignature, *, recreate: bool) -> None:
-        await self._store.aensure_collection(signature, recreate=recreate)
-
-    async def read_signature(self) -> EmbeddingSignature | None:
-        return await self._store.aread_signature()
-
-    async def upsert(self, records: Sequence[Record]) -> None:
-        await self._store.aupsert(records)
-
-    async def query(self, vector: np.ndarray, *, k: int, filter: Any | None) -> list[Hit]:
-        return await self._store.aquery(vector, k=k, filter=filter)
-
-    async def delete(self, *, document_ids: Sequence[str]) -> None:
-        await self._store.adelete(document_ids=document_ids)
-
-    async def count(self) -> int:
-        return await self._store.acount()
-
-    async def close(self) -> None:
-        await self._store.aclose()
+def _stored_settings(signature: EmbeddingSignature | None, store: Any) -> dict[str, Any]:
+    if signature is None:
+        raise StoreError(
+            f"Collection {getattr(store, 'collection', '?')!r} does not exist or has no "
+            "embedding signature; index documents into it first (`jina-v3 index`, or "
+            "VectorIndex(...).add)."
+        )
+    return {
+        "dimensions": signature.dimensions,
+        "embedding_type": signature.embedding_type,
+        "late_chunking": signature.late_chunking,
+    }
 
 
 class AsyncVectorIndex(_IndexBase):
@@ -429,15 +437,41 @@ class AsyncVectorIndex(_IndexBase):
 
         self._aembedder = embedder if isinstance(embedder, AsyncEmbedder) else InThread(embedder)
         self._astore = (
-            _AsyncStoreView(store) if isinstance(store, AsyncVectorStore) else InThread(store)
+            AsyncStoreView(store) if isinstance(store, AsyncVectorStore) else InThread(store)
         )
 
-    async def _arun(self, flow: Flow[Any]) -> Any:
-        return await arun(flow, embedder=self._aembedder, store=self._astore)
+    @classmethod
+    async def open(cls, embedder: Any, store: Any, **options: Any) -> AsyncVectorIndex:
+        """See :meth:`VectorIndex.open`."""
+        signature = await AsyncStoreView(store).read_signature()
+        return cls(embedder, store, **_stored_settings(signature, store), **options)
 
-    async def add(self, documents: Iterable[Document]) -> int:
+    async def _arun(self, flow: Flow[Any]) -> Any:
+        writer = AsyncWriter(self._astore)
+        try:
+            return await arun(flow, embedder=self._aembedder, store=self._astore, writer=writer)
+        finally:
+            await writer.wait(raise_errors=False)
+
+    async def add(self, documents: Iterable[Document], *, progress: bool | Progress = False) -> int:
         """See :meth:`VectorIndex.add`."""
-        return await self._arun(self._add_flow(documents))
+        return (await self.ingest(documents, progress=progress)).points
+
+    async def ingest(
+        self,
+        documents: Iterable[Document],
+        *,
+        progress: bool | Progress = False,
+        skip_unchanged: bool = True,
+        stop: Callable[[], bool] | None = None,
+    ) -> IngestSummary:
+        """See :meth:`VectorIndex.ingest`."""
+        bar = _progress(progress, documents)
+        try:
+            return await self._arun(self._ingest_flow(documents, skip_unchanged, stop, bar))
+        finally:
+            if bar is not None:
+                bar.close()
 
     async def search(self, query: str, k: int = 10, filter: Any | None = None) -> list[Hit]:
         """See :meth:`VectorIndex.search`."""

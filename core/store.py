@@ -38,7 +38,9 @@ __all__ = [
 ID_NAMESPACE = uuid.UUID("5f0c6f0e-4b7e-5a39-9d7e-6a8f3c9b1e21")
 #: Metadata keys reserved by the library in every stored point's payload.
 TEXT_KEY, DOCUMENT_ID_KEY, CHUNK_INDEX_KEY = "text", "document_id", "chunk_index"
-RESERVED_KEYS = frozenset((TEXT_KEY, DOCUMENT_ID_KEY, CHUNK_INDEX_KEY))
+#: The hash of a document's content, kept on each of its points (incremental indexing).
+CONTENT_HASH_KEY = "content_hash"
+RESERVED_KEYS = frozenset((TEXT_KEY, DOCUMENT_ID_KEY, CHUNK_INDEX_KEY, CONTENT_HASH_KEY))
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 MAX_METADATA_DEPTH = 16
@@ -143,7 +145,8 @@ class Document:
         if reserved:
             raise ConfigurationError(
                 f"{name}: metadata keys {sorted(reserved)} are reserved by the index (it "
-                "stores the text, document id and chunk index under them); rename them."
+                "stores the text, document id, chunk index and content hash under them); "
+                "rename them."
             )
         object.__setattr__(self, "metadata", metadata)
         check_text(self.text, f"{name}: text")
@@ -188,6 +191,7 @@ class Hit:
     metadata: Mapping[str, Any]
     document_id: str
     chunk_index: int | None = None
+    content_hash: str | None = None  # of the document, when an index wrote it
 
 
 @dataclass(frozen=True)
@@ -281,6 +285,7 @@ def hit_from_payload(id: str, score: float, payload: Mapping[str, Any]) -> Hit:
     """Split a stored payload back into a :class:`Hit` (reserved keys out of `metadata`)."""
     metadata = {k: v for k, v in payload.items() if k not in RESERVED_KEYS}
     chunk = payload.get(CHUNK_INDEX_KEY)
+    digest = payload.get(CONTENT_HASH_KEY)
     return Hit(
         id=str(id),
         score=float(score),
@@ -288,6 +293,7 @@ def hit_from_payload(id: str, score: float, payload: Mapping[str, Any]) -> Hit:
         metadata=metadata,
         document_id=str(payload.get(DOCUMENT_ID_KEY, "")),
         chunk_index=None if chunk is None or int(chunk) < 0 else int(chunk),
+        content_hash=None if digest is None else str(digest),
     )
 
 
@@ -325,9 +331,18 @@ class VectorStore(Protocol):
         ...
 
     def delete(
-        self, *, ids: Sequence[str] | None = None, document_ids: Sequence[str] | None = None
+        self,
+        *,
+        ids: Sequence[str] | None = None,
+        document_ids: Sequence[str] | None = None,
+        filter: Any | None = None,
     ) -> None:
-        """Delete points by point id, and/or every point (chunk) of the given documents."""
+        """Delete points by point id, every point (chunk) of the given documents, and/or every
+        point matching `filter`."""
+        ...
+
+    def collections(self) -> list[str]:
+        """Names of the jina_v3 collections in the same database."""
         ...
 
     def clear(self) -> None:
@@ -362,8 +377,14 @@ class AsyncVectorStore(Protocol):
     async def afetch(self, ids: Sequence[str]) -> list[Hit]: ...
 
     async def adelete(
-        self, *, ids: Sequence[str] | None = None, document_ids: Sequence[str] | None = None
+        self,
+        *,
+        ids: Sequence[str] | None = None,
+        document_ids: Sequence[str] | None = None,
+        filter: Any | None = None,
     ) -> None: ...
+
+    async def acollections(self) -> list[str]: ...
 
     async def aclear(self) -> None: ...
 

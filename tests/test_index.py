@@ -160,7 +160,10 @@ def test_add_streams_in_batches(tiny_embedder, store):
 
     recorder.inner.upsert = upsert
     assert index.add(documents()) == len(DOCS)
-    assert upserts_seen_at == [5, 10, 12]  # written before the input was exhausted
+    # written while the input streams: batch n is written while batch n+1 is read and
+    # embedded (one write in flight), so a write is seen at most one batch late
+    assert len(upserts_seen_at) == 3 and upserts_seen_at[0] < len(DOCS)
+    assert all(seen <= min(5 * (i + 2), len(DOCS)) for i, seen in enumerate(upserts_seen_at))
     names = [c[0] for c in recorder.calls]
     assert names.count("ensure_collection") == 1
     assert names.count("read_signature") == 0  # first use: ensure_collection checked it

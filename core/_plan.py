@@ -1,0 +1,133 @@
+"""The index pipeline's pure part: which texts to embed for a batch of documents, which point
+each vector fills, each document's content hash, and the summary of a run. No I/O."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from jina_v3.store import CONTENT_HASH_KEY, Document, Record, point_id
+
+__all__ = ["IngestPlan", "IngestSummary", "Planned", "content_hash", "head_ids", "plan_ingest"]
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A document with its chunks (None: embedded whole, as one point) and content hash."""
+
+    document: Document
+    chunks: Sequence[str] | None
+    digest: str
+
+    @property
+    def points(self) -> int:
+        return 1 if self.chunks is None else len(self.chunks)
+
+
+def content_hash(doc: Document, chunks: Sequence[str] | None, chunker: str) -> str:
+    """What decides a document's points: its text or chunks, metadata, and the chunker."""
+    key = [doc.text, None if chunks is None else list(chunks), doc.metadata, chunker]
+    data = json.dumps(key, sort_keys=True, ensure_ascii=False, default=repr)
+    return hashlib.sha256(data.encode("utf-8")).hexdigest()[:32]
+
+
+def head_ids(document_id: str) -> tuple[str, str]:
+    """The ids a document's head point may have: unchunked, or its first chunk. The head is
+    written last, so a stored head means every point of that version is stored."""
+    return point_id(document_id), point_id(document_id, 0)
+
+
+@dataclass(frozen=True)
+class _Slot:
+    """Where one point's vector comes from: row `row` of the plain texts, or chunk `row` of
+    late-chunked document `late`."""
+
+    planned: Planned
+    chunk_index: int | None
+    text: str
+    late: int | None  # index into IngestPlan.late_documents; None: a row of IngestPlan.texts
+    row: int
+
+
+@dataclass(frozen=True)
+class IngestPlan:
+    """What one batch needs: the texts to embed one by one, the documents to late-chunk (each
+    its own pass), and the point each resulting vector fills."""
+
+    texts: list[str]
+    late_documents: list[list[str]]
+    slots: list[_Slot]
+
+    @property
+    def document_ids(self) -> list[str]:
+        return list(dict.fromkeys(slot.planned.document.id for slot in self.slots))
+
+    def records(self, vectors: np.ndarray | None, late: Sequence[np.ndarray]) -> list[Record]:
+        """The points, given the embeddings of `texts` and of `late_documents`; every
+        document's head point comes after all other points (see :func:`head_ids`)."""
+        body, heads = [], []
+        for slot in self.slots:
+            rows = vectors if slot.late is None else late[slot.late]
+            assert rows is not None
+            doc = slot.planned.document
+            metadata = {**doc.metadata, CONTENT_HASH_KEY: slot.planned.digest}
+            record = Record(
+                point_id(doc.id, slot.chunk_index),
+                rows[slot.row],
+                slot.text,
+                metadata,
+                doc.id,
+                slot.chunk_index,
+            )
+            (heads if slot.chunk_index in (None, 0) else body).append(record)
+        return body + heads
+
+
+def plan_ingest(batch: Sequence[Planned], *, late_chunking: bool) -> IngestPlan:
+    """Plan one batch of documents."""
+    texts: list[str] = []
+    late_documents: list[list[str]] = []
+    slots: list[_Slot] = []
+    for planned in batch:
+        if planned.chunks is None:
+            slots.append(_Slot(planned, None, planned.document.text, None, len(texts)))
+            texts.append(planned.document.text)
+        elif late_chunking:
+            for j, chunk in enumerate(planned.chunks):
+                slots.append(_Slot(planned, j, chunk, len(late_documents), j))
+            late_documents.append(list(planned.chunks))
+        else:
+            for j, chunk in enumerate(planned.chunks):
+                slots.append(_Slot(planned, j, chunk, None, len(texts)))
+                texts.append(chunk)
+    return IngestPlan(texts, late_documents, slots)
+
+
+@dataclass
+class IngestSummary:
+    """What one ingestion did."""
+
+    documents: int = 0  # seen
+    indexed: int = 0  # new documents
+    replaced: int = 0  # changed documents, their old points gone
+    unchanged: int = 0  # skipped: same content hash as stored
+    points: int = 0  # written
+    tokens: int = 0  # embedded
+    seconds: float = 0.0
+    interrupted: bool = False
+    failed: int = 0  # inputs the caller could not read (the CLI counts them)
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def __str__(self) -> str:
+        stop = " (interrupted: re-run to continue)" if self.interrupted else ""
+        failed = f", {self.failed} failed" if self.failed else ""
+        return (
+            f"{self.indexed} documents indexed, {self.unchanged} skipped unchanged, "
+            f"{self.replaced} replaced{failed}: {self.points} chunks, {self.tokens} tokens in "
+            f"{self.seconds:.1f} s{stop}"
+        )

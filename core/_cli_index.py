@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import signal
 import sys
@@ -40,8 +41,21 @@ def resolve_model(args: argparse.Namespace) -> tuple[str, str | None]:
     return "local", HUB_MODEL
 
 
+def _notes(args: argparse.Namespace) -> None:
+    """The library's warnings (the weights' licence, once) as `jina-v3 CMD: note:` lines."""
+    logger = logging.getLogger("jina_v3")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(f"jina-v3 {args.command}: note: %(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
+    logger.setLevel(logging.ERROR if getattr(args, "quiet", False) else logging.WARNING)
+
+
 def make_embedder(args: argparse.Namespace) -> Any:
     from jina_v3 import Embedder
+
+    _notes(args)
 
     backend, model = resolve_model(args)
     if backend == "api":
@@ -128,21 +142,29 @@ def _prune(store: Any, files: list[Any], roots: list[str]) -> int:
     return before - store.count()
 
 
-def _summary(summary: Any, failed: int, pruned: int | None) -> str:
-    new = summary.indexed - summary.replaced
-    line = (
-        f"{summary.documents + failed} documents: {new} indexed, {summary.replaced} replaced, "
-        f"{summary.unchanged} unchanged (skipped), {failed} failed; {summary.points} chunks, "
-        f"{summary.tokens} tokens, {summary.seconds:.1f}s"
-    )
-    if pruned is not None:
-        line += f"; pruned {pruned} chunks of removed files"
-    return line
+def _total(files: list[Any]) -> int | None:
+    """Documents expected: one per text file, one per non-blank .jsonl line (for the ETA)."""
+    from jina_v3.sources import SourceFile
+
+    total = 0
+    for file in files:
+        if not isinstance(file, SourceFile):
+            continue
+        if not file.path.lower().endswith(".jsonl"):
+            total += 1
+            continue
+        try:
+            with open(file.path, "rb") as handle:
+                total += sum(1 for line in handle if line.strip())
+        except OSError:
+            pass  # reported when it is read
+    return total or None
 
 
 def run_index(args: argparse.Namespace) -> int:
     from jina_v3 import VectorIndex
     from jina_v3.chunking import DEFAULT_CHUNK_TOKENS, TextChunker
+    from jina_v3.progress import Progress
     from jina_v3.sources import list_files, read_files, root_name
 
     if args.chunk_tokens is not None and args.chunk_tokens < 1:
@@ -167,13 +189,15 @@ def run_index(args: argparse.Namespace) -> int:
         with _StopFlag() as stop:
             summary = index.ingest(
                 _documents(read_files(files), failed, warn),
-                progress=not args.quiet,
+                progress=Progress(_total(files), mode="off" if args.quiet else "auto"),
                 stop=stop,
             )
-        pruned = None
+        summary.failed = len(failed)
+        line = str(summary)
         if args.prune and not summary.interrupted:
             pruned = _prune(store, list_files(args.paths), roots)
-        print(_summary(summary, len(failed), pruned), flush=True)
+            line += f"; pruned {pruned} chunks of files that are gone"
+        print(line, flush=True)
         if summary.interrupted:
             print(
                 "jina-v3 index: interrupted; the index is consistent: run the same command "
@@ -231,32 +255,29 @@ def run_search(args: argparse.Namespace) -> int:
 
 def _width(tty: bool) -> int:
     if not tty:
-        return 100
+        return 120
     import shutil
 
     return max(60, shutil.get_terminal_size((100, 20)).columns)
 
 
 def run_info(args: argparse.Namespace) -> int:
-    store = open_store(args, _defaults()[1])
+    from jina_v3.connectors.uris import list_collections
+
     rows = []
-    try:
-        names = sorted(store.collections())
-    finally:
-        store.close()
-    for name in names:
-        other = open_store(args, name)
+    for name in list_collections(args.store):
+        store = open_store(args, name)
         try:
-            signature = other.read_signature()
+            signature = store.read_signature()
             rows.append(
                 {
                     "collection": name,
-                    "points": other.count(),
+                    "points": store.count(),
                     "signature": None if signature is None else signature.to_dict(),
                 }
             )
         finally:
-            other.close()
+            store.close()
     if args.json:
         json.dump({"store": args.store, "collections": rows}, sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -282,7 +303,7 @@ def run_delete(args: argparse.Namespace) -> int:
         deleted = before - store.count()
     finally:
         store.close()
-    print(f"deleted {deleted} points from {args.collection!r}")
+    print(f"deleted {deleted} point{'' if deleted == 1 else 's'} from {args.collection!r}")
     return 0
 
 

@@ -15,12 +15,20 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from jina_v3.errors import JinaV3Error, ModelLoadError
+from jina_v3.errors import JinaV3Error, ModelLoadError, SignatureMismatchError
 
 MODEL_ENV = "JINA_V3_MODEL"
 _CLI_ADVICE = (
     f"Pass --model PATH of a local checkpoint directory (or set {MODEL_ENV}), or use the "
     "hosted API: set JINA_API_KEY (index/search: --api; embed: --backend api)."
+)
+
+# The library's Python fixes for a mismatched collection, as the CLI's flags.
+_CLI_FIXES = (
+    ("pass dimensions=", "pass --dimensions "),
+    ("use a new collection name", "use a new --collection NAME"),
+    ("pass recreate=True", "pass --recreate"),
+    ("build the index with the collection's settings", "use the collection's --model and flags"),
 )
 
 
@@ -197,6 +205,11 @@ def describe(exc: BaseException) -> str:
     """One line for an error, with the CLI's own advice where the library gives Python's."""
     if isinstance(exc, ModelLoadError) and exc.advice:
         return f"ModelLoadError: {exc.reason} {_CLI_ADVICE}"
+    if isinstance(exc, SignatureMismatchError):
+        message = str(exc)
+        for python, flag in _CLI_FIXES:
+            message = message.replace(python, flag)
+        return f"{type(exc).__name__}: {message}"
     if isinstance(exc, JinaV3Error):
         return f"{type(exc).__name__}: {exc}"
     detail = " ".join(str(exc).split()) or "no details"

@@ -21,6 +21,7 @@ from jina_v3._encoding import check_dimensions, check_embedding_type, check_text
 from jina_v3._flow import Call, Flow, arun, run
 from jina_v3.errors import ConfigurationError
 from jina_v3.options import API_OPTIONS, LOCAL_OPTIONS, LocalOptions, RemoteOptions
+from jina_v3.progress import Progress
 from jina_v3.tasks import Task, check_task
 from jina_v3.types import EmbedSpec, Usage
 
@@ -44,6 +45,7 @@ class EncodeOptions(TypedDict, total=False):
     normalized: bool
     embedding_type: str
     truncate: bool
+    progress: bool | Progress
 
 
 class LateChunkedOptions(TypedDict, total=False):
@@ -54,6 +56,9 @@ class LateChunkedOptions(TypedDict, total=False):
     normalized: bool
     embedding_type: str
 
+
+#: Texts per backend call when ``encode(..., progress=True)`` reports as it goes.
+PROGRESS_SLICE = 256
 
 DEFAULT_LOCAL_MODEL = "jinaai/jina-embeddings-v3"
 DEFAULT_API_MODEL = "jina-embeddings-v3"
@@ -211,6 +216,7 @@ class _BaseEmbedder:
         normalized: bool = True,
         embedding_type: str = "float",
         truncate: bool = False,
+        progress: bool | Progress = False,
     ) -> Flow[np.ndarray]:
         single = isinstance(texts, str)
         batch = check_texts([texts] if isinstance(texts, str) else texts)
@@ -219,8 +225,20 @@ class _BaseEmbedder:
             return _empty(dimensions or self.max_dimensions, embedding_type)
         if late_chunking:
             out = (yield Call("backend", "embed_documents", ([batch], spec)))[0]
-        else:
+        elif not progress:
             out = yield Call("backend", "embed", (batch, spec))
+        else:  # in slices, to report as it goes (results do not depend on the slicing)
+            bar = progress if isinstance(progress, Progress) else Progress(len(batch), unit="text")
+            parts = []
+            try:
+                for start in range(0, len(batch), PROGRESS_SLICE):
+                    tokens = self.usage.total_tokens
+                    part = batch[start : start + PROGRESS_SLICE]
+                    parts.append((yield Call("backend", "embed", (part, spec))))
+                    bar.update(len(part), points=len(part), tokens=self.usage.total_tokens - tokens)
+            finally:
+                bar.close()
+            out = np.concatenate(parts)
         return out[0] if single else out
 
     def _encode_late_chunked(
@@ -349,6 +367,8 @@ class Embedder(_BaseEmbedder):
                 API responses small); default ``float``.
             truncate: Cut inputs over the context instead of raising InputTooLongError
                 (default False).
+            progress: Show a progress bar (True) or report to this
+                :class:`~jina_v3.progress.Progress` (default False).
 
         Returns:
             A numpy array with one row per input.

@@ -112,11 +112,15 @@ class _StopFlag:
 
 
 def _documents(
-    items: Iterator[Any], failed: list[str], warn: Callable[[str], None]
+    items: Iterator[Any], failed: list[str], warn: Callable[[str], None], stop: _StopFlag
 ) -> Iterator[Any]:
+    """The documents, skipped files counted and warned about; ends early once stopped (the
+    documents read so far form the last batch)."""
     from jina_v3.sources import SkippedFile
 
     for item in items:
+        if stop():
+            return
         if isinstance(item, SkippedFile):
             failed.append(item.source)
             warn(f"jina-v3 index: warning: {item}")
@@ -162,52 +166,56 @@ def _total(files: list[Any]) -> int | None:
 
 
 def run_index(args: argparse.Namespace) -> int:
-    from jina_v3 import VectorIndex
-    from jina_v3.chunking import DEFAULT_CHUNK_TOKENS, TextChunker
-    from jina_v3.progress import Progress
-    from jina_v3.sources import list_files, read_files, root_name
+    from jina_v3.sources import list_files, root_name
 
     if args.chunk_tokens is not None and args.chunk_tokens < 1:
         raise ConfigurationError(f"--chunk-tokens must be positive, got {args.chunk_tokens}")
     files = list_files(args.paths, glob=args.glob)  # before the model: a typo fails at once
     roots = list(dict.fromkeys(root_name(p) for p in args.paths))
     store = open_store(args)
-    try:
-        embedder = make_embedder(args)
-        chunker = TextChunker.for_embedder(embedder, args.chunk_tokens or DEFAULT_CHUNK_TOKENS)
-        index = VectorIndex(
-            embedder,
-            store,
-            dimensions=args.dimensions,
-            late_chunking=args.late_chunking,
-            chunker=chunker,
-            batch_size=args.batch_size,
-            recreate=args.recreate,
-        )
-        failed: list[str] = []
-        warn = (lambda line: None) if args.quiet else (lambda line: print(line, file=sys.stderr))
-        with _StopFlag() as stop:
-            summary = index.ingest(
-                _documents(read_files(files), failed, warn),
-                progress=Progress(_total(files), mode="off" if args.quiet else "auto"),
-                stop=stop,
-            )
-        summary.failed = len(failed)
-        line = str(summary)
-        if args.prune and not summary.interrupted:
-            pruned = _prune(store, list_files(args.paths), roots)
-            line += f"; pruned {pruned} chunks of files that are gone"
-        print(line, flush=True)
-        if summary.interrupted:
-            print(
-                "jina-v3 index: interrupted; the index is consistent: run the same command "
-                "again to continue",
-                file=sys.stderr,
-            )
-            return INTERRUPTED
-        return 0
-    finally:
-        store.close()
+    # The handlers go in first: a signal while the model loads stops before any batch.
+    with _StopFlag() as stop:
+        try:
+            summary = _ingest(args, store, files, stop)
+            interrupted = summary.interrupted or stop()
+            line = str(summary)
+            if args.prune and not interrupted:
+                pruned = _prune(store, list_files(args.paths), roots)
+                line += f"; pruned {pruned} chunks of files that are gone"
+        finally:
+            store.close()
+    if interrupted and not summary.interrupted:
+        line += " (interrupted: re-run to continue)"
+    print(line, flush=True)
+    return INTERRUPTED if interrupted else 0
+
+
+def _ingest(args: argparse.Namespace, store: Any, files: list[Any], stop: _StopFlag) -> Any:
+    from jina_v3 import VectorIndex
+    from jina_v3.chunking import DEFAULT_CHUNK_TOKENS, TextChunker
+    from jina_v3.progress import Progress
+    from jina_v3.sources import read_files
+
+    embedder = make_embedder(args)
+    chunker = TextChunker.for_embedder(embedder, args.chunk_tokens or DEFAULT_CHUNK_TOKENS)
+    index = VectorIndex(
+        embedder,
+        store,
+        dimensions=args.dimensions,
+        late_chunking=args.late_chunking,
+        chunker=chunker,
+        batch_size=args.batch_size,
+        recreate=args.recreate,
+    )
+    failed: list[str] = []
+    warn = (lambda line: None) if args.quiet else (lambda line: print(line, file=sys.stderr))
+    summary = index.ingest(
+        _documents(read_files(files), failed, warn, stop),
+        progress=Progress(_total(files), mode="off" if args.quiet else "auto"),
+        stop=stop,
+    )
+    summary.failed = len(failed)
+    return summary
 
 
 # -- search, info, delete ----------------------------------------------------------------------

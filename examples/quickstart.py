@@ -1,10 +1,19 @@
-"""Index a sample corpus into an embedded Qdrant and search it: the project's main job.
+"""The main job: index the sample corpus into the default embedded store, then search it.
 
-    python examples/quickstart.py --model jinaai/jina-embeddings-v3      # the real weights
     python examples/quickstart.py --model tests/fixtures/tiny-v3         # offline smoke run
+    python examples/quickstart.py --model jinaai/jina-embeddings-v3      # the real weights
 
-Passages are embedded with `retrieval.passage`, queries with `retrieval.query`, at the same
-Matryoshka size; the collection records those settings and refuses a mismatched index.
+It reads examples/data (Markdown and text in six languages, plus .jsonl knowledge bases),
+chunks each document with the model's tokenizer, embeds the chunks with `retrieval.passage`
+and writes them to Qdrant Edge in ./.jina-v3 (the store `jina-v3 index` and `jina-v3 search`
+use by default), collection "quickstart"; queries are embedded with `retrieval.query` at the
+same Matryoshka size. A second run re-embeds nothing: unchanged documents are skipped by their
+content hash. The same collection from the shell:
+
+    jina-v3 search "Which city is the capital of Germany?" --collection quickstart \
+        --model tests/fixtures/tiny-v3
+    jina-v3 info
+
 (The tiny test checkpoint has random weights: it runs the whole pipeline, but its rankings
 mean nothing.)
 """
@@ -16,15 +25,17 @@ import json
 import os
 from pathlib import Path
 
-from jina_v3 import Document, Embedder, VectorIndex
-from jina_v3.connectors.qdrant import QdrantStore
+from jina_v3 import Embedder, SignatureMismatchError, VectorIndex
+from jina_v3.chunking import TextChunker
+from jina_v3.connectors.uris import DEFAULT_STORE_URI, open_store
+from jina_v3.sources import SkippedFile, read_corpus
 
-CORPUS = Path(__file__).parent / "data" / "sample_corpus.jsonl"
+DATA = Path(__file__).parent / "data"
 QUERIES = [
-    ("What is the capital of Germany?", None),
-    ("How do cells get their energy?", None),
-    ("skin care with aloe vera", {"lang": {"$in": ["de", "es"]}}),
-    ("programming and machine learning", {"topic": "computing", "year": {"$gte": 2020}}),
+    ("Which city is the capital of Germany?", None),
+    ("Wie funktioniert die Photosynthese?", None),  # German: how does photosynthesis work?
+    ("a good dish to cook with rice", {"lang": {"$in": ["es", "ja", "zh"]}}),
+    ("travel tips", {"topic": "travel", "year": {"$gte": 2020}}),
 ]
 
 
@@ -33,27 +44,39 @@ def main() -> None:
     parser.add_argument(
         "--model", default=os.environ.get("JINA_V3_MODEL", "jinaai/jina-embeddings-v3")
     )
+    parser.add_argument("--store", default=DEFAULT_STORE_URI, help="a store URI")
+    parser.add_argument("--collection", default="quickstart")
     parser.add_argument("--dimensions", type=int, default=None, help="Matryoshka size")
-    parser.add_argument("--path", default=".jina-v3-demo/qdrant", help="embedded Qdrant folder")
-    parser.add_argument("--k", type=int, default=3)
+    parser.add_argument("-k", type=int, default=3)
     args = parser.parse_args()
 
     embedder = Embedder(args.model)
     dimensions = args.dimensions or min(256, embedder.max_dimensions)
-    documents = [
-        Document(row["id"], row["text"], row["metadata"])
-        for row in map(json.loads, CORPUS.read_text(encoding="utf-8").splitlines())
-    ]
-    with QdrantStore("sample_corpus", path=args.path) as store:
-        index = VectorIndex(embedder, store, dimensions=dimensions, recreate=True)
-        written = index.add(documents)
-        print(
-            f"indexed {written} documents ({dimensions}-d, {embedder.model_name}) into {args.path}"
-        )
-        for query, filter in QUERIES:
-            print(f"\nquery: {query}" + (f"   filter: {json.dumps(filter)}" if filter else ""))
-            for hit in index.search(query, k=args.k, filter=filter):
-                print(f"  {hit.score:+.3f}  {hit.document_id:<15} {hit.text[:70]}")
+    documents = []
+    for item in read_corpus([DATA]):
+        if isinstance(item, SkippedFile):
+            print(item)
+        else:
+            documents.append(item)
+    chunker = TextChunker.for_embedder(embedder, max_tokens=256)
+
+    with open_store(args.store, args.collection) as store:
+        index = VectorIndex(embedder, store, dimensions=dimensions, chunker=chunker)
+        try:
+            summary = index.ingest(documents, progress=True)
+        except SignatureMismatchError as exc:  # indexed before with another model or size
+            print(f"rebuilding the demo collection: {exc}")
+            index = VectorIndex(
+                embedder, store, dimensions=dimensions, chunker=chunker, recreate=True
+            )
+            summary = index.ingest(documents, progress=True)
+        print(f"{summary} -> {args.store} (collection {args.collection!r})")
+
+        for query, where in QUERIES:
+            print(f"\nquery: {query}" + (f"   filter: {json.dumps(where)}" if where else ""))
+            for hit in index.search(query, k=args.k, filter=where):
+                text = " ".join(hit.text.split())[:70]
+                print(f"  {hit.score:+.3f}  {hit.metadata['source']:<24} {text}")
 
 
 if __name__ == "__main__":

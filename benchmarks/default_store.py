@@ -26,8 +26,8 @@ times and latencies, < 1 means Edge is faster).
 
     python benchmarks/default_store.py [--sizes 10000,100000] [--dims 1024] [--stores ...]
 
-About 1 minute at 10k and 5-8 minutes at 100k on a shared 2-core machine (Milvus Lite's
-indexing waits dominate).
+About 1 minute at 10k and 7-8 minutes at 100k on a shared 2-core machine (there, Edge's
+``optimize()`` takes 3-4 minutes and Milvus Lite's inserts about 2).
 """
 
 from __future__ import annotations

@@ -173,6 +173,11 @@ def run_index(args: argparse.Namespace) -> int:
     files = list_files(args.paths, glob=args.glob)  # before the model: a typo fails at once
     roots = list(dict.fromkeys(root_name(p) for p in args.paths))
     store = open_store(args)
+    try:
+        store.read_signature()  # a store that cannot be opened fails before the model loads
+    except BaseException:
+        store.close()
+        raise
     # The handlers go in first: a signal while the model loads stops before any batch.
     with _StopFlag() as stop:
         try:
@@ -239,6 +244,14 @@ def _filter(raw: str | None) -> Any:
     return value
 
 
+def _no_collection(args: argparse.Namespace) -> StoreError:
+    return StoreError(
+        f"Collection {args.collection!r} does not exist in {args.store} (`jina-v3 info` lists "
+        f"the collections); index files into it first: jina-v3 index PATH --store {args.store} "
+        f"--collection {args.collection}"
+    )
+
+
 def run_search(args: argparse.Namespace) -> int:
     from jina_v3 import VectorIndex
 
@@ -247,6 +260,8 @@ def run_search(args: argparse.Namespace) -> int:
         raise ConfigurationError(f"-k must be a positive integer, got {args.k}")
     store = open_store(args)
     try:
+        if store.read_signature() is None:  # before the model loads
+            raise _no_collection(args)
         index = VectorIndex.open(make_embedder(args), store)
         hits = index.search(args.query, k=args.k, filter=where)
     finally:
@@ -298,9 +313,7 @@ def run_delete(args: argparse.Namespace) -> int:
     store = open_store(args)
     try:
         if store.read_signature() is None:
-            raise StoreError(
-                f"no collection {args.collection!r} in {args.store} (see `jina-v3 info`)"
-            )
+            raise _no_collection(args)
         before = store.count()
         if args.all:
             store.clear()

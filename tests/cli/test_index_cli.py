@@ -1,0 +1,294 @@
+"""`jina-v3 index / search / info / delete` end to end, as subprocesses, with the tiny
+checkpoint, on each embedded store: the sample corpus indexed and searched, re-runs that
+re-embed nothing, a changed file replaced, a deleted one pruned, and every failure one line."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from tests.cli.conftest import (
+    CHUNK_TOKENS,
+    DATA,
+    cli,
+    dump,
+    error_line,
+    expected_points,
+    store_uri,
+)
+
+pytest.importorskip("torch")
+
+STORES = [
+    pytest.param("qdrant-edge", marks=pytest.mark.skipif(
+        not __import__("importlib").util.find_spec("qdrant_edge"), reason="qdrant-edge-py")),
+    pytest.param("milvus-lite", marks=pytest.mark.skipif(
+        not __import__("importlib").util.find_spec("milvus_lite"), reason="milvus-lite")),
+    pytest.param("qdrant", marks=pytest.mark.skipif(
+        not __import__("importlib").util.find_spec("qdrant_client"), reason="qdrant-client")),
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module", params=STORES)
+def indexed(request, fast_dir, tmp_path_factory, tiny_embedder):
+    """A copy of the sample corpus (plus one file of a second root) indexed into one store."""
+    kind = request.param
+    work = tmp_path_factory.mktemp(kind)
+    corpus = work / "corpus"
+    shutil.copytree(DATA, corpus)
+    (work / "extra").mkdir()
+    (work / "extra" / "note.txt").write_text("A note outside the corpus.", encoding="utf-8")
+    folder = fast_dir / kind
+    folder.mkdir()
+    env = SimpleNamespace(kind=kind, work=work, corpus=corpus, uri=store_uri(kind, folder))
+    env.index = lambda *extra: cli(
+        "index", "corpus", "extra", "--store", env.uri, "--chunk-tokens", str(CHUNK_TOKENS),
+        *extra, cwd=work)  # fmt: skip
+    env.expected = lambda: {
+        **expected_points(corpus, tiny_embedder),
+        **expected_points(work / "extra", tiny_embedder),
+    }
+    env.first = env.index()
+    env.documents = len({v[0] for v in env.expected().values()})
+    return env
+
+
+def _ids(indexed):
+    from jina_v3.store import point_id
+
+    # every point id the corpus could have, including those of removed or shrunk documents
+    docs = {v[0] for v in indexed.expected().values()} | set(indexed.__dict__.get("gone", ()))
+    return {point_id(d, j) for d in docs for j in range(64)}
+
+
+def _state(indexed):
+    return dump(indexed.uri, _ids(indexed))
+
+
+def test_index_the_sample_corpus_into_each_embedded_store(indexed):
+    proc = indexed.first
+    assert proc.returncode == 0, proc.stderr
+    assert f"{indexed.documents} documents indexed, 0 skipped unchanged, 0 replaced" in proc.stdout
+    assert "failed" not in proc.stdout and "warning" not in proc.stderr
+    stored = _state(indexed)
+    expected = indexed.expected()
+    assert {k: v[:3] for k, v in stored.items()} == expected  # exactly the chunks, as written
+    berlin = next(v for v in stored.values() if v[0] == "docs/en/berlin.md")
+    assert berlin[3]["source"] == "docs/en/berlin.md" and berlin[3]["source_root"] == "corpus"
+    kb = next(v for v in stored.values() if v[0] == "kb-lisbon-trams")
+    assert kb[3]["source"] == "knowledge_base.jsonl" and kb[3]["lang"] == "en"
+    info = cli("info", "--store", indexed.uri, "--json", cwd=indexed.work)
+    (row,) = json.loads(info.stdout)["collections"]
+    assert row["collection"] == "documents" and row["points"] == len(expected)
+    assert row["signature"]["dimensions"] == 64 and row["signature"]["late_chunking"] is False
+
+
+def test_search_as_json_and_as_a_table(indexed):
+    proc = cli("search", "Berlin capital Germany", "--store", indexed.uri, "-k", "6", "--json",
+               cwd=indexed.work)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    hits = json.loads(proc.stdout)
+    assert len(hits) == 6 and [h["rank"] for h in hits] == [1, 2, 3, 4, 5, 6]
+    assert hits == sorted(hits, key=lambda h: (-h["score"], h["id"]))
+    expected = indexed.expected()
+    for hit in hits:
+        assert set(hit) == {"rank", "id", "score", "source", "document_id", "chunk_index",
+                            "text", "metadata"}  # fmt: skip
+        assert expected[hit["id"]] == (hit["document_id"], hit["chunk_index"], hit["text"])
+        assert hit["source"] == hit["metadata"]["source"]
+    indexed.search_json = proc.stdout
+    if indexed.kind != "qdrant-edge":
+        return  # the table does not depend on the store
+    table = cli("search", "Berlin capital Germany", "--store", indexed.uri, "-k", "3",
+                cwd=indexed.work)  # fmt: skip
+    lines = table.stdout.splitlines()
+    assert lines[0].split() == ["#", "score", "source", "snippet"] and len(lines) == 4
+    assert [ln.split()[0] for ln in lines[1:]] == ["1", "2", "3"]
+    assert all(ln.split()[1] == f"{h['score']:.4f}" for ln, h in zip(lines[1:], hits, strict=False))
+    assert "**" in table.stdout  # the query's words are marked (bold on a terminal)
+
+
+def test_a_rerun_re_embeds_nothing_and_duplicates_nothing(indexed):
+    before = _state(indexed)
+    proc = indexed.index()
+    assert proc.returncode == 0, proc.stderr
+    assert (
+        f"0 documents indexed, {indexed.documents} skipped unchanged, 0 replaced: 0 chunks, "
+        "0 tokens" in proc.stdout
+    )
+    assert _state(indexed) == before
+    if indexed.kind == "qdrant-edge" and hasattr(indexed, "search_json"):  # same answers
+        again = cli("search", "Berlin capital Germany", "--store", indexed.uri, "-k", "6",
+                    "--json", cwd=indexed.work)  # fmt: skip
+        assert again.stdout == indexed.search_json
+
+
+def test_a_changed_file_alone_is_re_embedded_and_its_old_chunks_go(indexed):
+    before = _state(indexed)
+    old = [k for k, v in before.items() if v[0] == "docs/en/berlin.md"]
+    assert len(old) >= 2  # several chunks, of which only one will remain
+    (indexed.corpus / "docs" / "en" / "berlin.md").write_text(
+        "# Berlin\n\nBerlin has more bridges than Venice.\n", encoding="utf-8"
+    )
+    proc = indexed.index()
+    assert proc.returncode == 0, proc.stderr
+    unchanged = indexed.documents - 1
+    assert (
+        f"0 documents indexed, {unchanged} skipped unchanged, 1 replaced: 1 chunks" in proc.stdout
+    )
+    after = _state(indexed)
+    now = {k: v for k, v in after.items() if v[0] == "docs/en/berlin.md"}
+    new = "# Berlin\n\nBerlin has more bridges than Venice."
+    assert [v[1:3] for v in now.values()] == [(0, new)]
+    others = {k: v for k, v in before.items() if v[0] != "docs/en/berlin.md"}
+    assert {k: v for k, v in after.items() if v[0] != "docs/en/berlin.md"} == others
+
+
+def test_prune_removes_the_documents_of_deleted_files_only_under_this_runs_roots(indexed):
+    lyon = indexed.corpus / "docs" / "fr" / "lyon.md"
+    if lyon.exists():
+        lyon.unlink()
+    indexed.gone = ["docs/fr/lyon.md", "note.txt"]
+    (indexed.work / "extra" / "note.txt").unlink()  # a root this run does not name
+    before = _state(indexed)
+    assert any(v[0] == "docs/fr/lyon.md" for v in before.values())
+    proc = cli("index", "corpus", "--store", indexed.uri, "--chunk-tokens", str(CHUNK_TOKENS),
+               "--prune", cwd=indexed.work)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    removed = sum(v[0] == "docs/fr/lyon.md" for v in before.values())
+    assert f"pruned {removed} chunks" in proc.stdout
+    after = _state(indexed)
+    assert after == {k: v for k, v in before.items() if v[0] != "docs/fr/lyon.md"}
+    assert any(v[0] == "note.txt" for v in after.values())  # another root: kept
+
+
+# -- one store is enough for these ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def edge(fast_dir, tmp_path_factory):
+    pytest.importorskip("qdrant_edge")
+    work = tmp_path_factory.mktemp("edge-small")
+    (work / "docs").mkdir()
+    (work / "docs" / "a.md").write_text("# Alpha\n\nThe first document.", encoding="utf-8")
+    (work / "docs" / "b.txt").write_text("The second document.", encoding="utf-8")
+    (work / "docs" / "kb.jsonl").write_text(
+        '{"id": "k1", "text": "A line.", "lang": "en"}\n', encoding="utf-8"
+    )
+    uri = f"qdrant-edge:{fast_dir / 'edge-small'}"
+    proc = cli("index", "docs", "--store", uri, cwd=work)
+    assert proc.returncode == 0, proc.stderr
+    return SimpleNamespace(work=work, uri=uri)
+
+
+def test_wrong_dimensions_against_an_existing_collection(edge):
+    proc = cli("index", "docs", "--store", edge.uri, "--dimensions", "8", cwd=edge.work)
+    line = error_line(proc)
+    assert proc.returncode == 2 and line.startswith("jina-v3 index: DimensionMismatchError")
+    assert "--dimensions 64" in line and "--recreate" in line
+    info = json.loads(cli("info", "--store", edge.uri, "--json", cwd=edge.work).stdout)
+    assert info["collections"][0]["points"] == 3  # nothing written
+
+
+def test_search_takes_its_settings_from_the_collection_and_checks_the_model(edge, tmp_path):
+    # no --dimensions needed: the signature has them; another model is refused by it
+    tiny = Path(__file__).parents[1] / "fixtures" / "tiny-v3"
+    other = tmp_path / "other-model"
+    other.mkdir()
+    for file in tiny.iterdir():
+        (other / file.name).symlink_to(file)
+    config = json.loads((tiny / "config.json").read_text())
+    (other / "config.json").unlink()
+    (other / "config.json").write_text(json.dumps({**config, "_name_or_path": "other-v3"}))
+    proc = cli("search", "first", "--store", edge.uri, "--model", str(other), cwd=edge.work)
+    line = error_line(proc)
+    assert proc.returncode == 2 and "SignatureMismatchError" in line
+    assert "'tiny-v3'" in line and "'other-v3'" in line and "--collection" in line
+
+
+def test_bad_store_uri_bad_filter_and_missing_collection_are_one_line(edge):
+    cases = [
+        (("index", "docs", "--store", "sqlite:x.db"), "qdrant-edge:./DIR"),
+        (("search", "x", "--store", "nonsense"), "milvus-lite:./FILE.db"),
+        (("index", "docs", "--store", "milvus-lite:/nonexistent/dir/x.db"), "StoreError"),
+        (("search", "x", "--store", edge.uri, "--filter", "{lang: en}"), "--filter is not JSON"),
+        (("search", "x", "--store", edge.uri, "--filter", "[1]"), "must be a JSON object"),
+        (("search", "x", "--store", edge.uri, "--collection", "nope"), "'nope' does not exist"),
+        (("delete", "--all", "--store", edge.uri, "--collection", "nope"), "does not exist"),
+        (("index", "missing-folder", "--store", edge.uri), "no such file or folder"),
+    ]
+    for args, words in cases:
+        proc = cli(*args, cwd=edge.work)
+        line = error_line(proc)
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert line.startswith(f"jina-v3 {args[0]}: ") and words in line, (args, line)
+    proc = cli("search", "x", "--store", edge.uri, "--filter", '{"lang": {"$regex": "e"}}',
+               cwd=edge.work)  # fmt: skip
+    assert "UnsupportedFilterError" in error_line(proc) and proc.returncode == 2
+
+
+def test_offline_without_weights_names_the_three_ways_out(edge, tmp_path):
+    (tmp_path / "hf").mkdir()
+    env = __import__("tests.cli.conftest", fromlist=["clean_env"]).clean_env(
+        HF_HOME=str(tmp_path / "hf"), HF_HUB_OFFLINE="1"
+    )
+    for command in (("index", "docs"), ("search", "x")):
+        proc = cli(*command, "--store", edge.uri, cwd=edge.work, env=env)
+        line = error_line(proc)
+        assert proc.returncode == 2 and "ModelLoadError" in line
+        assert "--model PATH" in line and "JINA_V3_MODEL" in line and "JINA_API_KEY" in line
+
+
+def test_corrupt_and_unreadable_files_are_skipped_and_counted(fast_dir, tmp_path):
+    import os
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "good.md").write_text("# Good\n\nA readable file.", encoding="utf-8")
+    (docs / "latin1.txt").write_bytes("caf\xe9 au lait".encode("latin-1"))
+    os.symlink(docs / "vanished.md", docs / "broken.md")  # unreadable even as root
+    os.mkfifo(docs / "pipe.txt")  # a reader that opened it would hang
+    uri = f"qdrant-edge:{fast_dir / 'bad-files'}"
+    proc = cli("index", "docs", "--store", uri, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "1 documents indexed, 0 skipped unchanged, 0 replaced, 3 failed" in proc.stdout
+    warnings = [ln for ln in proc.stderr.splitlines() if "warning: skipped" in ln]
+    assert len(warnings) == 3
+    for name, why in (("latin1.txt", "not UTF-8"), ("broken.md", "broken link"),
+                      ("pipe.txt", "not a regular file")):  # fmt: skip
+        assert any(name in w and why in w for w in warnings), proc.stderr
+
+
+def test_late_chunking_is_recorded_and_search_follows_it(fast_dir, edge):
+    uri = f"qdrant-edge:{fast_dir / 'late'}"
+    proc = cli("index", "docs", "--store", uri, "--late-chunking", "--dimensions", "32",
+               "--quiet", cwd=edge.work)  # fmt: skip
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    (row,) = json.loads(cli("info", "--store", uri, "--json", cwd=edge.work).stdout)["collections"]
+    assert row["signature"]["late_chunking"] is True and row["signature"]["dimensions"] == 32
+    hits = json.loads(cli("search", "first", "--store", uri, "--json", cwd=edge.work).stdout)
+    assert {h["document_id"] for h in hits} == {"a.md", "b.txt", "k1"}
+
+
+def test_delete_by_source_by_id_and_all(fast_dir, edge):
+    uri = f"qdrant-edge:{fast_dir / 'edge-small'}"
+
+    def points():
+        return json.loads(cli("info", "--store", uri, "--json", cwd=edge.work).stdout)[
+            "collections"
+        ][0]["points"]
+
+    start = points()
+    proc = cli("delete", "--store", uri, "--source", "a.md", cwd=edge.work)
+    assert proc.returncode == 0 and "deleted 1 point " in proc.stdout, proc.stderr
+    proc = cli("delete", "--store", uri, "--id", "k1", cwd=edge.work)
+    assert proc.returncode == 0 and "deleted 1 point " in proc.stdout
+    assert points() == start - 2
+    proc = cli("delete", "--store", uri, "--all", cwd=edge.work)
+    assert proc.returncode == 0 and points() == 0
+    proc = cli("delete", "--store", uri, cwd=edge.work)  # one of the three is required
+    assert proc.returncode == 2 and "--source" in proc.stderr

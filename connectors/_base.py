@@ -30,7 +30,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Unpack
 
 import numpy as np
 
@@ -39,7 +39,6 @@ from jina_v3._packing import pack
 from jina_v3.connectors._common import as_str_ids, check_positive, wrap_errors
 from jina_v3.errors import (
     ConfigurationError,
-    DimensionMismatchError,
     SignatureMismatchError,
     StoreError,
     UnsupportedFilterError,
@@ -49,12 +48,15 @@ from jina_v3.store import (
     REBUILD_FIX,
     EmbeddingSignature,
     Hit,
+    PointSelector,
     Record,
     check_metadata,
     check_signature,
     check_text,
     dimension_mismatch,
+    stored_vector,
 )
+from jina_v3.types import AsyncClosing, Closing
 
 logger = logging.getLogger("jina_v3.connectors")
 
@@ -73,7 +75,7 @@ class Described:
     layout: Mapping[str, Any] = field(default_factory=dict)
 
 
-class BaseStore:
+class BaseStore(Closing, AsyncClosing):
     """One collection of a vector database, as a :class:`~jina_v3.store.VectorStore` with
     async twins. Subclasses implement the engine hooks listed in the module docstring."""
 
@@ -89,28 +91,28 @@ class BaseStore:
     max_request_bytes: ClassVar[int | None] = None
     delete_batch: ClassVar[int] = 1000
 
-    def __init__(
-        self,
-        collection: str,
-        *,
-        batch_size: int,
-        funnel_dimensions: int | None = None,
-        funnel_oversample: int = 10,
-    ) -> None:
+    #: Matryoshka funnel: the prefix size searched first, and candidates per hit asked for.
+    funnel_dimensions: int | None = None
+    funnel_oversample: int = 10
+
+    def __init__(self, collection: str, batch_size: int) -> None:
         if not isinstance(collection, str) or not collection:
             raise ConfigurationError("collection must be a non-empty string")
         self.collection = collection
         self.batch_size = check_positive("batch_size", batch_size)
-        if funnel_dimensions is not None:
-            check_positive("funnel_dimensions", funnel_dimensions)
-        self.funnel_dimensions = funnel_dimensions
-        self.funnel_oversample = check_positive("funnel_oversample", funnel_oversample)
         self._client: Any | None = None
         self._signature: EmbeddingSignature | None = None  # the collection's, once known
         self._closed = False
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(collection={self.collection!r})"
+
+    def _set_funnel(self, dimensions: int | None, oversample: int) -> None:
+        """For engines with a funnel: store `dimensions` leading values as a second vector."""
+        if dimensions is not None:
+            check_positive("funnel_dimensions", dimensions)
+        self.funnel_dimensions = dimensions
+        self.funnel_oversample = check_positive("funnel_oversample", oversample)
 
     # -- clients (hooks: _connect, _async_client, _close_clients) -------------------------------
 
@@ -148,18 +150,6 @@ class BaseStore:
     async def aclose(self) -> None:
         """Async twin of :meth:`close`."""
         await asyncio.to_thread(self.close)
-
-    def __enter__(self) -> Any:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    async def __aenter__(self) -> Any:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
 
     # -- drivers -------------------------------------------------------------------------------
 
@@ -237,26 +227,14 @@ class BaseStore:
         """Async twin of :meth:`fetch`."""
         return await self._arun("fetch", self._fetch_flow(ids))
 
-    def delete(
-        self,
-        *,
-        ids: Sequence[str] | None = None,
-        document_ids: Sequence[str] | None = None,
-        filter: Any | None = None,
-    ) -> None:
-        """Delete points by id, every point (chunk) of the given documents, and/or every
-        point matching `filter` (the dialect or the engine's native filter)."""
-        self._run("delete", self._delete_flow(ids, document_ids, filter))
+    def delete(self, **selector: Unpack[PointSelector]) -> None:
+        """Delete points by ``ids``, every point (chunk) of the given ``document_ids``, and/or
+        every point matching ``filter`` (the dialect or the engine's native filter)."""
+        self._run("delete", self._delete_flow(**selector))
 
-    async def adelete(
-        self,
-        *,
-        ids: Sequence[str] | None = None,
-        document_ids: Sequence[str] | None = None,
-        filter: Any | None = None,
-    ) -> None:
+    async def adelete(self, **selector: Unpack[PointSelector]) -> None:
         """Async twin of :meth:`delete`."""
-        await self._arun("delete", self._delete_flow(ids, document_ids, filter))
+        await self._arun("delete", self._delete_flow(**selector))
 
     def collections(self) -> list[str]:
         """Names of the jina_v3 collections in the same database (sorted)."""
@@ -389,29 +367,7 @@ class BaseStore:
         return self._item(record, self._vector(record.vector, signature))
 
     def _vector(self, vector: Any, signature: EmbeddingSignature) -> np.ndarray:
-        """The stored form of one vector (float32, or packed uint8 bits for 'ubinary')."""
-        vector = np.asarray(vector)
-        dims = signature.dimensions
-        if signature.embedding_type == "ubinary":
-            if vector.dtype == np.uint8 and vector.shape == (dims // 8,):
-                return vector
-            if vector.shape == (dims,) and vector.dtype != np.uint8:  # floats: the sign bits
-                return np.packbits(vector > 0)
-        elif vector.shape == (dims,) and vector.dtype.kind == "f":
-            vector = vector.astype(np.float32, copy=False)
-            if not np.isfinite(vector).all():
-                raise ConfigurationError(
-                    f"A vector for {self.engine} collection {self.collection!r} holds NaN or "
-                    "infinity; re-embed the text."
-                )
-            return vector
-        kind = f"{vector.dtype} vector of shape {vector.shape}"
-        raise DimensionMismatchError(
-            f"{self.engine} collection {self.collection!r} holds {dims}-d "
-            f"{signature.embedding_type} vectors; got a {kind}. Fix: embed with "
-            f"dimensions={dims} and embedding_type={signature.embedding_type!r}, or "
-            f"{REBUILD_FIX}."
-        )
+        return stored_vector(vector, signature, f"{self.engine} collection {self.collection!r}")
 
     def _query_flow(self, vector: Any, k: int, filter: Any | None) -> Flow[list[Hit]]:
         k = check_positive("k", k)
@@ -445,7 +401,10 @@ class BaseStore:
         return [found[i] for i in dict.fromkeys(wanted) if i in found]
 
     def _delete_flow(
-        self, ids: Sequence[str] | None, document_ids: Sequence[str] | None, filter: Any | None
+        self,
+        ids: Sequence[str] | None = None,
+        document_ids: Sequence[str] | None = None,
+        filter: Any | None = None,
     ) -> Flow[None]:
         point_ids = as_str_ids(ids, "ids")
         doc_ids = as_str_ids(document_ids, "document_ids")

@@ -70,6 +70,10 @@ class FilterModels:
     def range(self, key: str, **bounds: float) -> Any:
         return self.m.FieldCondition(key=key, range=self._range(**bounds))
 
+    def translate(self, node: FilterNode) -> Any:
+        """A parsed filter tree in this engine's ``Filter`` (see to_qdrant_family_filter)."""
+        return to_qdrant_family_filter(node, self)
+
 
 def to_qdrant_family_filter(node: FilterNode, models: FilterModels) -> Any:
     """Translate a parsed filter tree to a Qdrant-family ``Filter``.

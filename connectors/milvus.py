@@ -119,12 +119,8 @@ class MilvusStore(BaseStore):
         batch_size: int = DEFAULT_BATCH_SIZE,
         timeout: float | None = None,
     ) -> None:
-        super().__init__(
-            collection,
-            batch_size=batch_size,
-            funnel_dimensions=funnel_dimensions,
-            funnel_oversample=funnel_candidates,
-        )
+        super().__init__(collection, batch_size)
+        self._set_funnel(funnel_dimensions, funnel_candidates)
         if consistency_level not in ("Strong", "Bounded", "Session", "Eventually"):
             raise ConfigurationError(
                 "consistency_level must be one of 'Strong', 'Bounded', 'Session', 'Eventually'; "

@@ -18,7 +18,7 @@ import json
 import logging
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -33,15 +33,17 @@ from jina_v3.errors import (
 )
 from jina_v3.filters import parse_filter
 from jina_v3.store import (
-    CHUNK_INDEX_KEY,
     DOCUMENT_ID_KEY,
     REBUILD_FIX,
     TEXT_KEY,
     EmbeddingSignature,
     Hit,
-    Record,
     hit_from_payload,
+    record_payload,
 )
+
+if TYPE_CHECKING:
+    from jina_v3.store import Record
 
 __all__ = ["PineconeStore"]
 
@@ -191,7 +193,7 @@ class PineconeStore(BaseStore):
             raise ConfigurationError("index_name must be a non-empty string")
         if not isinstance(namespace, str):
             raise ConfigurationError("namespace must be a string")
-        super().__init__(index_name or host or "?", batch_size=batch_size)
+        super().__init__(index_name or host or "?", batch_size)
         if self.batch_size > MAX_BATCH_VECTORS:
             raise ConfigurationError(
                 f"batch_size={batch_size} exceeds Pinecone's {MAX_BATCH_VECTORS} vectors per "
@@ -448,14 +450,11 @@ def _bare_host(host: str) -> str:
 def _metadata(record: Record) -> tuple[dict[str, Any], int]:
     """Pinecone metadata for a record (user fields checked, the reserved keys, the text cut so
     the whole stays within 40 KB) and its size in bytes as JSON."""
-    metadata: dict[str, Any] = {}
-    for key, value in record.metadata.items():
-        if value is None:
-            continue  # Pinecone has no null
-        metadata[str(key)] = _metadata_value(record.id, str(key), value)
-    metadata[DOCUMENT_ID_KEY] = record.document_id
-    if record.chunk_index is not None:
-        metadata[CHUNK_INDEX_KEY] = int(record.chunk_index)
+    metadata = {
+        key: _metadata_value(record.id, key, value)
+        for key, value in record_payload(record).items()
+        if value is not None  # Pinecone has no null
+    }
     metadata[TEXT_KEY] = ""
     base = _json_size(metadata)
     if base > MAX_METADATA_BYTES:

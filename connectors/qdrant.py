@@ -34,7 +34,6 @@ from jina_v3.connectors._qdrant_common import (
     FUNNEL,
     FilterModels,
     check_payload_indexes,
-    to_qdrant_family_filter,
 )
 from jina_v3.errors import ConfigurationError, SignatureMismatchError
 from jina_v3.filters import FilterNode
@@ -108,12 +107,8 @@ class QdrantStore(BaseStore):
         batch_size: int = 256,
         **client_kwargs: Any,
     ) -> None:
-        super().__init__(
-            collection,
-            batch_size=batch_size,
-            funnel_dimensions=funnel_dimensions,
-            funnel_oversample=funnel_oversample,
-        )
+        super().__init__(collection, batch_size)
+        self._set_funnel(funnel_dimensions, funnel_oversample)
         self._source = one_of(url=url, location=location, path=path, client=client)
         if client is not None and client_kwargs:
             raise ConfigurationError(
@@ -336,4 +331,4 @@ def to_qdrant_filter(node: FilterNode) -> Any:
     """Translate a parsed filter tree (:func:`jina_v3.filters.parse_filter`) to a Qdrant
     ``Filter`` (semantics: :func:`~jina_v3.connectors._qdrant_common.to_qdrant_family_filter`)."""
     models = _models()
-    return to_qdrant_family_filter(node, FilterModels(models, models.Range))
+    return FilterModels(models, models.Range).translate(node)

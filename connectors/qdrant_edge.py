@@ -32,7 +32,6 @@ from jina_v3.connectors._qdrant_common import (
     FUNNEL,
     FilterModels,
     check_payload_indexes,
-    to_qdrant_family_filter,
 )
 from jina_v3.errors import ConfigurationError, StoreError
 from jina_v3.filters import FilterNode
@@ -164,12 +163,8 @@ class QdrantEdgeStore(BaseStore):
         payload_indexes: Mapping[str, str] | None = None,
         batch_size: int = 1024,
     ) -> None:
-        super().__init__(
-            collection,
-            batch_size=batch_size,
-            funnel_dimensions=funnel_dimensions,
-            funnel_oversample=funnel_oversample,
-        )
+        super().__init__(collection, batch_size)
+        self._set_funnel(funnel_dimensions, funnel_oversample)
         if "/" in collection or collection.startswith("."):
             raise ConfigurationError("collection must be a name without '/', not starting '.'")
         _edge()  # fail early when the extra is missing
@@ -341,4 +336,4 @@ def to_edge_filter(node: FilterNode) -> Any:
     edge = _edge()
     # The binding reads a Python bool as the integer 1/0, which never matches a stored
     # boolean; numpy's bool_ reaches the engine as a real boolean.
-    return to_qdrant_family_filter(node, FilterModels(edge, edge.RangeFloat, np.bool_))
+    return FilterModels(edge, edge.RangeFloat, np.bool_).translate(node)

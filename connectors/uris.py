@@ -54,6 +54,7 @@ def open_store(uri: str = DEFAULT_STORE_URI, collection: str = DEFAULT_COLLECTIO
     if scheme == "milvus-lite" and target.endswith(".db"):
         from jina_v3.connectors.milvus import MilvusStore
 
+        os.makedirs(os.path.dirname(target) or ".", exist_ok=True)  # Lite wants its folder
         return MilvusStore(collection, uri=target)
     if scheme == "milvus" and target.startswith(_SERVER):
         from jina_v3.connectors.milvus import MilvusStore

@@ -49,6 +49,11 @@ class JinaV3Config:
     def lora_scale(self) -> float:
         return self.lora_alpha / self.lora_rank
 
+    @property
+    def lora(self) -> tuple[int, int, float]:
+        """(adapters, rank, scale): what every LoRA module is built with."""
+        return len(self.lora_adaptations), self.lora_rank, self.lora_scale
+
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> JinaV3Config:
         """Read config.json, refusing settings this implementation does not reproduce."""
@@ -142,9 +147,8 @@ class LoRAEmbedding(nn.Module):
 class Embeddings(nn.Module):
     def __init__(self, cfg: JinaV3Config) -> None:
         super().__init__()
-        lora = (len(cfg.lora_adaptations), cfg.lora_rank, cfg.lora_scale)
-        self.word_embeddings = LoRAEmbedding(cfg.vocab_size, cfg.hidden_size, *lora)
-        self.token_type_embeddings = LoRAEmbedding(cfg.type_vocab_size, cfg.hidden_size, *lora)
+        self.word_embeddings = LoRAEmbedding(cfg.vocab_size, cfg.hidden_size, *cfg.lora)
+        self.token_type_embeddings = LoRAEmbedding(cfg.type_vocab_size, cfg.hidden_size, *cfg.lora)
 
     def forward(self, ids: torch.Tensor, task: int | None) -> torch.Tensor:
         # every token adds row 0 of the token-type table; there is no position table (rotary)
@@ -161,10 +165,9 @@ def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tenso
 class Attention(nn.Module):
     def __init__(self, cfg: JinaV3Config) -> None:
         super().__init__()
-        lora = (len(cfg.lora_adaptations), cfg.lora_rank, cfg.lora_scale)
         self.n_head, self.head_dim = cfg.num_attention_heads, cfg.head_dim
-        self.Wqkv = LoRALinear(cfg.hidden_size, 3 * cfg.hidden_size, *lora)
-        self.out_proj = LoRALinear(cfg.hidden_size, cfg.hidden_size, *lora)
+        self.Wqkv = LoRALinear(cfg.hidden_size, 3 * cfg.hidden_size, *cfg.lora)
+        self.out_proj = LoRALinear(cfg.hidden_size, cfg.hidden_size, *cfg.lora)
 
     def forward(
         self,
@@ -193,9 +196,8 @@ class Attention(nn.Module):
 class Mlp(nn.Module):
     def __init__(self, cfg: JinaV3Config) -> None:
         super().__init__()
-        lora = (len(cfg.lora_adaptations), cfg.lora_rank, cfg.lora_scale)
-        self.fc1 = LoRALinear(cfg.hidden_size, cfg.intermediate_size, *lora)
-        self.fc2 = LoRALinear(cfg.intermediate_size, cfg.hidden_size, *lora)
+        self.fc1 = LoRALinear(cfg.hidden_size, cfg.intermediate_size, *cfg.lora)
+        self.fc2 = LoRALinear(cfg.intermediate_size, cfg.hidden_size, *cfg.lora)
 
     def forward(self, x: torch.Tensor, task: int | None) -> torch.Tensor:
         return self.fc2(F.gelu(self.fc1(x, task)), task)  # exact (erf) GELU

@@ -23,7 +23,7 @@ from jina_v3.errors import ConfigurationError
 from jina_v3.options import API_OPTIONS, LOCAL_OPTIONS, LocalOptions, RemoteOptions
 from jina_v3.progress import Progress
 from jina_v3.tasks import Task, check_task
-from jina_v3.types import EmbedSpec, Usage
+from jina_v3.types import AsyncClosing, Closing, EmbedSpec, Usage
 
 __all__ = [
     "AsyncBackend",
@@ -305,7 +305,7 @@ def _empty(n_dims: int, embedding_type: str) -> np.ndarray:
     return finish(np.zeros((0, n_dims), np.float32), None, False, embedding_type)
 
 
-class Embedder(_BaseEmbedder):
+class Embedder(_BaseEmbedder, Closing):
     """Embeds texts with jina-embeddings-v3, locally (torch) or through the Jina API.
 
     Example:
@@ -407,14 +407,8 @@ class Embedder(_BaseEmbedder):
         """Release the backend (model memory or HTTP connections)."""
         self._backend.close()
 
-    def __enter__(self) -> Embedder:
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class AsyncEmbedder(_BaseEmbedder):
+class AsyncEmbedder(_BaseEmbedder, AsyncClosing):
     """The async twin of :class:`Embedder`: same constructor, same method names, awaitable.
 
     The API backend uses a pooled ``httpx.AsyncClient`` with bounded concurrency; the local
@@ -454,9 +448,3 @@ class AsyncEmbedder(_BaseEmbedder):
     async def aclose(self) -> None:
         """Release the backend."""
         await self._async.aclose()
-
-    async def __aenter__(self) -> AsyncEmbedder:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()

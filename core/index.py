@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import numpy as np
 
@@ -33,8 +33,24 @@ from jina_v3.store import (
     Hit,
     check_signature,
 )
+from jina_v3.types import AsyncClosing, Closing
 
-__all__ = ["AsyncVectorIndex", "IngestSummary", "VectorIndex"]
+__all__ = ["AsyncVectorIndex", "IngestOptions", "IngestSummary", "VectorIndex"]
+
+
+class IngestOptions(TypedDict, total=False):
+    """The keyword arguments of ``ingest``.
+
+    progress: show progress (True), or report to this :class:`~jina_v3.progress.Progress`.
+    skip_unchanged: skip documents whose content hash equals the stored one (default True).
+    stop: checked after each batch: when it returns True, the batch in flight is written and
+        ingestion ends (``interrupted=True``); re-running continues.
+    """
+
+    progress: bool | Progress
+    skip_unchanged: bool
+    stop: Callable[[], bool] | None
+
 
 logger = logging.getLogger(__name__)
 
@@ -139,10 +155,11 @@ class _IndexBase:
     def _ingest_flow(
         self,
         documents: Iterable[Document],
-        skip_unchanged: bool,
-        stop: Callable[[], bool] | None,
-        progress: Progress | None,
+        progress: bool | Progress = False,
+        skip_unchanged: bool = True,
+        stop: Callable[[], bool] | None = None,
     ) -> Flow[IngestSummary]:
+        progress = _progress(progress, documents)
         summary = IngestSummary()
         started = time.perf_counter()
         usage = getattr(self._embedder, "usage", None)
@@ -186,6 +203,8 @@ class _IndexBase:
                     summary.interrupted = True
                     break
         finally:
+            if progress is not None:
+                progress.close()
             yield Call("writer", "wait")  # the batch in flight is written, or its error raised
         summary.seconds = time.perf_counter() - started
         return summary
@@ -266,7 +285,7 @@ class _IndexBase:
             yield list(batch.values())
 
 
-class VectorIndex(_IndexBase):
+class VectorIndex(_IndexBase, Closing):
     """Documents in, hits out: the embedder's passage side writes, its query side searches.
 
     The collection is created on first use with this index's :class:`EmbeddingSignature`
@@ -341,28 +360,17 @@ class VectorIndex(_IndexBase):
         return self.ingest(documents, progress=progress).points
 
     def ingest(
-        self,
-        documents: Iterable[Document],
-        *,
-        progress: bool | Progress = False,
-        skip_unchanged: bool = True,
-        stop: Callable[[], bool] | None = None,
+        self, documents: Iterable[Document], **options: Unpack[IngestOptions]
     ) -> IngestSummary:
         """:meth:`add`, returning what it did (documents indexed, replaced, unchanged; points,
         tokens, seconds).
 
         Args:
-            skip_unchanged: Skip documents whose content hash equals the stored one.
-            stop: Checked after each batch: when it returns True, the batch in flight is
-                written and ingestion ends (``interrupted=True``); re-running continues.
+            documents: As for :meth:`add`.
+            options: ``progress``, ``skip_unchanged`` (default True) and ``stop`` (see
+                :class:`IngestOptions`).
         """
-        bar = _progress(progress, documents)
-        try:
-            summary = self._run(self._ingest_flow(documents, skip_unchanged, stop, bar))
-        finally:
-            if bar is not None:
-                bar.close()
-        return summary
+        return self._run(self._ingest_flow(documents, **options))
 
     def search(self, query: str, k: int = 10, filter: Any | None = None) -> list[Hit]:
         """The `k` best passages (or chunks) for `query`, embedded with the query task.
@@ -394,12 +402,6 @@ class VectorIndex(_IndexBase):
         """Close the store (and its client, if the store created it)."""
         self._store.close()
 
-    def __enter__(self) -> VectorIndex:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
 
 def _progress(progress: bool | Progress, documents: Any) -> Progress | None:
     if isinstance(progress, Progress):
@@ -423,7 +425,7 @@ def _stored_settings(signature: EmbeddingSignature | None, store: Any) -> dict[s
     }
 
 
-class AsyncVectorIndex(_IndexBase):
+class AsyncVectorIndex(_IndexBase, AsyncClosing):
     """The async twin of :class:`VectorIndex`: same constructor, awaitable methods.
 
     Works with an :class:`~jina_v3.AsyncEmbedder` (awaited) or an :class:`~jina_v3.Embedder`
@@ -458,20 +460,10 @@ class AsyncVectorIndex(_IndexBase):
         return (await self.ingest(documents, progress=progress)).points
 
     async def ingest(
-        self,
-        documents: Iterable[Document],
-        *,
-        progress: bool | Progress = False,
-        skip_unchanged: bool = True,
-        stop: Callable[[], bool] | None = None,
+        self, documents: Iterable[Document], **options: Unpack[IngestOptions]
     ) -> IngestSummary:
         """See :meth:`VectorIndex.ingest`."""
-        bar = _progress(progress, documents)
-        try:
-            return await self._arun(self._ingest_flow(documents, skip_unchanged, stop, bar))
-        finally:
-            if bar is not None:
-                bar.close()
+        return await self._arun(self._ingest_flow(documents, **options))
 
     async def search(self, query: str, k: int = 10, filter: Any | None = None) -> list[Hit]:
         """See :meth:`VectorIndex.search`."""
@@ -488,9 +480,3 @@ class AsyncVectorIndex(_IndexBase):
     async def aclose(self) -> None:
         """Close the store (see :meth:`VectorIndex.close`)."""
         await self._astore.close()
-
-    async def __aenter__(self) -> AsyncVectorIndex:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()

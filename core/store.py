@@ -16,7 +16,7 @@ import math
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypedDict, Unpack, runtime_checkable
 
 import numpy as np
 
@@ -264,6 +264,28 @@ def check_signature(
     )
 
 
+def stored_vector(vector: Any, signature: EmbeddingSignature, where: str) -> np.ndarray:
+    """The stored form of one vector (float32, or packed uint8 bits for 'ubinary'), checked
+    against the collection's `signature`; `where` names the collection in errors."""
+    vector = np.asarray(vector)
+    dims = signature.dimensions
+    if signature.embedding_type == "ubinary":
+        if vector.dtype == np.uint8 and vector.shape == (dims // 8,):
+            return vector
+        if vector.shape == (dims,) and vector.dtype != np.uint8:  # floats: the sign bits
+            return np.packbits(vector > 0)
+    elif vector.shape == (dims,) and vector.dtype.kind == "f":
+        vector = vector.astype(np.float32, copy=False)
+        if not np.isfinite(vector).all():
+            raise ConfigurationError(f"A vector for {where} holds NaN or infinity; re-embed it.")
+        return vector
+    raise DimensionMismatchError(
+        f"{where} holds {dims}-d {signature.embedding_type} vectors; got a {vector.dtype} "
+        f"vector of shape {vector.shape}. Fix: embed with dimensions={dims} and "
+        f"embedding_type={signature.embedding_type!r}, or {REBUILD_FIX}."
+    )
+
+
 def prefix_vectors(vectors: np.ndarray, dimensions: int) -> np.ndarray:
     """The Matryoshka prefix of each row (first `dimensions` values), re-normalised."""
     prefix = np.asarray(vectors, dtype=np.float32)[..., :dimensions]
@@ -295,6 +317,14 @@ def hit_from_payload(id: str, score: float, payload: Mapping[str, Any]) -> Hit:
         chunk_index=None if chunk is None or int(chunk) < 0 else int(chunk),
         content_hash=None if digest is None else str(digest),
     )
+
+
+class PointSelector(TypedDict, total=False):
+    """Which points ``delete`` removes: by point id, by document, by filter (any of them)."""
+
+    ids: Sequence[str]
+    document_ids: Sequence[str]
+    filter: Any
 
 
 @runtime_checkable
@@ -330,15 +360,9 @@ class VectorStore(Protocol):
         """The stored points with these ids (missing ones are left out), score 1.0."""
         ...
 
-    def delete(
-        self,
-        *,
-        ids: Sequence[str] | None = None,
-        document_ids: Sequence[str] | None = None,
-        filter: Any | None = None,
-    ) -> None:
+    def delete(self, **selector: Unpack[PointSelector]) -> None:
         """Delete points by point id, every point (chunk) of the given documents, and/or every
-        point matching `filter`."""
+        point matching a filter."""
         ...
 
     def collections(self) -> list[str]:
@@ -376,13 +400,7 @@ class AsyncVectorStore(Protocol):
 
     async def afetch(self, ids: Sequence[str]) -> list[Hit]: ...
 
-    async def adelete(
-        self,
-        *,
-        ids: Sequence[str] | None = None,
-        document_ids: Sequence[str] | None = None,
-        filter: Any | None = None,
-    ) -> None: ...
+    async def adelete(self, **selector: Unpack[PointSelector]) -> None: ...
 
     async def acollections(self) -> list[str]: ...
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import Self
 
 
 @dataclass
@@ -32,3 +33,29 @@ class EmbedSpec:
     normalized: bool = True
     embedding_type: str = "float"
     truncate: bool = False
+
+
+class Closing:
+    """``with`` for an object with ``close()``: closed on exit."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AsyncClosing:
+    """``async with`` for an object with ``aclose()``: closed on exit."""
+
+    async def aclose(self) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()

@@ -8,17 +8,24 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 BOLD, RESET = "\x1b[1m", "\x1b[0m"
+# short words not worth marking in a snippet (English, German, French, Spanish)
+_STOPWORDS = frozenset(
+    "the and for with what which who how are was were from this that into about "
+    "der die das und ein eine ist wie was wer mit von les des une est pour dans avec qui "
+    "los las una por con para que del".split()
+)
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]+")
 
 
 def query_terms(query: str) -> list[str]:
-    """The query's words worth marking: words of 3+ letters, and CJK runs as bigrams."""
+    """The query's words worth marking: words of 3+ letters but the commonest, and CJK runs
+    as bigrams (CJK text has no spaces between words)."""
     terms: set[str] = set()
     for word in re.findall(r"\w+", query):
         for run in _CJK.findall(word):
             terms.update([run] if len(run) < 2 else (run[i : i + 2] for i in range(len(run) - 1)))
         rest = _CJK.sub(" ", word).split()
-        terms.update(w for w in rest if len(w) >= 3)
+        terms.update(w for w in rest if len(w) >= 3 and w.casefold() not in _STOPWORDS)
     return sorted(terms, key=lambda t: (-len(t), t))
 
 

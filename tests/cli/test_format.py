@@ -1,0 +1,35 @@
+"""How `jina-v3 search` shows hits: the query's terms marked in the snippet (bold on a
+terminal, **marked** otherwise), CJK terms found without spaces, widths kept."""
+
+from __future__ import annotations
+
+from jina_v3._cli_format import BOLD, RESET, hits_table, query_terms, snippet
+from jina_v3.store import Hit
+
+
+def test_query_terms_are_words_and_cjk_bigrams():
+    assert query_terms("What is the capital of Germany?") == ["Germany", "capital"]
+    assert query_terms("杭州西湖") == ["杭州", "州西", "西湖"]
+    assert query_terms("a of") == []
+
+
+def test_snippets_mark_the_terms_and_start_near_the_first_one():
+    text = "Intro words. " * 20 + "Berlin is the capital of Germany."
+    plain = snippet(text, "capital Germany", width=60, tty=False)
+    assert plain.startswith("…") and "**capital**" in plain and "**Germany**" in plain
+    bold = snippet(text, "capital", width=60, tty=True)
+    assert f"{BOLD}capital{RESET}" in bold
+    assert snippet("西湖在杭州。", "杭州", width=40, tty=False) == "西湖在**杭州**。"
+    assert snippet("x" * 200, "nothing", width=30, tty=False) == "x" * 29 + "…"
+
+
+def test_the_table_has_one_row_per_hit():
+    hits = [
+        Hit("p1", 0.91234, "Berlin is big.", {"source": "docs/berlin.md"}, "docs/berlin.md", 0),
+        Hit("p2", 0.5, "Kyoto.", {"source": "kb.jsonl"}, "kb-kyoto", None),
+    ]
+    lines = hits_table(hits, "Berlin", tty=False).splitlines()
+    assert lines[0].split() == ["#", "score", "source", "snippet"]
+    assert lines[1].split()[:4] == ["1", "0.9123", "docs/berlin.md", "[0]"]
+    assert "**Berlin**" in lines[1] and "kb.jsonl › kb-kyoto" in lines[2]
+    assert hits_table([], "x", tty=False) == "no hits\n"

@@ -9,7 +9,7 @@ from jina_v3.store import Hit
 
 def test_query_terms_are_words_and_cjk_bigrams():
     assert query_terms("What is the capital of Germany?") == ["Germany", "capital"]
-    assert query_terms("杭州西湖") == ["杭州", "州西", "西湖"]
+    assert sorted(query_terms("杭州西湖")) == sorted(["杭州", "州西", "西湖"])
     assert query_terms("a of") == []
 
 

@@ -292,3 +292,57 @@ def test_delete_by_source_by_id_and_all(fast_dir, edge):
     assert proc.returncode == 0 and points() == 0
     proc = cli("delete", "--store", uri, cwd=edge.work)  # one of the three is required
     assert proc.returncode == 2 and "--source" in proc.stderr
+
+
+def test_progress_is_a_live_bar_on_a_terminal(fast_dir, edge):
+    import fcntl
+    import os
+    import pty
+    import struct
+    import subprocess
+    import sys
+    import termios
+
+    from tests.cli.conftest import clean_env
+    from tests.conftest import TINY_MODEL
+
+    main, child = pty.openpty()
+    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))  # a real size
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jina_v3.cli", "index", "docs", "--store",
+         f"qdrant-edge:{fast_dir / 'tty'}"],
+        cwd=edge.work, env=clean_env(JINA_V3_MODEL=str(TINY_MODEL)),
+        stdout=subprocess.PIPE, stderr=child, text=True,
+    )  # fmt: skip
+    os.close(child)
+    out = b""
+    while True:
+        try:
+            data = os.read(main, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not data:
+            break
+        out += data
+    os.close(main)
+    assert proc.wait(timeout=60) == 0
+    shown = out.decode("utf-8", "replace")
+    assert "3/3" in shown and "100%" in shown and "chunks" in shown and "tokens/s" in shown
+    assert "3 documents indexed" in proc.stdout.read()
+
+
+def test_the_model_comes_from_the_flag_the_environment_the_api_key_or_the_hub(monkeypatch):
+    from argparse import Namespace
+
+    from jina_v3._cli_index import HUB_MODEL, resolve_model
+
+    for name in ("JINA_V3_MODEL", "JINA_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    args = Namespace(model=None, api=False)
+    assert resolve_model(args) == ("local", HUB_MODEL)
+    monkeypatch.setenv("JINA_API_KEY", "jina_x")
+    assert resolve_model(args) == ("api", None)
+    monkeypatch.setenv("JINA_V3_MODEL", "/models/v3")
+    assert resolve_model(args) == ("local", "/models/v3")
+    assert resolve_model(Namespace(model="./ckpt", api=False)) == ("local", "./ckpt")
+    assert resolve_model(Namespace(model=None, api=True)) == ("api", None)

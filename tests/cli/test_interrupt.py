@@ -23,7 +23,7 @@ pytest.importorskip("torch")
 pytest.importorskip("qdrant_edge")
 
 WORDS = "river city bread coffee train mountain sea tide volcano market bridge tram".split()
-DOCS = 1000
+DOCS = 600
 
 
 def _corpus(folder):

@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import signal
+import stat
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -56,7 +57,6 @@ def make_embedder(args: argparse.Namespace) -> Any:
     from jina_v3 import Embedder
 
     _notes(args)
-
     backend, model = resolve_model(args)
     if backend == "api":
         return Embedder(backend="api")
@@ -70,10 +70,8 @@ def open_store(args: argparse.Namespace, collection: str | None = None) -> Any:
 
 
 def _defaults() -> tuple[str, str]:
-    try:
-        from jina_v3.connectors.uris import DEFAULT_COLLECTION, DEFAULT_STORE_URI
-    except ImportError:  # pragma: no cover - the connectors ship with the package
-        return "qdrant-edge:./.jina-v3", "documents"
+    from jina_v3.connectors.uris import DEFAULT_COLLECTION, DEFAULT_STORE_URI
+
     return DEFAULT_STORE_URI, DEFAULT_COLLECTION
 
 
@@ -158,8 +156,9 @@ def _total(files: list[Any]) -> int | None:
             total += 1
             continue
         try:
-            with open(file.path, "rb") as handle:
-                total += sum(1 for line in handle if line.strip())
+            if stat.S_ISREG(os.stat(file.path).st_mode):  # never open a FIFO: it would block
+                with open(file.path, "rb") as handle:
+                    total += sum(1 for line in handle if line.strip())
         except OSError:
             pass  # reported when it is read
     return total or None

@@ -156,11 +156,14 @@ def main() -> None:
 
         bare_runs, pipe_runs, stages = [], [], []
         summary = None
-        for run in range(args.repeats):
-            bare_runs.append(bare())
+        for run in range(args.repeats):  # alternating which goes first: fair under noise
+            if run % 2:
+                bare_runs.append(bare())
             wall, times, summary = pipeline(run)
             pipe_runs.append(wall)
             stages.append(times)
+            if not run % 2:
+                bare_runs.append(bare())
         assert summary is not None and summary.points == len(flat), (summary, len(flat))
         bare_rate = tokens / statistics.median(bare_runs)
         pipe_rate = tokens / statistics.median(pipe_runs)

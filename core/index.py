@@ -68,7 +68,7 @@ class _IndexBase:
         dimensions: int | None = None,
         late_chunking: bool = False,
         chunker: Chunker | None = None,
-        batch_size: int = 64,
+        batch_size: int = 256,
         embedding_type: str = "float",
         truncate: bool = False,
         recreate: bool = False,

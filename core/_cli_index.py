@@ -202,14 +202,15 @@ def _ingest(args: argparse.Namespace, store: Any, files: list[Any], stop: _StopF
 
     embedder = make_embedder(args)
     chunker = TextChunker.for_embedder(embedder, args.chunk_tokens or DEFAULT_CHUNK_TOKENS)
+    batch = {} if args.batch_size is None else {"batch_size": args.batch_size}
     index = VectorIndex(
         embedder,
         store,
         dimensions=args.dimensions,
         late_chunking=args.late_chunking,
         chunker=chunker,
-        batch_size=args.batch_size,
         recreate=args.recreate,
+        **batch,
     )
     failed: list[str] = []
     warn = (lambda line: None) if args.quiet else (lambda line: print(line, file=sys.stderr))
@@ -371,7 +372,9 @@ def add_commands(commands: Any, base: argparse.ArgumentParser) -> None:
     index.add_argument("--dimensions", type=int, default=None, help="Matryoshka size")
     index.add_argument("--late-chunking", action="store_true", help="late-chunk each document")
     index.add_argument("--chunk-tokens", type=int, default=None, metavar="N", help="chunk size")
-    index.add_argument("--batch-size", type=int, default=64, metavar="N", help="points per batch")
+    index.add_argument(
+        "--batch-size", type=int, default=None, metavar="N", help="points embedded per batch"
+    )
     index.add_argument("--glob", default=None, metavar="PATTERN", help="only matching files")
     index.add_argument(
         "--prune", action="store_true", help="delete documents of these paths whose files are gone"

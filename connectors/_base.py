@@ -83,7 +83,7 @@ class BaseStore(Closing, AsyncClosing):
     engine: ClassVar[str] = "vector database"
     #: Embedding types the engine stores.
     embedding_types: ClassVar[tuple[str, ...]] = ("float",)
-    #: What a native filter is, for messages; and its type (None: no native filters).
+    #: What the engine's native filter is, for messages (see _is_native_filter).
     native_filter_name: ClassVar[str] = "native filter"
     #: Largest k one query may ask for (None: no limit).
     max_k: ClassVar[int | None] = None
@@ -169,17 +169,9 @@ class BaseStore(Closing, AsyncClosing):
     # -- the VectorStore protocol and its async twins --------------------------------------------
 
     def ensure_collection(self, signature: EmbeddingSignature, *, recreate: bool = False) -> None:
-        """Create the collection for `signature`, or check an existing one against it.
-
-        Args:
-            signature: How the vectors are made (model, dimensions, tasks, types).
-            recreate: Drop an existing collection (and its data) first.
-
-        Raises:
-            DimensionMismatchError, SignatureMismatchError: The existing collection was built
-                otherwise (nothing is written); the message says which argument fixes it.
-            StoreError: The database failed.
-        """
+        """Create the collection for `signature` (how the vectors are made), or check an
+        existing one against it: DimensionMismatchError / SignatureMismatchError, naming the
+        fix, with nothing written. ``recreate`` drops an existing collection (and its data)."""
         self._run("ensure_collection", self._ensure_flow(signature, recreate))
 
     async def aensure_collection(
@@ -294,6 +286,7 @@ class BaseStore(Closing, AsyncClosing):
             return
         found = yield from self._describe()
         self._check_described(found, signature)
+        yield from self._opened()
         if found.signature is None:
             # Made elsewhere: its vectors' model and task are unknown, so only an empty
             # collection is adopted (its signature recorded).
@@ -347,6 +340,7 @@ class BaseStore(Closing, AsyncClosing):
                     "(VectorIndex does)."
                 )
             self._check_layout(found.layout)
+            yield from self._opened()
             self._signature = found.signature
         return self._signature
 
@@ -394,6 +388,7 @@ class BaseStore(Closing, AsyncClosing):
         wanted = as_str_ids(ids, "ids")
         if not wanted or not (yield from self._exists()):
             return []
+        yield from self._expected()  # the collection is ours, and opened (loaded)
         found: dict[str, Hit] = {}
         for part in pack([1] * len(wanted), max_items=self.delete_batch):
             for hit in (yield from self._fetch(wanted[part.start : part.stop])):
@@ -443,6 +438,11 @@ class BaseStore(Closing, AsyncClosing):
 
     def _drop(self) -> Flow[None]:
         raise NotImplementedError
+        yield  # pragma: no cover
+
+    def _opened(self) -> Flow[None]:
+        """Called once an existing collection is found usable (e.g. to load it)."""
+        return
         yield  # pragma: no cover
 
     def _adopt(self, signature: EmbeddingSignature) -> Flow[None]:

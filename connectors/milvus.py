@@ -203,9 +203,8 @@ class MilvusStore(BaseStore):
 
     # -- engine hooks ------------------------------------------------------------------------
 
-    def _ensure_flow(self, signature: EmbeddingSignature, recreate: bool) -> Flow[None]:
-        yield from super()._ensure_flow(signature, recreate)
-        yield client("load_collection", self.collection)  # servers search loaded ones only
+    def _opened(self) -> Flow[None]:
+        yield client("load_collection", self.collection)  # searched only once loaded
 
     def _check_layout(self, layout: Mapping[str, Any]) -> None:
         # a store without funnel_dimensions may search a funnel collection's full vectors

@@ -54,7 +54,14 @@ def open_store(uri: str = DEFAULT_STORE_URI, collection: str = DEFAULT_COLLECTIO
     if scheme == "milvus-lite" and target.endswith(".db"):
         from jina_v3.connectors.milvus import MilvusStore
 
-        os.makedirs(os.path.dirname(target) or ".", exist_ok=True)  # Lite wants its folder
+        folder = os.path.dirname(target) or "."
+        try:
+            os.makedirs(folder, exist_ok=True)  # Milvus Lite wants its folder to exist
+        except OSError as exc:
+            raise ConfigurationError(
+                f"--store {uri!r}: cannot create the folder {folder!r} ({exc.strerror}); "
+                "choose a writable path"
+            ) from None
         return MilvusStore(collection, uri=target)
     if scheme == "milvus" and target.startswith(_SERVER):
         from jina_v3.connectors.milvus import MilvusStore

@@ -167,7 +167,8 @@ def _log_licence_once() -> None:
         _licence_logged = True
         logger.warning(
             "jina-embeddings-v3 weights are licensed CC BY-NC 4.0 (non-commercial use only). "
-            "For commercial use, use Jina's API (Embedder(backend='api')) or obtain a licence."
+            "For commercial use, use Jina's hosted API (backend='api' in Python, --api on the "
+            "command line) or obtain a licence from Jina AI."
         )
 
 

@@ -245,3 +245,15 @@ def test_engine_errors_we_translate_are_not_logged(engine, make_store, tiny_embe
         store.query(np.ones(DIMS, np.float32), k=1, filter="no_such_field == 1")
     logged = [r for r in caplog.records if r.name.startswith("pymilvus")]
     assert not [r for r in logged if r.levelno >= logging.ERROR]
+
+
+def test_a_freshly_opened_store_reads_without_ensure_collection(engine, make_store, tiny_embedder):
+    if engine == "qdrant-memory":
+        pytest.skip("an in-memory engine lives and dies with its client")
+    name = f"fresh{engine.replace('-', '')}"
+    first = make_store(name)
+    VectorIndex(tiny_embedder, first, dimensions=DIMS).add([Document("a", "x"), Document("b", "y")])
+    first.close()  # an embedded engine has one owner at a time
+    fresh = make_store(name)  # a new store object on the same collection: nothing ensured
+    assert [h.document_id for h in fresh.fetch([point_id("b")])] == ["b"]
+    assert len(fresh.query(np.ones(DIMS, np.float32), k=5)) == 2

@@ -110,10 +110,14 @@ class _StopFlag:
 
 
 def _documents(
-    items: Iterator[Any], failed: list[str], warn: Callable[[str], None], stop: _StopFlag
+    items: Iterator[Any],
+    failed: list[str],
+    warn: Callable[[str], None],
+    stop: _StopFlag,
+    lines: dict[str, list[str]],
 ) -> Iterator[Any]:
     """The documents, skipped files counted and warned about; ends early once stopped (the
-    documents read so far form the last batch)."""
+    documents read so far form the last batch). `lines` gets the ids read from each .jsonl."""
     from jina_v3.sources import SkippedFile
 
     for item in items:
@@ -123,11 +127,15 @@ def _documents(
             failed.append(item.source)
             warn(f"jina-v3 index: warning: {item}")
         else:
+            source = str(item.metadata.get("source", ""))
+            if source.lower().endswith(".jsonl"):
+                lines.setdefault(source, []).append(item.id)
             yield item
 
 
-def _prune(store: Any, files: list[Any], roots: list[str]) -> int:
-    """Delete the documents of `roots` whose files are gone; the number of points deleted."""
+def _prune(store: Any, files: list[Any], roots: list[str], lines: dict[str, list[str]]) -> int:
+    """Delete the documents of `roots` whose files are gone, and those of each .jsonl file
+    whose lines are gone (`lines`: the ids read from it); the number of points deleted."""
     from jina_v3.sources import SkippedFile
 
     unlisted = [f.source for f in files if isinstance(f, SkippedFile) and f.folder]
@@ -141,6 +149,8 @@ def _prune(store: Any, files: list[Any], roots: list[str]) -> int:
             continue
         seen = sorted(f.source for f in files if not isinstance(f, SkippedFile) and f.root == root)
         store.delete(filter={"source_root": root, "source": {"$nin": seen}})
+    for source, ids in lines.items():
+        store.delete(filter={"source": source, "document_id": {"$nin": ids}})
     return before - store.count()
 
 
@@ -184,7 +194,8 @@ def run_index(args: argparse.Namespace) -> int:
             interrupted = summary.interrupted or stop()
             line = str(summary)
             if args.prune and not interrupted:
-                pruned = _prune(store, list_files(args.paths), roots)
+                lines = summary.extra.get("jsonl_ids", {})
+                pruned = _prune(store, list_files(args.paths), roots, lines)
                 line += f"; pruned {pruned} chunks of files that are gone"
         finally:
             store.close()
@@ -213,13 +224,15 @@ def _ingest(args: argparse.Namespace, store: Any, files: list[Any], stop: _StopF
         **batch,
     )
     failed: list[str] = []
+    lines: dict[str, list[str]] = {}
     warn = (lambda line: None) if args.quiet else (lambda line: print(line, file=sys.stderr))
     summary = index.ingest(
-        _documents(read_files(files), failed, warn, stop),
+        _documents(read_files(files), failed, warn, stop, lines),
         progress=Progress(_total(files), mode="off" if args.quiet else "auto"),
         stop=stop,
     )
     summary.failed = len(failed)
+    summary.extra["jsonl_ids"] = lines
     return summary
 
 

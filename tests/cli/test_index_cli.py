@@ -354,3 +354,18 @@ def test_the_model_comes_from_the_flag_the_environment_the_api_key_or_the_hub(mo
     assert resolve_model(args) == ("local", "/models/v3")
     assert resolve_model(Namespace(model="./ckpt", api=False)) == ("local", "./ckpt")
     assert resolve_model(Namespace(model=None, api=True)) == ("api", None)
+
+
+def test_prune_removes_the_lines_gone_from_a_jsonl_file(fast_dir, tmp_path):
+    pytest.importorskip("qdrant_edge")
+    (tmp_path / "kb").mkdir()
+    kb = tmp_path / "kb" / "kb.jsonl"
+    kb.write_text("".join(f'{{"id": "k{i}", "text": "Line {i}."}}\n' for i in range(3)))
+    uri = f"qdrant-edge:{fast_dir / 'jsonl-prune'}"
+    assert cli("index", "kb", "--store", uri, cwd=tmp_path).returncode == 0
+    kb.write_text('{"id": "k0", "text": "Line 0."}\n{"id": "k2", "text": "Line 2."}\n')
+    proc = cli("index", "kb", "--store", uri, "--prune", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "pruned 1 chunks" in proc.stdout
+    found = cli("search", "Line", "--store", uri, "--json", "-k", "10", cwd=tmp_path)
+    assert sorted(h["document_id"] for h in json.loads(found.stdout)) == ["k0", "k2"]

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -75,7 +76,7 @@ class Described:
     layout: Mapping[str, Any] = field(default_factory=dict)
 
 
-class BaseStore(Closing, AsyncClosing):
+class BaseStore(Closing, AsyncClosing, ABC):
     """One collection of a vector database, as a :class:`~jina_v3.store.VectorStore` with
     async twins. Subclasses implement the engine hooks listed in the module docstring."""
 
@@ -131,8 +132,9 @@ class BaseStore(Closing, AsyncClosing):
                 f"{type(self).__name__}({self.collection!r}) is closed; create a new store."
             )
 
+    @abstractmethod
     def _connect(self) -> Any:
-        raise NotImplementedError
+        """The database client this store uses."""
 
     def _async_client(self) -> Any:
         """The client the async twins drive: by default the sync one, in a worker thread."""
@@ -424,21 +426,21 @@ class BaseStore(Closing, AsyncClosing):
 
     # -- engine hooks ------------------------------------------------------------------------
 
+    @abstractmethod
     def _exists(self) -> Flow[bool]:
-        raise NotImplementedError
-        yield  # pragma: no cover - makes every hook a generator
+        """Whether the collection exists."""
 
+    @abstractmethod
     def _describe(self) -> Flow[Described]:
-        raise NotImplementedError
-        yield  # pragma: no cover
+        """What the existing collection says about itself."""
 
+    @abstractmethod
     def _create(self, signature: EmbeddingSignature) -> Flow[None]:
-        raise NotImplementedError
-        yield  # pragma: no cover
+        """Make the collection, with `signature` stored."""
 
+    @abstractmethod
     def _drop(self) -> Flow[None]:
-        raise NotImplementedError
-        yield  # pragma: no cover
+        """Remove the collection and its data."""
 
     def _opened(self) -> Flow[None]:
         """Called once an existing collection is found usable (e.g. to load it)."""
@@ -456,35 +458,35 @@ class BaseStore(Closing, AsyncClosing):
         """One record as the engine writes it, and its size for the request packer."""
         return (record, vector), 1
 
+    @abstractmethod
     def _write(self, items: list[Any], signature: EmbeddingSignature) -> Flow[None]:
-        raise NotImplementedError
-        yield  # pragma: no cover
+        """Write one request of engine items (from :meth:`_item`)."""
 
+    @abstractmethod
     def _search(
         self, vector: np.ndarray, k: int, native: Any, signature: EmbeddingSignature
     ) -> Flow[list[Hit]]:
-        raise NotImplementedError
-        yield  # pragma: no cover
+        """The `k` nearest points to `vector` that match the native filter."""
 
+    @abstractmethod
     def _fetch(self, ids: list[str]) -> Flow[list[Hit]]:
-        raise NotImplementedError
-        yield  # pragma: no cover
+        """The stored points among `ids` (one request)."""
 
+    @abstractmethod
     def _delete(self, *, ids: list[str] = (), document_ids: list[str] = ()) -> Flow[None]:  # type: ignore[assignment]
-        raise NotImplementedError
-        yield  # pragma: no cover
+        """Delete these points, or all points of these documents (one request)."""
 
+    @abstractmethod
     def _delete_matching(self, native: Any) -> Flow[None]:
-        raise NotImplementedError
-        yield  # pragma: no cover
+        """Delete every point that matches the native filter."""
 
+    @abstractmethod
     def _collections(self) -> Flow[list[str]]:
-        raise NotImplementedError
-        yield  # pragma: no cover
+        """The jina_v3 collections in the same database."""
 
+    @abstractmethod
     def _count(self) -> Flow[int]:
-        raise NotImplementedError
-        yield  # pragma: no cover
+        """Points in the collection."""
 
     def _foreign_points(self) -> Flow[int]:
         """Points in a collection without a signature (only an empty one is adopted)."""

@@ -1,0 +1,155 @@
+"""The distributed path's pure parts, and one embedding worker run in-process (no Ray)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import TINY_MODEL
+
+
+def test_token_bucket_spreads_a_global_rate():
+    from jina_v3.distributed import TokenBucket
+
+    now = [0.0]
+    bucket = TokenBucket(6000, clock=lambda: now[0])  # 100 tokens/s, 1 s burst
+    assert bucket.reserve(100) == 0.0  # the burst
+    assert bucket.reserve(50) == pytest.approx(0.5)  # in debt: wait it out
+    assert bucket.reserve(50) == pytest.approx(1.0)  # the next caller waits longer
+    bucket.refund(50)  # the estimate was too high
+    now[0] = 1.0
+    assert bucket.reserve(50) == pytest.approx(0.0)
+    with pytest.raises(ValueError):
+        TokenBucket(0)
+
+
+def test_only_transient_errors_are_retried():
+    from jina_v3 import errors
+    from jina_v3._distributed_workers import is_transient
+    from jina_v3.distributed import TRANSIENT_ERRORS
+    from jina_v3.distributed import TransientStoreError as Transient
+
+    for error in (errors.APIConnectionError, errors.RateLimitError, errors.ServerError, Transient):
+        assert issubclass(error, TRANSIENT_ERRORS)
+    for error in (
+        errors.ConfigurationError,
+        errors.SignatureMismatchError,
+        errors.DimensionMismatchError,
+        errors.InputTooLongError,
+        errors.AuthenticationError,
+        errors.StoreError,
+    ):
+        assert not issubclass(error, TRANSIENT_ERRORS), error
+
+    def wrapped(cause: BaseException) -> errors.StoreError:
+        try:
+            raise errors.StoreError("upsert failed") from cause
+        except errors.StoreError as exc:
+            return exc
+
+    class Http(Exception):
+        def __init__(self, status: int) -> None:
+            self.status = status
+
+    assert is_transient(wrapped(ConnectionResetError()))
+    assert is_transient(wrapped(TimeoutError()))
+    assert is_transient(wrapped(Http(503))) and is_transient(wrapped(Http(429)))
+    assert not is_transient(wrapped(Http(400)))
+    assert not is_transient(wrapped(ValueError("bad vector")))
+    assert not is_transient(errors.SignatureMismatchError("other model"))
+
+
+def test_embedded_store_uris_are_owned_by_one_process():
+    from jina_v3.distributed import is_embedded_store
+
+    for uri in ("qdrant-edge:./d", "milvus-lite:./x.db", "qdrant:./dir", "qdrant::memory:"):
+        assert is_embedded_store(uri), uri
+    for uri in ("milvus:http://127.0.0.1:19530", "qdrant:http://h:6333", "pinecone:idx"):
+        assert not is_embedded_store(uri), uri
+
+
+def test_the_api_key_travels_as_a_variable_name(monkeypatch):
+    import pickle
+
+    from jina_v3._distributed_workers import EmbedderSpec
+    from jina_v3.errors import ConfigurationError
+
+    spec = EmbedderSpec(backend="api", api_key_env="JV3_TEST_KEY", options=(("timeout", 5),))
+    monkeypatch.setenv("JV3_TEST_KEY", "jina_secret_123")
+    assert b"jina_secret_123" not in pickle.dumps(spec)
+    assert spec.build().backend.options.api_key.get() == "jina_secret_123"
+    monkeypatch.delenv("JV3_TEST_KEY")
+    with pytest.raises(ConfigurationError, match="JV3_TEST_KEY is not set"):
+        spec.build()
+
+
+def test_index_dataset_refuses_a_key_in_the_options():
+    from jina_v3.distributed import index_dataset
+    from jina_v3.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="api_key_env"):
+        index_dataset([], "qdrant::memory:", backend="api", embedder_options={"api_key": "k"})
+
+
+def _worker(factory, tmp_path, retries=2):
+    pytest.importorskip("pyarrow")
+    pytest.importorskip("qdrant_edge")
+    from jina_v3._distributed_workers import EmbedderSpec, EmbedWorker, IndexSpec
+
+    spec = IndexSpec(
+        embedder=EmbedderSpec(factory=factory),
+        store_uri=f"qdrant-edge:{tmp_path / 'edge'}",
+        collection="c",
+        dimensions=None,
+        late_chunking=False,
+        chunk_tokens=None,
+        batch_size=4,
+        embedding_type="float",
+        truncate=False,
+        retries=retries,
+    )
+    return spec, EmbedWorker(spec)
+
+
+def _block(spec, docs):
+    from jina_v3._distributed_workers import batch_table, chunk_block
+
+    return chunk_block(batch_table(docs, ["skipped x: unreadable"]), spec=spec)
+
+
+def test_a_worker_retries_transient_errors_a_bounded_number_of_times(tmp_path):
+    pytest.importorskip("torch")
+    from jina_v3 import Document
+    from jina_v3._distributed_workers import RetriesExhaustedError
+    from jina_v3.errors import APIConnectionError, ConfigurationError
+    from tests.distributed._crash import AlwaysFails
+
+    spec, worker = _worker(AlwaysFails(str(TINY_MODEL), "APIConnectionError"), tmp_path)
+    block = _block(spec, [Document("a", "Berlin is big.")])
+    for _ in range(2):
+        with pytest.raises(APIConnectionError):  # Ray re-runs the block on these
+            worker(block)
+    with pytest.raises(RetriesExhaustedError):  # then the job stops, with the cause
+        worker(block)
+    spec, worker = _worker(AlwaysFails(str(TINY_MODEL), "ConfigurationError"), tmp_path / "b")
+    with pytest.raises(ConfigurationError):  # never retried
+        worker(_block(spec, [Document("a", "Berlin is big.")]))
+
+
+def test_a_worker_summarises_its_block(tmp_path):
+    pytest.importorskip("torch")
+    from jina_v3 import Document
+
+    spec, worker = _worker(_Tiny(), tmp_path)
+    docs = [Document("a", "Berlin is big."), Document("b", "Paris too.", {"lang": "en"})]
+    row = worker(_block(spec, docs)).to_pylist()[0]
+    assert (row["documents"], row["indexed"], row["points"]) == (2, 2, 2)
+    assert row["failures"] == ["skipped x: unreadable"] and row["tokens"] > 0
+    again = worker(_block(spec, docs)).to_pylist()[0]
+    assert (again["unchanged"], again["points"]) == (2, 0)
+
+
+class _Tiny:
+    def __call__(self):
+        from jina_v3 import Embedder
+
+        return Embedder(str(TINY_MODEL), dtype="float32")

@@ -30,6 +30,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from jina_v3._distributed_workers import (
@@ -266,7 +267,7 @@ def index_dataset(
         bucket = None
         if tokens_per_minute is not None and backend == "api":
             bucket = ray.remote(TokenBucket).options(num_cpus=0).remote(tokens_per_minute)
-        index = IndexSpec(**{**vars(index), "owner": owner, "bucket": bucket})
+        index = replace(index, owner=owner, bucket=bucket)
         summary = _run(
             ray,
             source,
@@ -321,8 +322,6 @@ def _list_files(source: Any, glob: str | None) -> list[Any] | None:
     if isinstance(source, (str, os.PathLike)) or (
         isinstance(source, (list, tuple)) and all(isinstance(s, (str, os.PathLike)) for s in source)
     ):
-        from dataclasses import replace
-
         from jina_v3.sources import SourceFile, list_files
 
         return [

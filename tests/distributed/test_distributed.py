@@ -157,3 +157,38 @@ def test_a_missing_root_fails_before_ray_starts():
 
     with pytest.raises(ConfigurationError, match="no such file"):
         index_dataset([os.path.join(str(CORPUS), "nope")], "qdrant::memory:")
+
+
+def test_api_backed_actors_share_a_rate_limit_and_read_the_key_on_the_worker(
+    ray_instance, tiny_embedder, monkeypatch, tmp_path
+):
+    pytest.importorskip("fastapi")
+    pytest.importorskip("uvicorn")
+    from jina_v3.connectors.uris import open_store
+    from jina_v3.distributed import index_dataset
+    from jina_v3.server import create_app
+    from tests._servers import ServerThread
+
+    key = "jv3-ray-test-key"
+    monkeypatch.setenv("JV3_RAY_KEY", key)
+    uri = f"qdrant-edge:{tmp_path / 'edge'}"
+    with ServerThread(create_app(tiny_embedder, api_key=key)) as server:
+        settings = {
+            "backend": "api",
+            "api_key_env": "JV3_RAY_KEY",
+            "forward_env": ["JV3_RAY_KEY"],  # through Ray's runtime env, never a pickle
+            "embedder_options": {"base_url": server.url, "max_dimensions": 64},
+            "tokens_per_minute": 10_000_000,
+            "chunk_tokens": CHUNK_TOKENS,
+            "batch_size": BATCH,
+            "actors": 2,
+        }
+        summary = index_dataset([str(CORPUS)], uri, collection="api", **settings)
+        again = index_dataset([str(CORPUS)], uri, collection="api", **settings)
+    assert summary.points > summary.documents > 0 and summary.tokens > 0
+    assert (again.points, again.unchanged) == (0, summary.documents)
+    store = open_store(uri, "api")
+    try:
+        assert store.count() == summary.points
+    finally:
+        store.close()

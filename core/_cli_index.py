@@ -190,7 +190,12 @@ def run_index(args: argparse.Namespace) -> int:
     # The handlers go in first: a signal while the model loads stops before any batch.
     with _StopFlag() as stop:
         try:
-            summary = _ingest(args, store, files, stop)
+            if args.ray is not None:
+                store.close()  # the Ray job opens its own (an embedded store has one owner)
+                summary = _ingest_on_ray(args, stop)
+                store = open_store(args)
+            else:
+                summary = _ingest(args, store, files, stop)
             interrupted = summary.interrupted or stop()
             line = str(summary)
             if args.prune and not interrupted:
@@ -234,6 +239,39 @@ def _ingest(args: argparse.Namespace, store: Any, files: list[Any], stop: _StopF
     summary.failed = len(failed)
     summary.extra["jsonl_ids"] = lines
     return summary
+
+
+def _ingest_on_ray(args: argparse.Namespace, stop: _StopFlag) -> Any:
+    """The same ingestion on Ray Data (`--ray [ADDRESS]`): a local instance on 127.0.0.1, or
+    an existing cluster."""
+    from jina_v3.chunking import DEFAULT_CHUNK_TOKENS
+    from jina_v3.distributed import index_dataset
+    from jina_v3.progress import Progress
+
+    _notes(args)
+    backend, model = resolve_model(args)
+    warn = (lambda line: None) if args.quiet else (lambda line: print(line, file=sys.stderr))
+    return index_dataset(
+        args.paths,
+        args.store,
+        collection=args.collection,
+        model=model,
+        backend=backend,
+        embedder_options={"dtype": args.dtype} if backend == "local" and args.dtype else None,
+        api_key_env="JINA_API_KEY" if backend == "api" else None,
+        forward_env=["JINA_API_KEY", "JINA_API_BASE_URL"] if backend == "api" else (),
+        dimensions=args.dimensions,
+        late_chunking=args.late_chunking,
+        chunk_tokens=args.chunk_tokens or DEFAULT_CHUNK_TOKENS,
+        batch_size=args.batch_size or 256,
+        recreate=args.recreate,
+        glob=args.glob,
+        actors=args.actors,
+        ray_address=None if args.ray == "local" else args.ray,
+        progress=Progress(mode="off" if args.quiet else "auto"),
+        stop=stop,
+        on_skipped=lambda line: warn(f"jina-v3 index: warning: {line}"),
+    )
 
 
 # -- search, info, delete ----------------------------------------------------------------------
@@ -393,6 +431,15 @@ def add_commands(commands: Any, base: argparse.ArgumentParser) -> None:
         "--prune", action="store_true", help="delete documents of these paths whose files are gone"
     )
     index.add_argument("--quiet", action="store_true", help="no progress, no warnings")
+    index.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        default=None,
+        metavar="ADDRESS",
+        help="run on Ray Data: a local instance on 127.0.0.1, or ADDRESS (auto, ray://...)",
+    )
+    index.add_argument("--actors", type=int, default=None, metavar="N", help="with --ray")
     index.add_argument(
         "--recreate", action="store_true", help="drop the collection first (deletes its data)"
     )

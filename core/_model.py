@@ -147,8 +147,9 @@ class LoRAEmbedding(nn.Module):
 class Embeddings(nn.Module):
     def __init__(self, cfg: JinaV3Config) -> None:
         super().__init__()
-        self.word_embeddings = LoRAEmbedding(cfg.vocab_size, cfg.hidden_size, *cfg.lora)
-        self.token_type_embeddings = LoRAEmbedding(cfg.type_vocab_size, cfg.hidden_size, *cfg.lora)
+        row = (cfg.hidden_size, *cfg.lora)  # both tables: hidden-size rows, the same adapters
+        self.word_embeddings = LoRAEmbedding(cfg.vocab_size, *row)
+        self.token_type_embeddings = LoRAEmbedding(cfg.type_vocab_size, *row)
 
     def forward(self, ids: torch.Tensor, task: int | None) -> torch.Tensor:
         # every token adds row 0 of the token-type table; there is no position table (rotary)

@@ -22,9 +22,9 @@ from jina_v3 import (
 )
 from jina_v3._exchange import plan_document
 from jina_v3._remote import RemoteBackend
-from jina_v3.types import EmbedSpec
 from jina_v3.server import create_app
 from jina_v3.tasks import TASKS
+from jina_v3.types import EmbedSpec
 from tests._servers import ServerThread
 
 KEY = "jina_remote-test-key-0123456789"

@@ -24,9 +24,9 @@ from jina_v3 import (
     RateLimitError,
     ServerError,
 )
-from jina_v3._remote import RemoteBackend
 from jina_v3._exchange import RetryPolicy
 from jina_v3._packing import pack
+from jina_v3._remote import RemoteBackend
 from jina_v3._wire import parse_retry_after
 from tests._servers import FaultServer, fake_vector
 

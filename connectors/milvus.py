@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -58,6 +59,8 @@ DEFAULT_BATCH_SIZE = 1000
 MAX_REQUEST_BYTES = 16 * 1024 * 1024
 
 _OUTPUT_FIELDS = ["text", "document_id", "chunk_index", "metadata"]
+#: Connection attempts before a server that refuses connections is an error.
+_CONNECT_ATTEMPTS = 3
 
 # Milvus Lite runs one in-process server per data path; release it when our last store closes
 # (MilvusClient.close() keeps the path locked otherwise).
@@ -151,7 +154,14 @@ class MilvusStore(BaseStore):
             kwargs["token"] = self._token
         if self._timeout is not None:
             kwargs["timeout"] = self._timeout
-        made = pymilvus.MilvusClient(**kwargs)
+        for attempt in range(_CONNECT_ATTEMPTS):  # a busy or starting server: try again
+            try:
+                made = pymilvus.MilvusClient(**kwargs)
+                break
+            except pymilvus.MilvusException as exc:
+                if attempt + 1 == _CONNECT_ATTEMPTS or "connect" not in str(exc).lower():
+                    raise
+                time.sleep(1.0 + attempt)
         if self._uri.endswith(".db"):
             self._lite_path = os.path.abspath(self._uri)
             with _lite_lock:

@@ -1,5 +1,5 @@
 """`jina-v3 index` stopped by SIGINT, then by SIGTERM, and resumed: the final index is the one
-an uninterrupted run builds (same points, texts and metadata; vectors within 1e-6)."""
+an uninterrupted run builds (same points, texts and metadata; vectors within 1e-5)."""
 
 from __future__ import annotations
 
@@ -121,4 +121,5 @@ def test_sigint_and_sigterm_stop_cleanly_and_the_next_run_continues(fast_dir, tm
     assert (unchanged > 0) == (counts[1] > 0)  # what the stopped runs wrote is not redone
     assert dump(resumed, _all_ids()) == expected
     ours, theirs = _vectors(resumed, expected), _vectors(reference, expected)
-    assert max(np.abs(ours[k] - theirs[k]).max() for k in expected) <= 1e-6
+    # other batch compositions: float32 GEMMs of other shapes round differently (~1e-6)
+    assert max(np.abs(ours[k] - theirs[k]).max() for k in expected) <= 1e-5

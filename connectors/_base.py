@@ -88,7 +88,7 @@ class BaseStore(Closing, AsyncClosing, ABC):
     native_filter_name: ClassVar[str] = "native filter"
     #: Largest k one query may ask for (None: no limit).
     max_k: ClassVar[int | None] = None
-    #: Bytes per write request (None: no limit), and ids per delete request.
+    #: Bytes per write request (None: no limit), and ids per delete or fetch request.
     max_request_bytes: ClassVar[int | None] = None
     delete_batch: ClassVar[int] = 1000
 
@@ -387,15 +387,15 @@ class BaseStore(Closing, AsyncClosing, ABC):
         )
 
     def _fetch_flow(self, ids: Sequence[str]) -> Flow[list[Hit]]:
-        wanted = as_str_ids(ids, "ids")
+        wanted = list(dict.fromkeys(as_str_ids(ids, "ids")))
         if not wanted or not (yield from self._exists()):
             return []
         yield from self._expected()  # the collection is ours, and opened (loaded)
         found: dict[str, Hit] = {}
-        for part in pack([1] * len(wanted), max_items=self.delete_batch):
-            for hit in (yield from self._fetch(wanted[part.start : part.stop])):
+        for start in range(0, len(wanted), self.delete_batch):
+            for hit in (yield from self._fetch(wanted[start : start + self.delete_batch])):
                 found[hit.id] = hit
-        return [found[i] for i in dict.fromkeys(wanted) if i in found]
+        return [found[i] for i in wanted if i in found]
 
     def _delete_flow(
         self,
@@ -411,8 +411,8 @@ class BaseStore(Closing, AsyncClosing, ABC):
         if native is not None:
             yield from self._delete_matching(native)
         for values, key in ((point_ids, "ids"), (doc_ids, "document_ids")):
-            for part in pack([1] * len(values), max_items=self.delete_batch):
-                yield from self._delete(**{key: values[part.start : part.stop]})
+            for start in range(0, len(values), self.delete_batch):
+                yield from self._delete(**{key: values[start : start + self.delete_batch]})
 
     def _clear_flow(self) -> Flow[None]:
         signature = yield from self._expected()

@@ -67,8 +67,8 @@ def build_checkpoint(folder: Path, seed: int = 0) -> None:
     import torch
     from safetensors.torch import save_file
 
-    from jina_v3._checkpoint import official_name
-    from jina_v3._model import JinaV3Config, JinaV3Model
+    from jina_v3.local.checkpoint import official_name
+    from jina_v3.local.model import JinaV3Config, JinaV3Model
 
     folder.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
@@ -94,7 +94,7 @@ def matmul_gflops(threads: int, repeats: int) -> float:
     measured against the fastest kernel this machine offers."""
     import torch
 
-    from jina_v3._model import _prepack
+    from jina_v3.local.model import _prepack
 
     torch.set_num_threads(threads)
     x = torch.randn(2048, 1024, dtype=torch.bfloat16)
@@ -156,7 +156,7 @@ def main() -> None:
     import torch
 
     from jina_v3 import Embedder
-    from jina_v3._model import forward_flops_per_token
+    from jina_v3.local.model import forward_flops_per_token
 
     ceiling = matmul_gflops(args.threads, args.repeats)
     embedder = Embedder(str(folder), dtype="bfloat16", threads=args.threads)

@@ -185,8 +185,8 @@ def main() -> None:
         ray.shutdown()
 
     # 3. FLOPs, MFU, and the GPU estimate
-    from jina_v3._checkpoint import read_config
-    from jina_v3._model import JinaV3Config, forward_flops_per_token
+    from jina_v3.local.checkpoint import read_config
+    from jina_v3.local.model import JinaV3Config, forward_flops_per_token
 
     cfg = JinaV3Config.from_dict(read_config(Path(model)))
     tokens_per_passage = one_process["tokens"] / len(docs)

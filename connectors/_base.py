@@ -44,8 +44,8 @@ from jina_v3.errors import (
     StoreError,
     UnsupportedFilterError,
 )
-from jina_v3.filters import FilterNode, parse_filter
-from jina_v3.store import (
+from jina_v3.index.filters import FilterNode, parse_filter
+from jina_v3.index.store import (
     REBUILD_FIX,
     EmbeddingSignature,
     Hit,

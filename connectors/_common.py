@@ -9,7 +9,7 @@ from types import ModuleType
 from typing import Any
 
 from jina_v3.errors import ConfigurationError, JinaV3Error, MissingDependencyError, StoreError
-from jina_v3.store import check_text
+from jina_v3.index.store import check_text
 
 #: Metadata key under which connectors store the embedding signature (and store layout).
 SIGNATURE_KEY = "jina_v3_signature"

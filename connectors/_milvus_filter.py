@@ -6,8 +6,8 @@ import math
 from collections.abc import Sequence
 
 from jina_v3.errors import UnsupportedFilterError
-from jina_v3.filters import And, Condition, FilterNode, Or
-from jina_v3.store import CHUNK_INDEX_KEY, DOCUMENT_ID_KEY, TEXT_KEY
+from jina_v3.index.filters import And, Condition, FilterNode, Or
+from jina_v3.index.store import CHUNK_INDEX_KEY, DOCUMENT_ID_KEY, TEXT_KEY
 
 #: Reserved keys live in their own columns; user metadata in the JSON ``metadata`` field.
 COLUMNS = {TEXT_KEY: "text", DOCUMENT_ID_KEY: "document_id", CHUNK_INDEX_KEY: "chunk_index"}

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from jina_v3.errors import ConfigurationError, UnsupportedFilterError
-from jina_v3.filters import And, Condition, FilterNode, Or
+from jina_v3.index.filters import And, Condition, FilterNode, Or
 
 FULL, FUNNEL = "full", "funnel"
 

@@ -35,8 +35,8 @@ from jina_v3.connectors._base import BaseStore, Described, client
 from jina_v3.connectors._common import LAYOUT_KEY, SIGNATURE_KEY, require
 from jina_v3.connectors._milvus_filter import list_literal, needs_exact_check, to_expression
 from jina_v3.errors import ConfigurationError, StoreError, UnsupportedFilterError
-from jina_v3.filters import FilterNode, matches
-from jina_v3.store import (
+from jina_v3.index.filters import FilterNode, matches
+from jina_v3.index.store import (
     CHUNK_INDEX_KEY,
     CONTENT_HASH_KEY,
     DOCUMENT_ID_KEY,

@@ -31,8 +31,8 @@ from jina_v3.errors import (
     SignatureMismatchError,
     StoreError,
 )
-from jina_v3.filters import parse_filter
-from jina_v3.store import (
+from jina_v3.index.filters import parse_filter
+from jina_v3.index.store import (
     DOCUMENT_ID_KEY,
     REBUILD_FIX,
     TEXT_KEY,
@@ -43,7 +43,7 @@ from jina_v3.store import (
 )
 
 if TYPE_CHECKING:
-    from jina_v3.store import Record
+    from jina_v3.index.store import Record
 
 __all__ = ["PineconeStore"]
 

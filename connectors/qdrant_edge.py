@@ -34,8 +34,8 @@ from jina_v3.connectors._qdrant_common import (
     check_payload_indexes,
 )
 from jina_v3.errors import ConfigurationError, StoreError
-from jina_v3.filters import FilterNode
-from jina_v3.store import (
+from jina_v3.index.filters import FilterNode
+from jina_v3.index.store import (
     DOCUMENT_ID_KEY,
     EmbeddingSignature,
     Hit,

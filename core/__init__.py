@@ -32,7 +32,7 @@ from jina_v3.errors import (
     UnsupportedFilterError,
 )
 from jina_v3.index import AsyncVectorIndex, VectorIndex
-from jina_v3.store import Document, EmbeddingSignature, Hit, VectorStore
+from jina_v3.index.store import Document, EmbeddingSignature, Hit, VectorStore
 from jina_v3.tasks import TASKS, Task
 from jina_v3.types import EmbedSpec, Usage
 

@@ -166,6 +166,10 @@ class _BaseEmbedder:
             )
         given = {k: v for k, v in locals().items() if k in _OPTIONS and v is not None}
         self._backend = _build_backend(model, backend, given)
+        self._adopt()
+
+    def _adopt(self) -> None:
+        """Check or adapt the backend for this facade (sync or async)."""
 
     @property
     def backend(self) -> Any:
@@ -282,10 +286,10 @@ def _build_backend(
                 f"or pass backend={other!r}."
             )
         if backend == "local":
-            from jina_v3._local import LocalBackend
+            from jina_v3.local.backend import LocalBackend
 
             return LocalBackend(model or DEFAULT_LOCAL_MODEL, LocalOptions(**given))
-        from jina_v3._remote import RemoteBackend
+        from jina_v3.remote.backend import RemoteBackend
 
         return RemoteBackend(str(model or DEFAULT_API_MODEL), options=RemoteOptions.create(**given))
     if not isinstance(backend, (Backend, AsyncBackend)):
@@ -337,8 +341,7 @@ class Embedder(_BaseEmbedder, Closing):
         MissingDependencyError: The backend's extra is not installed.
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def _adopt(self) -> None:
         if not isinstance(self._backend, Backend):
             raise ConfigurationError(
                 "This backend object is async only (no embed()): use AsyncEmbedder with it."
@@ -416,8 +419,7 @@ class AsyncEmbedder(_BaseEmbedder, AsyncClosing):
     never blocks. Close with ``await aclose()`` or ``async with``.
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def _adopt(self) -> None:
         ab = self._backend if isinstance(self._backend, AsyncBackend) else None
         self._async = ab or ThreadedBackend(self._backend)
         # the flows ask for `embed`/`embed_documents`; here those are the awaitable ones

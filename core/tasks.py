@@ -1,4 +1,4 @@
-"""The five task adapters of jina-embeddings-v3 and their validation."""
+"""What jina-embeddings-v3 is: its five task adapters (and their validation), names and sizes."""
 
 from __future__ import annotations
 
@@ -50,3 +50,32 @@ def check_task(task: str | None) -> str | None:
         f"Unknown task {task!r}. Valid values of `task`: {', '.join(TASKS)}, "
         f"or None for the plain backbone.{hint}"
     )
+
+
+#: jina-embeddings-v3's full size, and the instructions its API prepends (config.json).
+V3_DIMENSIONS = 1024
+V3_INSTRUCTIONS = {
+    "retrieval.query": "Represent the query for retrieving evidence documents: ",
+    "retrieval.passage": "Represent the document for retrieval: ",
+}
+V3_NAME = "jina-embeddings-v3"
+V3_NAMES = (V3_NAME, "jinaai/jina-embeddings-v3")
+#: The official checkpoint's shapes: (hidden size, layers, vocabulary).
+V3_SHAPES = (1024, 24, 250002)
+
+
+def model_identity(name: str, shapes: tuple[int, int, int] | None = None) -> str:
+    """The name a collection's signature records for a model, whichever backend runs it.
+
+    The official weights are ``jina-embeddings-v3`` under either spelling; a local checkpoint
+    counts as official only if its `shapes` (hidden size, layers, vocabulary) are v3's too.
+    Any other model keeps its own name, so a different checkpoint is still told apart.
+    """
+    if name in V3_NAMES and (shapes is None or tuple(shapes) == V3_SHAPES):
+        return V3_NAME
+    return name
+
+
+def known_dimensions(model: str) -> int | None:
+    """The full size of a model known by name (None: learn it from a response)."""
+    return V3_DIMENSIONS if model in V3_NAMES else None

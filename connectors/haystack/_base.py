@@ -8,7 +8,7 @@ them as attributes of their own names (Haystack's convention) and serialises the
 
 from __future__ import annotations
 
-from typing import Any, Literal, Self, TypedDict
+from typing import Any, Literal, Self
 
 from haystack import default_from_dict, default_to_dict
 from haystack.core.errors import SerializationError
@@ -38,28 +38,12 @@ _SETTINGS = (
     "prefix",
     "suffix",
 )
+#: The parameters of :class:`JinaV3EmbedderBase` (both embedders take them).
+SHARED_PARAMETERS = frozenset((*_SETTINGS, "embedder"))
 
 
-def _default_api_key() -> Secret:
+def default_api_key() -> Secret:
     return Secret.from_env_var(list(DEFAULT_API_KEY_ENV))
-
-
-class EmbedderSettings(TypedDict, total=False):
-    """The keyword settings both embedders take (see :class:`JinaV3TextEmbedder`)."""
-
-    embedder: Embedder | AsyncEmbedder | None
-    backend: Literal["local", "api"] | None
-    device: str | None
-    dtype: str | None
-    api_key: Secret
-    base_url: str | None
-    timeout: float | None
-    max_retries: int | None
-    dimensions: int | None
-    embedding_type: str
-    truncate: bool
-    prefix: str
-    suffix: str
 
 
 class JinaV3EmbedderBase(EmbedderOwner):
@@ -73,7 +57,7 @@ class JinaV3EmbedderBase(EmbedderOwner):
         backend: Literal["local", "api"] | None = None,
         device: str | None = None,
         dtype: str | None = None,
-        api_key: Secret = _default_api_key(),  # noqa: B008 (Haystack's convention)
+        api_key: Secret = default_api_key(),  # noqa: B008 (Haystack's convention)
         base_url: str | None = None,
         timeout: float | None = None,
         max_retries: int | None = None,
@@ -112,7 +96,7 @@ class JinaV3EmbedderBase(EmbedderOwner):
         options = {"model": model, "backend": backend, "device": device, "dtype": dtype}
         options |= {"base_url": base_url, "timeout": timeout, "max_retries": max_retries}
         chosen = choose_backend(
-            embedder, options, key_given=api_key != _default_api_key(), owner="component"
+            embedder, options, key_given=api_key != default_api_key(), owner="component"
         )
         if dimensions is not None and (
             isinstance(dimensions, bool) or not isinstance(dimensions, int) or dimensions < 1

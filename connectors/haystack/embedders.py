@@ -9,13 +9,20 @@ cannot drift apart.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, Unpack
+from typing import Any, Literal
 
 from haystack import Document, component
+from haystack.utils import Secret
 
 from jina_v3._flow import Call, Flow, arun, run
 from jina_v3.connectors._framework import embed_flow, pack_groups, source_groups
-from jina_v3.connectors.haystack._base import PUBLIC_MODULE, EmbedderSettings, JinaV3EmbedderBase
+from jina_v3.connectors.haystack._base import (
+    PUBLIC_MODULE,
+    SHARED_PARAMETERS,
+    JinaV3EmbedderBase,
+    default_api_key,
+)
+from jina_v3.embedder import AsyncEmbedder, Embedder
 from jina_v3.errors import ConfigurationError
 
 
@@ -95,6 +102,19 @@ class JinaV3DocumentEmbedder(JinaV3EmbedderBase):
         self,
         model: str | None = None,
         *,
+        embedder: Embedder | AsyncEmbedder | None = None,
+        backend: Literal["local", "api"] | None = None,
+        device: str | None = None,
+        dtype: str | None = None,
+        api_key: Secret = default_api_key(),  # noqa: B008 (Haystack's convention)
+        base_url: str | None = None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        dimensions: int | None = None,
+        embedding_type: str = "float",
+        truncate: bool = False,
+        prefix: str = "",
+        suffix: str = "",
         batch_size: int = 32,
         progress_bar: bool = True,
         late_chunking: bool = False,
@@ -102,15 +122,13 @@ class JinaV3DocumentEmbedder(JinaV3EmbedderBase):
         split_order_field: str = "split_id",
         meta_fields_to_embed: list[str] | None = None,
         embedding_separator: str = "\n",
-        **settings: Unpack[EmbedderSettings],
     ) -> None:
         """Create the component (no I/O until warm_up).
 
         Args:
-            model, settings: As for :class:`JinaV3TextEmbedder` (``embedder``, ``backend``,
-                ``device``, ``dtype``, ``api_key``, ``base_url``, ``timeout``,
-                ``max_retries``, ``dimensions``, ``embedding_type``, ``truncate``,
-                ``prefix``, ``suffix``).
+            model, embedder, backend, device, dtype, api_key, base_url, timeout, max_retries,
+                dimensions, embedding_type, truncate, prefix, suffix: As for
+                :class:`JinaV3TextEmbedder`.
             batch_size: Documents (or late-chunked splits) per embedding call.
             progress_bar: Show a progress bar over the batches.
             late_chunking: Embed the splits of one source document in one pass.
@@ -120,7 +138,8 @@ class JinaV3DocumentEmbedder(JinaV3EmbedderBase):
             embedding_separator: Separator between the meta fields and the content.
         """
         # not super(): @component rebuilds the class, and super()'s cell names the original
-        JinaV3EmbedderBase.__init__(self, model, **settings)
+        shared = {name: value for name, value in locals().items() if name in SHARED_PARAMETERS}
+        JinaV3EmbedderBase.__init__(self, **shared)
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigurationError(f"batch_size must be a positive integer, got {batch_size!r}")
         if meta_fields_to_embed is not None and (

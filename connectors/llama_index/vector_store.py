@@ -36,7 +36,7 @@ from jina_v3.connectors._framework import qdrant_vector_size
 from jina_v3.connectors.llama_index.embedding import JinaV3Embedding
 from jina_v3.connectors.llama_index.filters import to_filter
 from jina_v3.errors import ConfigurationError, DimensionMismatchError
-from jina_v3.store import (
+from jina_v3.index.store import (
     CHUNK_INDEX_KEY,
     DOCUMENT_ID_KEY,
     TEXT_KEY,

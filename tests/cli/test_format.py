@@ -3,7 +3,7 @@ terminal, **marked** otherwise), CJK terms found without spaces, widths kept."""
 
 from __future__ import annotations
 
-from jina_v3._cli_format import BOLD, RESET, hits_table, query_terms, snippet
+from jina_v3.cli.format import BOLD, RESET, hits_table, query_terms, snippet
 from jina_v3.store import Hit
 
 

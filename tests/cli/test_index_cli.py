@@ -342,7 +342,7 @@ def test_progress_is_a_live_bar_on_a_terminal(fast_dir, edge):
 def test_the_model_comes_from_the_flag_the_environment_the_api_key_or_the_hub(monkeypatch):
     from argparse import Namespace
 
-    from jina_v3._cli_index import HUB_MODEL, resolve_model
+    from jina_v3.cli.index import HUB_MODEL, resolve_model
 
     for name in ("JINA_V3_MODEL", "JINA_API_KEY"):
         monkeypatch.delenv(name, raising=False)

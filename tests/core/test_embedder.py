@@ -204,7 +204,7 @@ def test_threads_option_sets_torch_threads(tiny_model_path):
 
 
 def test_licence_notice_is_logged_once(tiny_model_path, caplog, monkeypatch):
-    import jina_v3._checkpoint as checkpoint
+    import jina_v3.local.checkpoint as checkpoint
 
     monkeypatch.setattr(checkpoint, "_licence_logged", False)
     with caplog.at_level(logging.WARNING, logger="jina_v3"):

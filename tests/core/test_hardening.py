@@ -24,7 +24,7 @@ from jina_v3 import (
     MalformedResponseError,
     ModelLoadError,
 )
-from jina_v3._remote import RemoteBackend
+from jina_v3.remote.backend import RemoteBackend
 from tests._servers import FaultServer, fake_vector
 from tests.conftest import TINY_MODEL
 

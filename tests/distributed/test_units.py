@@ -24,9 +24,9 @@ def test_token_bucket_spreads_a_global_rate():
 
 def test_only_transient_errors_are_retried():
     from jina_v3 import errors
-    from jina_v3._distributed_workers import is_transient
     from jina_v3.distributed import TRANSIENT_ERRORS
     from jina_v3.distributed import TransientStoreError as Transient
+    from jina_v3.distributed.workers import is_transient
 
     for error in (errors.APIConnectionError, errors.RateLimitError, errors.ServerError, Transient):
         assert issubclass(error, TRANSIENT_ERRORS)
@@ -70,7 +70,7 @@ def test_embedded_store_uris_are_owned_by_one_process():
 def test_the_api_key_travels_as_a_variable_name(monkeypatch):
     import pickle
 
-    from jina_v3._distributed_workers import EmbedderSpec
+    from jina_v3.distributed.workers import EmbedderSpec
     from jina_v3.errors import ConfigurationError
 
     spec = EmbedderSpec(backend="api", api_key_env="JV3_TEST_KEY", options=(("timeout", 5),))
@@ -93,7 +93,7 @@ def test_index_dataset_refuses_a_key_in_the_options():
 def _worker(factory, tmp_path, retries=2):
     pytest.importorskip("pyarrow")
     pytest.importorskip("qdrant_edge")
-    from jina_v3._distributed_workers import EmbedderSpec, EmbedWorker, IndexSpec
+    from jina_v3.distributed.workers import EmbedderSpec, EmbedWorker, IndexSpec
 
     spec = IndexSpec(
         embedder=EmbedderSpec(factory=factory),
@@ -111,7 +111,7 @@ def _worker(factory, tmp_path, retries=2):
 
 
 def _block(spec, docs):
-    from jina_v3._distributed_workers import batch_table, chunk_block
+    from jina_v3.distributed.workers import batch_table, chunk_block
 
     return chunk_block(batch_table(docs, ["skipped x: unreadable"]), spec=spec)
 
@@ -119,7 +119,7 @@ def _block(spec, docs):
 def test_a_worker_retries_transient_errors_a_bounded_number_of_times(tmp_path):
     pytest.importorskip("torch")
     from jina_v3 import Document
-    from jina_v3._distributed_workers import RetriesExhaustedError
+    from jina_v3.distributed.workers import RetriesExhaustedError
     from jina_v3.errors import APIConnectionError, ConfigurationError
     from tests.distributed._crash import AlwaysFails
 

@@ -4,7 +4,7 @@ Client half: payloads (:func:`build_payload`), responses parsed and checked so t
 inconsistent becomes a vector (:func:`parse_response`), and error answers mapped to the
 typed errors (:func:`error_for_status`). Server half: request bodies validated as the hosted
 API does (:func:`parse_request`) and answers rendered (:func:`render_response`). The
-decisions around a request (planning, retries) are in :mod:`jina_v3._exchange`.
+decisions around a request (planning, retries) are in :mod:`jina_v3.remote.exchange`.
 """
 
 from __future__ import annotations
@@ -35,7 +35,16 @@ from jina_v3.errors import (
     RateLimitError,
     ServerError,
 )
-from jina_v3.tasks import check_task
+from jina_v3.tasks import (  # noqa: F401 - the model's facts are part of the contract
+    V3_DIMENSIONS,
+    V3_INSTRUCTIONS,
+    V3_NAME,
+    V3_NAMES,
+    V3_SHAPES,
+    check_task,
+    known_dimensions,
+    model_identity,
+)
 from jina_v3.types import EmbedSpec
 
 try:  # optional: much faster on large float arrays, same values
@@ -51,33 +60,6 @@ MAX_INPUTS = 2048
 MAX_LATE_CHUNKING_TOKENS = 8192
 #: v3's context with <s> and </s>.
 MAX_TOKENS = MAX_LATE_CHUNKING_TOKENS + 2
-#: jina-embeddings-v3's full size, and the instructions its API prepends (config.json).
-V3_DIMENSIONS = 1024
-V3_INSTRUCTIONS = {
-    "retrieval.query": "Represent the query for retrieving evidence documents: ",
-    "retrieval.passage": "Represent the document for retrieval: ",
-}
-V3_NAME = "jina-embeddings-v3"
-V3_NAMES = (V3_NAME, "jinaai/jina-embeddings-v3")
-#: The official checkpoint's shapes: (hidden size, layers, vocabulary).
-V3_SHAPES = (1024, 24, 250002)
-
-
-def model_identity(name: str, shapes: tuple[int, int, int] | None = None) -> str:
-    """The name a collection's signature records for a model, whichever backend runs it.
-
-    The official weights are ``jina-embeddings-v3`` under either spelling; a local checkpoint
-    counts as official only if its `shapes` (hidden size, layers, vocabulary) are v3's too.
-    Any other model keeps its own name, so a different checkpoint is still told apart.
-    """
-    if name in V3_NAMES and (shapes is None or tuple(shapes) == V3_SHAPES):
-        return V3_NAME
-    return name
-
-
-def known_dimensions(model: str) -> int | None:
-    """The full size of a model known by name (None: learn it from a response)."""
-    return V3_DIMENSIONS if model in V3_NAMES else None
 
 
 def build_payload(

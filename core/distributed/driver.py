@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from jina_v3._distributed_workers import (
+from jina_v3.distributed.workers import (
     SUMMARY_COUNTS,
     TRANSIENT_ERRORS,
     EmbedderSpec,
@@ -48,11 +48,11 @@ from jina_v3._distributed_workers import (
     describe,
     read_block,
 )
-from jina_v3._plan import IngestSummary
-from jina_v3.chunking import DEFAULT_CHUNK_TOKENS
 from jina_v3.errors import ConfigurationError, MissingDependencyError
+from jina_v3.index.chunking import DEFAULT_CHUNK_TOKENS
+from jina_v3.index.plan import IngestSummary
+from jina_v3.index.store import Document
 from jina_v3.progress import Progress
-from jina_v3.store import Document
 
 __all__ = [
     "TRANSIENT_ERRORS",
@@ -322,7 +322,7 @@ def _list_files(source: Any, glob: str | None) -> list[Any] | None:
     if isinstance(source, (str, os.PathLike)) or (
         isinstance(source, (list, tuple)) and all(isinstance(s, (str, os.PathLike)) for s in source)
     ):
-        from jina_v3.sources import SourceFile, list_files
+        from jina_v3.index.sources import SourceFile, list_files
 
         return [
             replace(f, path=os.path.abspath(f.path)) if isinstance(f, SourceFile) else f

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from jina_v3.store import CONTENT_HASH_KEY, Document, Record, point_id
+from jina_v3.index.store import CONTENT_HASH_KEY, Document, Record, point_id
 
 __all__ = ["IngestPlan", "IngestSummary", "Planned", "content_hash", "head_ids", "plan_ingest"]
 

@@ -1,7 +1,7 @@
 """The API backend: the hosted Jina embeddings API (or a compatible server) over httpx.
 
 This module holds configuration (a validated :class:`~jina_v3.options.RemoteOptions`) and two
-thin drivers of the pure flows of :mod:`jina_v3._exchange`, which plans the requests and
+thin drivers of the pure flows of :mod:`jina_v3.remote.exchange`, which plans the requests and
 decides every retry: a sync one (``httpx.Client``, ``time.sleep``, a thread pool for
 concurrent requests) and an async one (``httpx.AsyncClient``, ``asyncio.sleep``, a
 semaphore). Each driver only moves bytes and bounds each request as a whole by ``timeout``.
@@ -21,11 +21,11 @@ from typing import Any
 import httpx
 import numpy as np
 
-from jina_v3 import _exchange as ex
 from jina_v3._flow import arun, run
-from jina_v3._wire import V3_DIMENSIONS, known_dimensions, model_identity
 from jina_v3.errors import ConfigurationError
 from jina_v3.options import RemoteOptions
+from jina_v3.remote import exchange as ex
+from jina_v3.remote.wire import V3_DIMENSIONS, known_dimensions, model_identity
 from jina_v3.types import EmbedSpec, Usage
 
 logger = logging.getLogger("jina_v3")

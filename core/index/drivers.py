@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from jina_v3.store import AsyncVectorStore, EmbeddingSignature, Hit, Record
+from jina_v3.index.store import AsyncVectorStore, EmbeddingSignature, Hit, Record
 
 
 class AsyncStoreView:

@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from jina_v3._cli_format import hits_json, hits_table, info_table
+from jina_v3.cli.format import hits_json, hits_table, info_table
 from jina_v3.errors import ConfigurationError, StoreError
 
 MODEL_ENV = "JINA_V3_MODEL"
@@ -118,7 +118,7 @@ def _documents(
 ) -> Iterator[Any]:
     """The documents, skipped files counted and warned about; ends early once stopped (the
     documents read so far form the last batch). `lines` gets the ids read from each .jsonl."""
-    from jina_v3.sources import SkippedFile
+    from jina_v3.index.sources import SkippedFile
 
     for item in items:
         if stop():
@@ -136,7 +136,7 @@ def _documents(
 def _prune(store: Any, files: list[Any], roots: list[str], lines: dict[str, list[str]]) -> int:
     """Delete the documents of `roots` whose files are gone, and those of each .jsonl file
     whose lines are gone (`lines`: the ids read from it); the number of points deleted."""
-    from jina_v3.sources import SkippedFile
+    from jina_v3.index.sources import SkippedFile
 
     unlisted = [f.source for f in files if isinstance(f, SkippedFile) and f.folder]
     before = store.count()
@@ -156,7 +156,7 @@ def _prune(store: Any, files: list[Any], roots: list[str], lines: dict[str, list
 
 def _total(files: list[Any]) -> int | None:
     """Documents expected: one per text file, one per non-blank .jsonl line (for the ETA)."""
-    from jina_v3.sources import SourceFile
+    from jina_v3.index.sources import SourceFile
 
     total = 0
     for file in files:
@@ -175,7 +175,7 @@ def _total(files: list[Any]) -> int | None:
 
 
 def run_index(args: argparse.Namespace) -> int:
-    from jina_v3.sources import list_files, root_name
+    from jina_v3.index.sources import list_files, root_name
 
     if args.chunk_tokens is not None and args.chunk_tokens < 1:
         raise ConfigurationError(f"--chunk-tokens must be positive, got {args.chunk_tokens}")
@@ -212,9 +212,9 @@ def run_index(args: argparse.Namespace) -> int:
 
 def _ingest(args: argparse.Namespace, store: Any, files: list[Any], stop: _StopFlag) -> Any:
     from jina_v3 import VectorIndex
-    from jina_v3.chunking import DEFAULT_CHUNK_TOKENS, TextChunker
+    from jina_v3.index.chunking import DEFAULT_CHUNK_TOKENS, TextChunker
+    from jina_v3.index.sources import read_files
     from jina_v3.progress import Progress
-    from jina_v3.sources import read_files
 
     embedder = make_embedder(args)
     chunker = TextChunker.for_embedder(embedder, args.chunk_tokens or DEFAULT_CHUNK_TOKENS)
@@ -244,8 +244,8 @@ def _ingest(args: argparse.Namespace, store: Any, files: list[Any], stop: _StopF
 def _ingest_on_ray(args: argparse.Namespace, stop: _StopFlag) -> Any:
     """The same ingestion on Ray Data (`--ray [ADDRESS]`): a local instance on 127.0.0.1, or
     an existing cluster."""
-    from jina_v3.chunking import DEFAULT_CHUNK_TOKENS
     from jina_v3.distributed import index_dataset
+    from jina_v3.index.chunking import DEFAULT_CHUNK_TOKENS
     from jina_v3.progress import Progress
 
     _notes(args)

@@ -24,10 +24,10 @@ from jina_v3 import (
     RateLimitError,
     ServerError,
 )
-from jina_v3._exchange import RetryPolicy
 from jina_v3._packing import pack
-from jina_v3._remote import RemoteBackend
-from jina_v3._wire import parse_retry_after
+from jina_v3.remote.backend import RemoteBackend
+from jina_v3.remote.exchange import RetryPolicy
+from jina_v3.remote.wire import parse_retry_after
 from tests._servers import FaultServer, fake_vector
 
 KEY = "jina_fault-test-key-abcdef"

@@ -23,8 +23,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from jina_v3._plan import IngestSummary
-from jina_v3.chunking import DEFAULT_CHUNK_TOKENS, TextChunker, estimate_tokens
 from jina_v3.errors import (
     APIConnectionError,
     ConfigurationError,
@@ -35,8 +33,10 @@ from jina_v3.errors import (
     StoreError,
     UnsupportedFilterError,
 )
-from jina_v3.index import VectorIndex, _IndexBase
-from jina_v3.store import Document
+from jina_v3.index.chunking import DEFAULT_CHUNK_TOKENS, TextChunker, estimate_tokens
+from jina_v3.index.pipeline import VectorIndex, _IndexBase
+from jina_v3.index.plan import IngestSummary
+from jina_v3.index.store import Document
 
 
 class TransientStoreError(StoreError):
@@ -123,9 +123,9 @@ class EmbedderSpec:
             return TextChunker(tokens)  # what for_embedder gives an API embedder
         import tokenizers  # the tokenizer only: chunking tasks never import torch
 
-        from jina_v3._checkpoint import resolve_checkpoint
-        from jina_v3._local import _load_tokenizer
         from jina_v3.embedder import DEFAULT_LOCAL_MODEL
+        from jina_v3.local.backend import _load_tokenizer
+        from jina_v3.local.checkpoint import resolve_checkpoint
 
         options = dict(self.options)
         folder = resolve_checkpoint(
@@ -205,7 +205,7 @@ def batch_table(documents: Sequence[Document], skipped: Sequence[str] = ()) -> A
 
 def read_block(_: Any, *, files: Sequence[Any], documents_per_batch: int) -> Iterator[Any]:
     """The corpus, read as ``jina-v3 index`` reads it (one task: ids stay unique, first wins)."""
-    from jina_v3.sources import SkippedFile, read_files
+    from jina_v3.index.sources import SkippedFile, read_files
 
     documents: list[Document] = []
     skipped: list[str] = []

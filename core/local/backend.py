@@ -19,7 +19,6 @@ import numpy as np
 
 from jina_v3._encoding import finish
 from jina_v3._packing import pack
-from jina_v3._wire import model_identity
 from jina_v3.errors import (
     ConfigurationError,
     InputTooLongError,
@@ -27,7 +26,7 @@ from jina_v3.errors import (
     ModelLoadError,
 )
 from jina_v3.options import LocalOptions
-from jina_v3.tasks import TASKS
+from jina_v3.tasks import TASKS, model_identity
 from jina_v3.types import EmbedSpec, Usage
 
 # Tokens per forward. Padding-free packing keeps every batch full, so a small budget costs no
@@ -65,8 +64,8 @@ class LocalBackend:
 
     def __init__(self, model: str | os.PathLike[str], options: LocalOptions | None = None) -> None:
         torch, tokenizers = _require_torch()
-        from jina_v3._checkpoint import load_weights, read_config, resolve_checkpoint
-        from jina_v3._model import JinaV3Config, JinaV3Model, default_dtype
+        from jina_v3.local.checkpoint import load_weights, read_config, resolve_checkpoint
+        from jina_v3.local.model import JinaV3Config, JinaV3Model, default_dtype
 
         opts = options or LocalOptions()
         self.options = opts

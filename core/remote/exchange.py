@@ -3,7 +3,7 @@
 Token counting and request planning (batches within the API's limits, late-chunked groups
 that never mix two documents, :class:`InputTooLongError` before anything is sent), the retry
 policy, and one request with its retries as a flow (:func:`exchange`, see
-:mod:`jina_v3._flow`): the sync and async drivers of :mod:`jina_v3._remote` only move bytes
+:mod:`jina_v3._flow`): the sync and async drivers of :mod:`jina_v3.remote.backend` only move bytes
 and sleep, so both paths send the same requests and decide the same way.
 """
 
@@ -20,8 +20,17 @@ from typing import Any, Literal
 import numpy as np
 
 from jina_v3._flow import Call, Flow
-from jina_v3._packing import pack
-from jina_v3._wire import (
+from jina_v3._packing import estimate_tokens, pack
+from jina_v3.errors import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    ConfigurationError,
+    InputTooLongError,
+    JinaV3Error,
+    MalformedResponseError,
+)
+from jina_v3.remote.wire import (
     MAX_INPUTS,
     MAX_LATE_CHUNKING_TOKENS,
     MAX_TOKENS,
@@ -34,16 +43,6 @@ from jina_v3._wire import (
     malformed,
     parse_response,
     scrub,
-)
-from jina_v3.chunking import estimate_tokens
-from jina_v3.errors import (
-    APIConnectionError,
-    APIError,
-    APITimeoutError,
-    ConfigurationError,
-    InputTooLongError,
-    JinaV3Error,
-    MalformedResponseError,
 )
 from jina_v3.types import EmbedSpec
 

@@ -20,8 +20,8 @@ from jina_v3 import (
     Embedder,
     InputTooLongError,
 )
-from jina_v3._exchange import plan_document
-from jina_v3._remote import RemoteBackend
+from jina_v3.remote.backend import RemoteBackend
+from jina_v3.remote.exchange import plan_document
 from jina_v3.server import create_app
 from jina_v3.tasks import TASKS
 from jina_v3.types import EmbedSpec

@@ -123,7 +123,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from jina_v3._cli_index import add_commands
+    from jina_v3.cli.index import add_commands
 
     base = argparse.ArgumentParser(add_help=False)
     base.add_argument("--debug", action="store_true", help="show tracebacks of errors")
@@ -227,7 +227,3 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"jina-v3 {args.command}: {describe(exc)}", file=sys.stderr)
         return 2 if isinstance(exc, JinaV3Error) else 1
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

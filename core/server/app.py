@@ -3,8 +3,8 @@
 ``POST /v1/embeddings`` takes and returns exactly the hosted API's JSON, so clients written for
 ``https://api.jina.ai`` (jina-haystack, LlamaIndex, LangChain, curl, this package's own
 ``Embedder(backend="api")``) work unchanged against ``http://127.0.0.1:8080``. The request and
-response formats live in :mod:`jina_v3._wire`; concurrent requests are merged by the
-:class:`~jina_v3._batcher.DynamicBatcher`. Dimensions, normalisation and the embedding type
+response formats live in :mod:`jina_v3.remote.wire`; concurrent requests are merged by the
+:class:`~jina_v3.server.batcher.DynamicBatcher`. Dimensions, normalisation and the embedding type
 are applied per request after pooling, so requests that differ only in those share a batch.
 
 Connections are bounded (:class:`ConnectionLimits`, and `body_timeout`): a client gets
@@ -29,16 +29,16 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from jina_v3 import _wire
-from jina_v3._batcher import (
+from jina_v3.errors import ConfigurationError, MissingDependencyError, QueueFullError
+from jina_v3.remote import wire
+from jina_v3.remote.exchange import TokenCounter
+from jina_v3.remote.wire import EmbeddingRequest, RequestError
+from jina_v3.server.batcher import (
     DEFAULT_MAX_BATCH_TOKENS,
     DEFAULT_MAX_QUEUE,
     DEFAULT_MAX_WAIT,
     DynamicBatcher,
 )
-from jina_v3._exchange import TokenCounter
-from jina_v3._wire import EmbeddingRequest, RequestError
-from jina_v3.errors import ConfigurationError, MissingDependencyError, QueueFullError
 from jina_v3.tasks import TASKS
 
 __all__ = [
@@ -58,7 +58,7 @@ DEFAULT_BODY_TIMEOUT = 60.0
 DEFAULT_KEEP_ALIVE_TIMEOUT = 5
 DEFAULT_MAX_CONNECTIONS = 1024
 #: Model names clients of the hosted API send; accepted as the served model.
-V3_ALIASES = _wire.V3_NAMES
+V3_ALIASES = wire.V3_NAMES
 _NEEDS = "The server needs fastapi and uvicorn: pip install 'jina-v3-connectors[server]'"
 
 
@@ -77,7 +77,7 @@ class _Service:
     ) -> None:
         self.backend, self.served, self.aliases, self.batcher = backend, served, aliases, batcher
         self.max_dims = int(backend.max_dimensions)
-        self.max_tokens = int(getattr(backend, "max_tokens", _wire.MAX_TOKENS))
+        self.max_tokens = int(getattr(backend, "max_tokens", wire.MAX_TOKENS))
         self.max_body_bytes, self.body_timeout = max_body_bytes, body_timeout
         self.expected = f"Bearer {api_key}".encode() if api_key else None
 
@@ -115,15 +115,15 @@ class _Service:
         """The 200 body for a request, or a RequestError."""
         body = await self.read_body(request)
         try:
-            doc = _wire.loads(body)
+            doc = wire.loads(body)
         except ValueError as exc:
             raise RequestError(400, f"The request body is not valid JSON ({exc}).") from None
-        req = _wire.parse_request(
+        req = wire.parse_request(
             doc, served=self.served, aliases=self.aliases, max_dims=self.max_dims
         )
         big = sum(len(t) for t in req.texts) > 65536  # keep the loop free while counting
         counts, tokens = await asyncio.to_thread(self.count, req) if big else self.count(req)
-        _wire.check_lengths(req, counts, self.max_tokens)
+        wire.check_lengths(req, counts, self.max_tokens)
         try:
             future = self.batcher.submit(
                 req.texts, task=req.task, late_chunking=req.late_chunking, tokens=tokens
@@ -140,8 +140,8 @@ class _Service:
             raise RequestError(400, str(exc)) from None
         render = (req, pooled, tokens, self.served)
         if len(req.texts) * (req.dimensions or self.max_dims) > 200_000:  # a large answer
-            return await asyncio.to_thread(_wire.render_response, *render)
-        return _wire.render_response(*render)
+            return await asyncio.to_thread(wire.render_response, *render)
+        return wire.render_response(*render)
 
     async def embeddings(self, request: Any) -> Any:
         from starlette.requests import ClientDisconnect

@@ -3,7 +3,7 @@
 Ingestion is one pipeline, the same for both classes:
 
     documents -> batches -> skip the unchanged (content hash of the stored head point) ->
-    plan (pure, :mod:`jina_v3._plan`) -> embed (one call per kind) -> records -> writer
+    plan (pure, :mod:`jina_v3.index.plan`) -> embed (one call per kind) -> records -> writer
     (delete the documents' old points, upsert; in the background, so batch n is written
     while batch n+1 is embedded)
 
@@ -20,19 +20,19 @@ from typing import Any, TypedDict, Unpack
 
 import numpy as np
 
-from jina_v3._drivers import AsyncStoreView, AsyncWriter, Writer
 from jina_v3._flow import Call, Flow, InThread, arun, run
-from jina_v3._plan import IngestSummary, Planned, content_hash, head_ids, plan_ingest
-from jina_v3.chunking import TextChunker
 from jina_v3.errors import ConfigurationError, StoreError
-from jina_v3.progress import Progress
-from jina_v3.store import (
+from jina_v3.index.chunking import TextChunker
+from jina_v3.index.drivers import AsyncStoreView, AsyncWriter, Writer
+from jina_v3.index.plan import IngestSummary, Planned, content_hash, head_ids, plan_ingest
+from jina_v3.index.store import (
     AsyncVectorStore,
     Document,
     EmbeddingSignature,
     Hit,
     check_signature,
 )
+from jina_v3.progress import Progress
 from jina_v3.types import AsyncClosing, Closing
 
 __all__ = ["AsyncVectorIndex", "IngestOptions", "IngestSummary", "VectorIndex"]
@@ -108,6 +108,7 @@ class _IndexBase:
             embedding_type=embedding_type,
             late_chunking=self._late_chunking,
         )
+        self._adopt()
 
     @property
     def signature(self) -> EmbeddingSignature:
@@ -118,6 +119,9 @@ class _IndexBase:
     def dimensions(self) -> int:
         """Vector size of the collection (the embedder's full size unless set)."""
         return self._dimensions
+
+    def _adopt(self) -> None:
+        """The sync index uses the embedder and store as they are; the async one wraps them."""
 
     @property
     def store(self) -> Any:
@@ -433,10 +437,10 @@ class AsyncVectorIndex(_IndexBase, AsyncClosing):
     them, else its sync methods in a worker thread.
     """
 
-    def __init__(self, embedder: Any, store: Any, **options: Any) -> None:
-        super().__init__(embedder, store, **options)
+    def _adopt(self) -> None:
         from jina_v3.embedder import AsyncEmbedder
 
+        embedder, store = self._embedder, self._store
         self._aembedder = embedder if isinstance(embedder, AsyncEmbedder) else InThread(embedder)
         self._astore = (
             AsyncStoreView(store) if isinstance(store, AsyncVectorStore) else InThread(store)

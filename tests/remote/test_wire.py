@@ -15,7 +15,8 @@ from jina_v3 import (
     ServerError,
 )
 from jina_v3._encoding import finish
-from jina_v3._exchange import (
+from jina_v3._flow import run
+from jina_v3.remote.exchange import (
     Answer,
     Endpoint,
     Request,
@@ -26,8 +27,7 @@ from jina_v3._exchange import (
     exchange,
     plan_texts,
 )
-from jina_v3._flow import run
-from jina_v3._wire import (
+from jina_v3.remote.wire import (
     build_payload,
     decode_rows,
     error_for_status,

@@ -1,0 +1,14 @@
+"""The ``jina-v3`` command line.
+
+- ``main.py``: the parser, ``main`` (one line per error, exit codes), and the ``embed`` and
+  ``serve`` commands.
+- ``index.py``: the main job: ``index``, ``search``, ``info`` and ``delete`` on a collection.
+- ``format.py``: how results are printed (the search table, snippets, ``--json``).
+
+May import anything below it: the foundations, ``index``, ``server``, ``distributed`` and the
+connectors (store URIs). Nothing imports the CLI.
+"""
+
+from jina_v3.cli.main import build_parser, describe, main
+
+__all__ = ["build_parser", "describe", "main"]

@@ -1,0 +1,21 @@
+"""Indexing: documents in, points in a vector store out, and search back.
+
+- ``pipeline.py``: :class:`VectorIndex` / :class:`AsyncVectorIndex` (batch, plan, embed,
+  write; search), written once as a flow for sync and async.
+- ``plan.py``: the pure plan: which texts to embed, which point each vector fills, content
+  hashes, the ingest summary.
+- ``drivers.py``: the store's async view and the background writers.
+- ``store.py``: the vocabulary every store speaks (``Document``, ``Record``, ``Hit``,
+  ``EmbeddingSignature``, the store protocols, point ids).
+- ``filters.py``: the metadata filter dialect and its reference evaluator.
+- ``sources.py``: reading a corpus (files, ``.jsonl``) into documents with stable ids.
+- ``chunking.py``: the Markdown-aware chunker, counted in the model's tokens.
+
+Public paths: ``jina_v3.store``, ``jina_v3.filters``, ``jina_v3.sources`` and
+``jina_v3.chunking`` name the modules here. May import: the foundations and the
+``Embedder``; never ``cli``, ``distributed`` or a connector (stores come in as objects).
+"""
+
+from jina_v3.index.pipeline import AsyncVectorIndex, IngestOptions, IngestSummary, VectorIndex
+
+__all__ = ["AsyncVectorIndex", "IngestOptions", "IngestSummary", "VectorIndex"]

@@ -306,3 +306,16 @@ def test_langchain_qdrant_store_with_jina_embeddings(embeddings, tiny_embedder):
     by_text = dict(zip(texts, passages, strict=True))
     for document, score in hits:
         assert score == pytest.approx(cosine(query, by_text[document.page_content]), abs=1e-4)
+
+
+def test_a_missing_langchain_names_the_extra(monkeypatch):
+    import importlib
+    import sys
+
+    from jina_v3.errors import MissingDependencyError
+
+    for name in [m for m in sys.modules if m.startswith("jina_v3.connectors.langchain")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "langchain_core", None)
+    with pytest.raises(MissingDependencyError, match=r"jina-v3-connectors\[langchain\]"):
+        importlib.import_module("jina_v3.connectors.langchain")

@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from langchain_core.embeddings import Embeddings
 from langchain_core.load.serializable import Serializable
-from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
+from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, ValidationError
 
 from jina_v3.connectors._framework import (
     API_OPTIONS,
@@ -33,6 +33,7 @@ from jina_v3.connectors._framework import (
     choose_backend,
 )
 from jina_v3.embedder import AsyncEmbedder, Embedder
+from jina_v3.errors import ConfigurationError
 
 
 class JinaV3Embeddings(EmbedderOwner, Serializable, Embeddings):
@@ -107,7 +108,14 @@ class JinaV3Embeddings(EmbedderOwner, Serializable, Embeddings):
                 api_key = os.environ[key_env] if key_env else None
         if isinstance(api_key, str):
             api_key = SecretStr(api_key)
-        super().__init__(model=model, api_key=api_key, **kwargs)
+        try:
+            super().__init__(model=model, api_key=api_key, **kwargs)
+        except ValidationError as exc:  # the one error tree, and never an input's value
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                for e in exc.errors(include_input=False, include_url=False)
+            )
+            raise ConfigurationError(f"Invalid JinaV3Embeddings settings: {problems}") from None
         self._key_env = key_env
         self._adopt(embedder)
         self._limits = weakref.WeakKeyDictionary()

@@ -21,6 +21,7 @@ from langchain_core.load import dumpd, dumps
 
 from jina_v3 import AuthenticationError, ConfigurationError, DimensionMismatchError
 from jina_v3.connectors.langchain import JinaV3Embeddings, JinaV3TextSplitter, JinaV3VectorStore
+from tests.conftest import TINY_MODEL
 from tests.connectors import _milvus_pinecone as milvus_pinecone
 from tests.frameworks.conftest import CORPUS, DIMS, cosine, matching_query
 
@@ -85,8 +86,14 @@ def test_query_and_document_sides_use_their_tasks(embeddings, tiny_embedder):
 def test_settings_and_embedder_are_exclusive(tiny_embedder):
     with pytest.raises(ConfigurationError, match="not both"):
         JinaV3Embeddings(embedder=tiny_embedder, dimensions=8, device="cpu")
-    with pytest.raises(ConfigurationError, match="backend='api'"):
+    with pytest.raises(ConfigurationError, match="backend='api'") as conflict:
         JinaV3Embeddings(backend="api", api_key=SECRET, device="cpu")
+    with pytest.raises(ConfigurationError, match="dimensions: Input should be greater") as bad:
+        JinaV3Embeddings(backend="api", api_key=SECRET, dimensions=0)
+    with pytest.raises(ConfigurationError, match="colour: Extra inputs") as unknown:
+        JinaV3Embeddings(str(TINY_MODEL), colour=SECRET)
+    for refused in (conflict, bad, unknown):
+        assert SECRET not in str(refused.value)
 
 
 # -- the key -----------------------------------------------------------------------------------

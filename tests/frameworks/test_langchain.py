@@ -211,7 +211,10 @@ def test_late_chunking_per_source_document(name, tmp_path, embeddings, tiny_embe
     shuffled = chunks[:]
     random.Random(7).shuffle(shuffled)  # the chunks of one document need not arrive together
     vectorstore = JinaV3VectorStore(make_store(name, tmp_path), embeddings, late_chunking=True)
-    ids = vectorstore.add_documents(shuffled)
+    if name == "pinecone":  # the async twin: the same flow with the AsyncEmbedder
+        ids = asyncio.run(vectorstore.aadd_documents(shuffled))
+    else:
+        ids = vectorstore.add_documents(shuffled)
     assert vectorstore.store.read_signature().late_chunking is True
 
     # the reference: each source document's chunks in order, one late-chunked pass each

@@ -23,7 +23,6 @@ import pytest
 pytest.importorskip("langchain_tests")
 pytest.importorskip("torch")
 
-from langchain_core.embeddings import DeterministicFakeEmbedding
 from langchain_core.vectorstores import VectorStore
 from langchain_tests.integration_tests import (
     EmbeddingsIntegrationTests,
@@ -163,18 +162,19 @@ class TestPineconeStandard(_StoreSuite):
 
 
 class TestJinaV3Retriever(RetrieversIntegrationTests):
-    """``as_retriever()`` over Qdrant Edge holding the five-document corpus."""
+    """``as_retriever()`` over Qdrant Edge holding the five-document corpus, embedded by
+    :class:`JinaV3Embeddings` on the tiny checkpoint."""
 
     @pytest.fixture(autouse=True)
-    def _folder(self, tmp_path: Path) -> None:
+    def _folder(self, tmp_path: Path, tiny_embedder: Any) -> None:
         self.folder = tmp_path
+        self.embeddings = JinaV3Embeddings(embedder=tiny_embedder, dimensions=32)
 
     @property
     def retriever_constructor(self) -> Any:
         def make(k: int = 4) -> Any:
             store = JinaV3VectorStore(
-                _qdrant_edge(f"r{uuid.uuid4().hex[:8]}", self.folder),
-                DeterministicFakeEmbedding(size=16),
+                _qdrant_edge(f"r{uuid.uuid4().hex[:8]}", self.folder), self.embeddings
             )
             texts = [text for _, text, _ in CORPUS]
             metadatas = [{"lang": lang} for _, _, lang in CORPUS]

@@ -9,7 +9,8 @@ LlamaIndex integrations.
 The API key is a ``SecretStr``: masked in ``repr``, written by ``langchain_core.load.dumpd`` as
 a reference to ``JINA_API_KEY`` (``lc_secrets``), never in an error message. A pickle carries
 the settings only; a key read from the environment is read there again where it is loaded,
-and an object holding a key given as ``api_key=`` refuses to be pickled.
+and an object holding a key given as ``api_key=`` (or a given ``embedder=``) refuses to be
+pickled.
 """
 
 from __future__ import annotations
@@ -138,6 +139,11 @@ class JinaV3Embeddings(EmbedderOwner, Serializable, Embeddings):
         return {"api_key": self._key_env or DEFAULT_API_KEY_ENV[0]}
 
     def __getstate__(self) -> dict[Any, Any]:
+        if self._given is not None:
+            raise TypeError(
+                "A JinaV3Embeddings built from embedder=... cannot be pickled (an open model "
+                "or connection does not travel); build it from its settings instead."
+            )
         if self.api_key is not None and self._key_env is None:
             raise TypeError(
                 "A JinaV3Embeddings holding a key given as api_key= cannot be pickled (the "

@@ -39,6 +39,9 @@ __all__ = [
     "parse_tei",
     "render_tei",
     "route_task",
+    "served_names",
+    "tei_error",
+    "tei_info",
 ]
 
 #: Served model names that carry a task (OpenAI-style clients send only `model`).

@@ -125,6 +125,15 @@ def test_the_key_never_leaks(monkeypatch):
     assert restored.base_url == "http://127.0.0.1:9"
 
 
+def test_pickles_carry_settings_only(tiny_embedder):
+    local = JinaV3Embeddings(str(TINY_MODEL), dtype="float32", dimensions=DIMS)
+    vector = local.embed_query("Berlin")  # the model is loaded: it does not travel
+    restored = pickle.loads(pickle.dumps(local))
+    np.testing.assert_allclose(restored.embed_query("Berlin"), vector, atol=1e-6)
+    with pytest.raises(TypeError, match="embedder="):
+        pickle.dumps(JinaV3Embeddings(embedder=tiny_embedder))
+
+
 def test_a_refused_key_is_not_in_the_error(tiny_model_path):
     pytest.importorskip("fastapi")
     from jina_v3 import Embedder

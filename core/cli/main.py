@@ -95,7 +95,8 @@ def _serve(args: argparse.Namespace) -> int:
     import logging
 
     from jina_v3 import Embedder
-    from jina_v3.server import ConnectionLimits, serve
+    from jina_v3.server import ConnectionLimits, TaskRouting, serve
+    from jina_v3.server.dialects import DEFAULT_TASK_MODELS
 
     api_key = None
     if args.api_key_env:
@@ -104,6 +105,8 @@ def _serve(args: argparse.Namespace) -> int:
             name = args.api_key_env
             raise _fail("serve", f"--api-key-env names {name}, which is not set or empty")
     limits = ConnectionLimits(args.header_timeout, args.keep_alive_timeout, args.max_connections)
+    models = _pairs(args.task_model, "--task-model") if args.task_model else DEFAULT_TASK_MODELS
+    routing = TaskRouting(models, _pairs(args.task_prefix or [], "--task-prefix"))  # checked now
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s:     %(message)s")
     embedder = Embedder(_model(args), dtype=args.dtype)
     serve(
@@ -113,6 +116,8 @@ def _serve(args: argparse.Namespace) -> int:
         api_key=api_key,
         log_level=args.log_level,
         model_name=args.model_name,
+        task_models=routing.models,
+        task_prefixes=routing.prefixes,
         max_batch_tokens=args.max_batch_tokens,
         max_queue=args.max_queue,
         max_wait=args.max_wait_ms / 1000.0,
@@ -120,6 +125,21 @@ def _serve(args: argparse.Namespace) -> int:
         limits=limits,
     )
     return 0
+
+
+def _pairs(values: list[str], flag: str) -> dict[str, str]:
+    """``KEY=TASK`` flags as a mapping (split at the last '=': a prefix may contain one)."""
+    from jina_v3.errors import ConfigurationError
+
+    pairs = {}
+    for value in values:
+        key, sep, task = value.rpartition("=")
+        if not sep or not key:
+            raise ConfigurationError(
+                f"{flag} takes KEY=TASK (e.g. {flag} 'query: =retrieval.query'), got {value!r}"
+            )
+        pairs[key] = task
+    return pairs
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -170,6 +190,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="environment variable holding the key clients must send as a Bearer token",
     )
     serve.add_argument("--model-name", default=None, help="name reported as `model`")
+    serve.add_argument(
+        "--task-model",
+        action="append",
+        metavar="NAME=TASK",
+        help="a model name that selects a task, for clients that send no task (repeatable; "
+        "replaces the default jina-embeddings-v3-query, -passage, ...)",
+    )
+    serve.add_argument(
+        "--task-prefix",
+        action="append",
+        metavar="PREFIX=TASK",
+        help="a text prefix that selects a task and is removed before embedding (repeatable)",
+    )
     serve.add_argument("--max-batch-tokens", type=int, default=16384)
     serve.add_argument("--max-queue", type=int, default=1024, help="waiting requests before 429")
     serve.add_argument(

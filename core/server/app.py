@@ -2,8 +2,10 @@
 
 ``POST /v1/embeddings`` takes and returns exactly the hosted API's JSON, so clients written for
 ``https://api.jina.ai`` (jina-haystack, LlamaIndex, LangChain, curl, this package's own
-``Embedder(backend="api")``) work unchanged against ``http://127.0.0.1:8080``. The request and
-response formats live in :mod:`jina_v3.remote.wire`; concurrent requests are merged by the
+``Embedder(backend="api")``) work unchanged against ``http://127.0.0.1:8080``; OpenAI-style
+clients pick the task by model name or text prefix, and TEI clients use ``POST /embed``
+(:mod:`jina_v3.server.dialects`). The Jina request and response formats live in
+:mod:`jina_v3.remote.wire`; concurrent requests are merged by the
 :class:`~jina_v3.server.batcher.DynamicBatcher`. Dimensions, normalisation and the embedding type
 are applied per request after pooling, so requests that differ only in those share a batch.
 
@@ -25,26 +27,31 @@ import asyncio
 import contextlib
 import hmac
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from jina_v3.errors import ConfigurationError, MissingDependencyError, QueueFullError
 from jina_v3.remote import wire
 from jina_v3.remote.exchange import TokenCounter
 from jina_v3.remote.wire import EmbeddingRequest, RequestError
+from jina_v3.server import dialects
 from jina_v3.server.batcher import (
     DEFAULT_MAX_BATCH_TOKENS,
     DEFAULT_MAX_QUEUE,
     DEFAULT_MAX_WAIT,
     DynamicBatcher,
 )
+from jina_v3.server.dialects import DEFAULT_TASK_MODELS, TaskRouting
 from jina_v3.tasks import TASKS
 
 __all__ = [
     "ConnectionLimits",
     "DynamicBatcher",
     "QueueFullError",
+    "TaskRouting",
     "create_app",
     "serve",
     "uvicorn_config",
@@ -62,8 +69,17 @@ V3_ALIASES = wire.V3_NAMES
 _NEEDS = "The server needs fastapi and uvicorn: pip install 'jina-v3-connectors[server]'"
 
 
+@dataclass(frozen=True)
+class _Dialect:
+    """One request language: its parser, its answer, its error body."""
+
+    parse: Callable[[Any], EmbeddingRequest]
+    render: Callable[[EmbeddingRequest, np.ndarray, int], bytes]
+    error: Callable[[int, str], dict[str, Any]]
+
+
 class _Service:
-    """The app's state and its three handlers."""
+    """The app's state and its handlers."""
 
     def __init__(
         self,
@@ -71,15 +87,19 @@ class _Service:
         api_key: str | None,
         served: str,
         aliases: set[str],
+        routing: TaskRouting,
         batcher: DynamicBatcher,
         max_body_bytes: int,
         body_timeout: float,
     ) -> None:
-        self.backend, self.served, self.aliases, self.batcher = backend, served, aliases, batcher
+        self.backend, self.served, self.routing, self.batcher = backend, served, routing, batcher
+        self.names = dialects.served_names(served, aliases, routing)
         self.max_dims = int(backend.max_dimensions)
         self.max_tokens = int(getattr(backend, "max_tokens", wire.MAX_TOKENS))
         self.max_body_bytes, self.body_timeout = max_body_bytes, body_timeout
         self.expected = f"Bearer {api_key}".encode() if api_key else None
+        self.jina = _Dialect(self.parse_jina, self.render_jina, _detail)
+        self.tei = _Dialect(self.parse_tei, self.render_tei, dialects.tei_error)
 
     def authorized(self, request: Any) -> bool:
         if self.expected is None:
@@ -111,16 +131,38 @@ class _Service:
             counts = TokenCounter(None).count(texts, req.task)
         return counts, sum(min(n, self.max_tokens) if req.truncate else n for n in counts)
 
-    async def answer(self, request: Any) -> bytes:
+    # -- the dialects -------------------------------------------------------------------------
+
+    def parse_jina(self, doc: Any) -> EmbeddingRequest:
+        """The Jina API's body (also what OpenAI-style clients send), its task settled."""
+        if isinstance(doc, dict):
+            dialects.check_model(doc.get("model"), self.names)
+        aliases = set(self.names)
+        req = wire.parse_request(doc, served=self.served, aliases=aliases, max_dims=self.max_dims)
+        dialects.route_task(req, self.routing)
+        return req
+
+    def render_jina(self, req: EmbeddingRequest, pooled: np.ndarray, tokens: int) -> bytes:
+        return wire.render_response(req, pooled, tokens, self.served)
+
+    def parse_tei(self, doc: Any) -> EmbeddingRequest:
+        req = dialects.parse_tei(doc, served=self.served, max_dims=self.max_dims)
+        dialects.route_task(req, self.routing, field_name="prompt_name")
+        return req
+
+    def render_tei(self, req: EmbeddingRequest, pooled: np.ndarray, tokens: int) -> bytes:
+        return dialects.render_tei(req, pooled)
+
+    # -- one pipeline for every dialect ----------------------------------------------------------
+
+    async def answer(self, request: Any, dialect: _Dialect) -> bytes:
         """The 200 body for a request, or a RequestError."""
         body = await self.read_body(request)
         try:
             doc = wire.loads(body)
         except ValueError as exc:
             raise RequestError(400, f"The request body is not valid JSON ({exc}).") from None
-        req = wire.parse_request(
-            doc, served=self.served, aliases=self.aliases, max_dims=self.max_dims
-        )
+        req = dialect.parse(doc)
         big = sum(len(t) for t in req.texts) > 65536  # keep the loop free while counting
         counts, tokens = await asyncio.to_thread(self.count, req) if big else self.count(req)
         wire.check_lengths(req, counts, self.max_tokens)
@@ -138,33 +180,41 @@ class _Service:
             pooled = await future
         except (ConfigurationError, ValueError) as exc:
             raise RequestError(400, str(exc)) from None
-        render = (req, pooled, tokens, self.served)
+        render = (req, pooled, tokens)
         if len(req.texts) * (req.dimensions or self.max_dims) > 200_000:  # a large answer
-            return await asyncio.to_thread(wire.render_response, *render)
-        return wire.render_response(*render)
+            return await asyncio.to_thread(dialect.render, *render)
+        return dialect.render(*render)
 
-    async def embeddings(self, request: Any) -> Any:
-        from starlette.requests import ClientDisconnect
-        from starlette.responses import Response
+    def route(self, dialect: _Dialect) -> Callable[[Any], Awaitable[Any]]:
+        """The embeddings handler of one dialect."""
 
-        if not self.authorized(request):
-            return _unauthorized()
-        try:
-            content = await self.answer(request)
-        except RequestError as exc:
-            return _error(exc.status, exc.detail, exc.headers)
-        except TimeoutError:
-            detail = f"The request body did not arrive within {self.body_timeout}s."
-            return _error(408, detail, {"Connection": "close"})
-        except ClientDisconnect:
-            logger.info(
-                "jina-v3 server: %s disconnected before its request was read", _peer(request)
-            )
-            return Response(status_code=400)
-        except Exception:
-            logger.exception("jina-v3 server: request failed")
-            return _error(500, "Internal server error while embedding; see the server log.")
-        return Response(content, media_type="application/json")
+        async def embeddings(request: Any) -> Any:
+            from starlette.requests import ClientDisconnect
+            from starlette.responses import Response
+
+            def error(status: int, detail: str, headers: dict[str, str] | None = None) -> Any:
+                return _json(dialect.error(status, detail), status, headers)
+
+            if not self.authorized(request):
+                return error(401, _UNAUTHORIZED, {"WWW-Authenticate": "Bearer"})
+            try:
+                content = await self.answer(request, dialect)
+            except RequestError as exc:
+                return error(exc.status, exc.detail, exc.headers)
+            except TimeoutError:
+                detail = f"The request body did not arrive within {self.body_timeout}s."
+                return error(408, detail, {"Connection": "close"})
+            except ClientDisconnect:
+                logger.info(
+                    "jina-v3 server: %s disconnected before its request was read", _peer(request)
+                )
+                return Response(status_code=400)
+            except Exception:
+                logger.exception("jina-v3 server: request failed")
+                return error(500, "Internal server error while embedding; see the server log.")
+            return Response(content, media_type="application/json")
+
+        return embeddings
 
     async def models(self, request: Any) -> Any:
         if not self.authorized(request):
@@ -176,9 +226,27 @@ class _Service:
             "dimensions": self.max_dims,
             "max_tokens": self.max_tokens,
             "tasks": list(TASKS),
-            "aliases": sorted(self.aliases - {self.served}),
+            "aliases": sorted(set(self.names) - {self.served} - set(self.routing.models)),
         }
-        return _json({"object": "list", "data": [entry]})
+        # the names that carry a task, as models of their own (OpenAI-style clients list them)
+        routed = [
+            {**entry, "id": name, "task": task, "tasks": [task], "aliases": []}
+            for name, task in sorted(self.routing.models.items())
+        ]
+        return _json({"object": "list", "data": [entry, *routed]})
+
+    async def info(self, request: Any) -> Any:
+        if not self.authorized(request):
+            return _json(dialects.tei_error(401, _UNAUTHORIZED), 401)
+        dtype = str(getattr(self.backend, "dtype", "float32")).removeprefix("torch.")
+        return _json(
+            dialects.tei_info(
+                self.served,
+                max_tokens=self.max_tokens,
+                max_batch_tokens=self.batcher.max_batch_tokens,
+                dtype=dtype,
+            )
+        )
 
     async def healthz(self, request: Any) -> Any:
         b = self.batcher
@@ -200,16 +268,21 @@ def _json(doc: Any, status: int = 200, headers: dict[str, str] | None = None) ->
     return JSONResponse(doc, status_code=status, headers=headers)
 
 
+def _detail(status: int, detail: str) -> dict[str, Any]:
+    """The Jina API's error body, with OpenAI's ``error`` beside it (the SDKs show its message)."""
+    kind = "invalid_request_error" if status < 500 else "server_error"
+    return {"detail": detail, "error": {"message": detail, "type": kind, "code": status}}
+
+
 def _error(status: int, detail: str, headers: dict[str, str] | None = None) -> Any:
-    return _json({"detail": detail}, status, headers)
+    return _json(_detail(status, detail), status, headers)
+
+
+_UNAUTHORIZED = "Missing or invalid API key: send the header 'Authorization: Bearer <key>'."
 
 
 def _unauthorized() -> Any:
-    return _error(
-        401,
-        "Missing or invalid API key: send the header 'Authorization: Bearer <key>'.",
-        {"WWW-Authenticate": "Bearer"},
-    )
+    return _error(401, _UNAUTHORIZED, {"WWW-Authenticate": "Bearer"})
 
 
 def _peer(request: Any) -> str:
@@ -223,6 +296,8 @@ def create_app(
     *,
     model_name: str | None = None,
     aliases: Sequence[str] = V3_ALIASES,
+    task_models: Mapping[str, str] = DEFAULT_TASK_MODELS,
+    task_prefixes: Mapping[str, str] | None = None,
     max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS,
     max_queue: int = DEFAULT_MAX_QUEUE,
     max_wait: float = DEFAULT_MAX_WAIT,
@@ -237,6 +312,11 @@ def create_app(
         model_name: Name reported and accepted as `model` (default: the checkpoint's name).
         aliases: Further accepted `model` names (by default the hosted v3 names, so clients
             of the hosted API work unchanged).
+        task_models: Accepted `model` names that select a task, for clients that send only
+            `model` and `input` (default ``jina-embeddings-v3-query`` / ``-passage`` /
+            ``-separation`` / ``-classification`` / ``-text-matching``).
+        task_prefixes: Text prefix -> task, for platforms that can only prepend text (default
+            none); the prefix is removed before embedding (see :class:`TaskRouting`).
         max_batch_tokens: Token budget of one merged batch.
         max_queue: Requests waiting at most; more are answered 429 with ``Retry-After``.
         max_wait: Longest wait in seconds for concurrent requests to join a batch (see
@@ -251,6 +331,13 @@ def create_app(
     without ``truncate`` (400, naming the input), a late-chunked request whose inputs
     together exceed the context (400). With ``truncate: true`` such a late-chunked request
     is embedded with the local backend's overlapping windows instead, so no text is dropped.
+
+    Routes: ``POST /v1/embeddings`` (the Jina API; OpenAI-style clients too), ``POST /embed``
+    and ``POST /`` (TEI, ``prompt_name`` selects the task), ``GET /info`` (TEI),
+    ``GET /v1/models``, ``GET /healthz``.
+
+    Raises:
+        ConfigurationError: No local backend, or a task model / prefix naming no task.
     """
     try:
         import fastapi
@@ -262,11 +349,19 @@ def create_app(
     if getattr(backend, "kind", None) != "local":
         raise ConfigurationError("create_app needs a local embedder or backend (kind='local')")
     served = model_name or backend.model_name
+    routing = TaskRouting(task_models, task_prefixes or {})
     batcher = DynamicBatcher(
         backend, max_batch_tokens=max_batch_tokens, max_queue=max_queue, max_wait=max_wait
     )
     service = _Service(
-        backend, api_key, served, {served, *aliases}, batcher, max_body_bytes, body_timeout
+        backend,
+        api_key,
+        served,
+        {served, *aliases},
+        routing,
+        batcher,
+        max_body_bytes,
+        body_timeout,
     )
 
     @contextlib.asynccontextmanager
@@ -284,8 +379,12 @@ def create_app(
     )
     app.state.batcher = batcher
     # plain Starlette routes: the raw request, no per-call dependency resolution
-    app.add_route("/v1/embeddings", service.embeddings, methods=["POST"])
+    app.add_route("/v1/embeddings", service.route(service.jina), methods=["POST"])
     app.add_route("/v1/models", service.models, methods=["GET"])
+    # TEI serves its embeddings at /embed and at / (clients given only the base URL post there)
+    app.add_route("/embed", service.route(service.tei), methods=["POST"])
+    app.add_route("/", service.route(service.tei), methods=["POST"])
+    app.add_route("/info", service.info, methods=["GET"])
     app.add_route("/healthz", service.healthz, methods=["GET"])
 
     async def http_error(request: Any, exc: HTTPException) -> Any:

@@ -19,6 +19,7 @@ ROOT = Path(__file__).parent.parent.parent
     [
         ("haystack_pipeline.py", "haystack", "indexed 38 splits of 20 documents"),
         ("llama_index_query.py", "llama_index.core", "query engine (topic = geography)"),
+        ("langchain_rag.py", "langchain_core", "indexed 51 chunks of 20 documents"),
     ],
 )
 def test_example_runs(script, needs, expect):

@@ -1,0 +1,35 @@
+"""LangChain integration for jina-embeddings-v3: embeddings, a vector store, a splitter.
+
+    from jina_v3.connectors.langchain import (
+        JinaV3Embeddings, JinaV3TextSplitter, JinaV3VectorStore,
+    )
+    from jina_v3.connectors.qdrant import QdrantStore
+
+    embeddings = JinaV3Embeddings(dimensions=256)  # local; backend="api": the hosted API
+    chunks = JinaV3TextSplitter.for_embeddings(embeddings).split_documents(documents)
+    store = JinaV3VectorStore(QdrantStore("docs", location=":memory:"), embeddings)
+    store.add_documents(chunks)
+    retriever = store.as_retriever(search_kwargs={"k": 4, "filter": {"lang": "en"}})
+
+- :class:`JinaV3Embeddings` (an ``Embeddings``, in :mod:`.embeddings`): ``embed_query`` uses
+  ``retrieval.query``, ``embed_documents`` ``retrieval.passage``; real async methods; the key
+  as a ``SecretStr`` (never in ``repr``, ``dumpd`` or a pickle).
+- :class:`JinaV3VectorStore` (a ``VectorStore``, in :mod:`.vectorstores`) over any
+  ``jina_v3`` store (Milvus, Pinecone, Qdrant Edge, Qdrant), with the embedding-signature
+  checks, filters in the ``jina_v3`` dialect and late chunking per source document.
+  LangChain's own ``langchain-qdrant`` ``QdrantVectorStore`` works with
+  :class:`JinaV3Embeddings` unchanged.
+- :class:`JinaV3TextSplitter` (a ``TextSplitter``, in :mod:`.text_splitter`): chunks counted in
+  the model's tokens, Markdown-aware, each with its ``start_index``.
+"""
+
+from jina_v3.connectors._common import require
+
+require("langchain_core", "langchain", "langchain-core")
+require("langchain_text_splitters", "langchain", "langchain-text-splitters")
+
+from jina_v3.connectors.langchain.embeddings import JinaV3Embeddings  # noqa: E402
+from jina_v3.connectors.langchain.text_splitter import JinaV3TextSplitter  # noqa: E402
+from jina_v3.connectors.langchain.vectorstores import JinaV3VectorStore  # noqa: E402
+
+__all__ = ["JinaV3Embeddings", "JinaV3TextSplitter", "JinaV3VectorStore"]

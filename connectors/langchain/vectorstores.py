@@ -1,0 +1,485 @@
+"""`JinaV3VectorStore`: a LangChain ``VectorStore`` over any ``jina_v3`` store.
+
+``langchain-pinecone`` does not install beside the pinecone v10 SDK and LangChain has no
+Qdrant Edge store; this one runs on ``MilvusStore``, ``PineconeStore``, ``QdrantEdgeStore`` and
+``QdrantStore``, with their embedding-signature checks and the project's filter dialect. Every
+operation is one flow (:mod:`jina_v3._flow`): the sync method drives it with the store and the
+embeddings as they are, its async twin with their async twins, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+from langchain_core.documents import Document
+from langchain_core.embeddings import Embeddings
+from langchain_core.vectorstores import VectorStore
+from langchain_core.vectorstores.utils import maximal_marginal_relevance
+
+from jina_v3._flow import Call, Flow, InThread, arun, run
+from jina_v3.connectors._common import check_positive
+from jina_v3.connectors._framework import embed_flow, pack_groups, source_groups
+from jina_v3.connectors.langchain.embeddings import JinaV3Embeddings
+from jina_v3.errors import ConfigurationError
+from jina_v3.index.drivers import AsyncStoreView
+from jina_v3.index.store import (
+    CHUNK_INDEX_KEY,
+    DOCUMENT_ID_KEY,
+    RESERVED_KEYS,
+    AsyncVectorStore,
+    EmbeddingSignature,
+    Hit,
+    Record,
+    check_metadata,
+    check_signature,
+    check_text,
+    point_id,
+)
+
+#: Documents embedded per late-chunking call (a source document larger than this goes alone).
+LATE_CHUNKING_BATCH = 256
+
+
+class _AsyncEmbeddings:
+    """LangChain embeddings' async twins under the sync names the flows call."""
+
+    def __init__(self, embeddings: Embeddings) -> None:
+        self._embeddings = embeddings
+
+    async def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return await self._embeddings.aembed_documents(texts)
+
+    async def embed_query(self, text: str) -> list[float]:
+        return await self._embeddings.aembed_query(text)
+
+
+class JinaV3VectorStore(VectorStore):
+    """A LangChain vector store over a ``jina_v3`` store, with the embedding-signature checks.
+
+    The collection is created on first use with the signature of `embedding` (model,
+    dimensions, query/passage tasks, late chunking) and checked before every write and query:
+    a collection built with other settings raises ``SignatureMismatchError`` /
+    ``DimensionMismatchError`` instead of returning wrong neighbours. Ids are the
+    documents' own (``Document.id`` or ``ids=``; new UUIDs otherwise): adding again under the
+    same id replaces the document.
+
+    Example:
+        >>> from jina_v3.connectors.langchain import JinaV3Embeddings, JinaV3VectorStore
+        >>> from jina_v3.connectors.qdrant_edge import QdrantEdgeStore
+        >>> embeddings = JinaV3Embeddings(dimensions=256)
+        >>> store = JinaV3VectorStore(QdrantEdgeStore("docs", path="./edge"), embeddings)
+        >>> store.add_documents(chunks)  # e.g. from JinaV3TextSplitter
+        >>> retriever = store.as_retriever(search_kwargs={"k": 4, "filter": {"lang": "en"}})
+
+    Args:
+        store: A ``jina_v3`` store (``MilvusStore``, ``PineconeStore``, ``QdrantEdgeStore``,
+            ``QdrantStore``); :meth:`close` closes it.
+        embedding: :class:`JinaV3Embeddings` (queries and documents get their own task), or
+            any LangChain ``Embeddings`` (recorded by class name and size, no tasks).
+        late_chunking: Embed the chunks of one source document together, in one pass, and
+            store one vector per chunk (needs :class:`JinaV3Embeddings`). Chunks belong to
+            the document named by their ``source_key`` metadata, ordered by ``start_index``
+            (which :class:`JinaV3TextSplitter` writes); a chunk without it stands alone.
+        source_key: The metadata key naming a chunk's source document.
+        recreate: Drop an existing collection on first use (this deletes its data).
+
+    Raises:
+        ConfigurationError: A store that is not a ``jina_v3`` store, or late chunking with
+            embeddings other than :class:`JinaV3Embeddings`.
+    """
+
+    def __init__(
+        self,
+        store: Any,
+        embedding: Embeddings,
+        *,
+        late_chunking: bool = False,
+        source_key: str = "source",
+        recreate: bool = False,
+    ) -> None:
+        if not all(hasattr(store, m) for m in ("ensure_collection", "upsert", "query", "fetch")):
+            raise ConfigurationError(
+                f"store must be a jina_v3 store (jina_v3.connectors.*), got {type(store).__name__}"
+            )
+        if not isinstance(embedding, Embeddings):
+            raise ConfigurationError(
+                f"embedding must be a LangChain Embeddings, got {type(embedding).__name__}"
+            )
+        if late_chunking and not isinstance(embedding, JinaV3Embeddings):
+            raise ConfigurationError(
+                "late_chunking=True needs JinaV3Embeddings (it embeds a document's chunks in "
+                f"one pass), got {type(embedding).__name__}"
+            )
+        self._store = store
+        self._embedding = embedding
+        self.late_chunking = bool(late_chunking)
+        self.source_key = source_key
+        self._recreate = recreate
+        self._signature: EmbeddingSignature | None = None
+        self._ready = False
+
+    @property
+    def embeddings(self) -> Embeddings:
+        """The embeddings this store embeds with."""
+        return self._embedding
+
+    @property
+    def store(self) -> Any:
+        """The underlying ``jina_v3`` store."""
+        return self._store
+
+    @property
+    def signature(self) -> EmbeddingSignature:
+        """The signature this store writes and checks (may load the model, or embed a probe)."""
+        if self._signature is None:
+            self._signature = self._signature_now()
+        return self._signature
+
+    def _signature_now(self) -> EmbeddingSignature:
+        embedding = self._embedding
+        if isinstance(embedding, JinaV3Embeddings):
+            return EmbeddingSignature(
+                model=embedding.embedder.model_name,
+                dimensions=embedding.output_dimensions,
+                late_chunking=self.late_chunking,
+            )
+        # a foreign model: its name and size (learned from one probe), tasks unknown
+        name = getattr(embedding, "model", None) or getattr(embedding, "model_name", None)
+        size = len(embedding.embed_query("dimension probe"))
+        model = str(name or type(embedding).__name__)
+        return EmbeddingSignature(model, size, query_task=None, passage_task=None)
+
+    def _collection(self) -> str:
+        return str(getattr(self._store, "collection", None) or type(self._store).__name__)
+
+    def _select_relevance_score_fn(self) -> Callable[[float], float]:
+        # the stores answer cosine similarity: already "higher is more relevant"
+        return lambda score: score
+
+    # -- the drivers -----------------------------------------------------------------------------
+
+    def _run(self, flow: Flow[Any]) -> Any:
+        embedder = self._embedding.embedder if self.late_chunking else None  # type: ignore[attr-defined]
+        return run(
+            flow, owner=self, store=self._store, embedding=self._embedding, embedder=embedder
+        )
+
+    async def _arun(self, flow: Flow[Any]) -> Any:
+        embedder = None
+        if self.late_chunking:
+            embedder = await self._embedding._async_embedder()  # type: ignore[attr-defined]
+        store = self._store
+        astore = AsyncStoreView(store) if isinstance(store, AsyncVectorStore) else InThread(store)
+        return await arun(
+            flow,
+            owner=InThread(self),
+            store=astore,
+            embedding=_AsyncEmbeddings(self._embedding),
+            embedder=embedder,
+        )
+
+    def _ensure_flow(self) -> Flow[EmbeddingSignature]:
+        """Create the collection on first use, else check its stored signature."""
+        signature = self._signature
+        if signature is None:  # from the embeddings, which may have to load: I/O
+            signature = yield Call("owner", "_signature_now")
+            self._signature = signature
+        if not self._ready:
+            yield Call("store", "ensure_collection", (signature,), {"recreate": self._recreate})
+            self._ready, self._recreate = True, False
+        else:
+            stored = yield Call("store", "read_signature")
+            check_signature(signature, stored, collection=self._collection())
+        return signature
+
+    # -- the flows -------------------------------------------------------------------------------
+
+    def _add_flow(
+        self,
+        texts: Iterable[str],
+        metadatas: Sequence[dict[str, Any]] | None,
+        ids: Sequence[str | None] | None,
+    ) -> Flow[list[str]]:
+        texts = [check_text(t, "a text") for t in texts]
+        metadatas = list(metadatas) if metadatas is not None else [{} for _ in texts]
+        ids = list(ids) if ids is not None else [None] * len(texts)
+        if not len(texts) == len(metadatas) == len(ids):
+            raise ConfigurationError(
+                f"{len(texts)} texts, {len(metadatas)} metadatas and {len(ids)} ids: pass one "
+                "of each per text."
+            )
+        ids = [i if i is not None else str(uuid.uuid4()) for i in ids]
+        for i in ids:
+            if not isinstance(i, str) or not i:
+                raise ConfigurationError(f"ids must be non-empty strings, got {i!r}")
+        payloads = [_payload(m, i) for m, i in zip(metadatas, ids, strict=True)]
+        if not texts:
+            return []
+        yield from self._ensure_flow()
+        if self.late_chunking:
+            sources = [m.get(self.source_key) for m in payloads]
+            orders = [m.get("start_index") for m in payloads]
+            groups = source_groups([_hashable(s) for s in sources], orders)
+            embedding: JinaV3Embeddings = self._embedding  # type: ignore[assignment]
+            encode = {"dimensions": embedding.dimensions}
+            batches = pack_groups(groups, LATE_CHUNKING_BATCH)
+            vectors = yield from embed_flow(texts, batches, late_chunking=True, encode=encode)
+        else:
+            vectors = yield Call("embedding", "embed_documents", (texts,))
+        records = [
+            Record(
+                id=point_id(i),
+                vector=np.asarray(v, dtype=np.float32),
+                text=t,
+                metadata=m,
+                document_id=i,
+            )
+            for i, t, m, v in zip(ids, texts, payloads, vectors, strict=True)
+        ]
+        yield Call("store", "upsert", (records,))
+        return ids
+
+    def _search_flow(self, query: str | None, vector: Any, k: int, filter: Any) -> Flow[list[Hit]]:
+        check_positive("k", k)
+        yield from self._ensure_flow()
+        if vector is None:
+            vector = yield Call("embedding", "embed_query", (check_text(query, "the query"),))
+        vector = np.asarray(vector, dtype=np.float32)
+        return (yield Call("store", "query", (vector,), {"k": k, "filter": filter}))
+
+    def _mmr_flow(
+        self, query: str | None, vector: Any, k: int, fetch_k: int, lambda_mult: float, filter: Any
+    ) -> Flow[list[Document]]:
+        check_positive("fetch_k", fetch_k)
+        if vector is None:
+            vector = yield Call("embedding", "embed_query", (check_text(query, "the query"),))
+        hits = yield from self._search_flow(None, vector, fetch_k, filter)
+        if not hits:
+            return []
+        # the stores return no vectors: the candidates' texts are embedded again
+        candidates = yield Call("embedding", "embed_documents", ([h.text for h in hits],))
+        chosen = maximal_marginal_relevance(
+            np.asarray(vector, dtype=np.float32), candidates, lambda_mult=lambda_mult, k=k
+        )
+        return [_document(hits[i]) for i in chosen]
+
+    def _delete_flow(self, ids: Sequence[str] | None) -> Flow[None]:
+        yield from self._ensure_flow()
+        if ids is None:
+            yield Call("store", "clear")
+        elif ids:
+            yield Call("store", "delete", (), {"ids": [point_id(i) for i in ids]})
+
+    def _get_flow(self, ids: Sequence[str]) -> Flow[list[Document]]:
+        ids = list(ids)
+        if not ids:
+            return []
+        hits = yield Call("store", "fetch", ([point_id(i) for i in ids],))
+        by_id = {h.document_id: h for h in hits}
+        return [_document(by_id[i]) for i in ids if i in by_id]
+
+    # -- VectorStore -----------------------------------------------------------------------------
+
+    def add_texts(
+        self,
+        texts: Iterable[str],
+        metadatas: list[dict[Any, Any]] | None = None,
+        *,
+        ids: list[str] | None = None,
+        **kwargs: Any,
+    ) -> list[str]:
+        """Embed and write `texts` (replacing any stored under the same ids); their ids."""
+        return self._run(self._add_flow(texts, metadatas, ids))
+
+    async def aadd_texts(
+        self,
+        texts: Iterable[str],
+        metadatas: list[dict[Any, Any]] | None = None,
+        *,
+        ids: list[str] | None = None,
+        **kwargs: Any,
+    ) -> list[str]:
+        """The async twin of :meth:`add_texts`."""
+        return await self._arun(self._add_flow(texts, metadatas, ids))
+
+    def similarity_search_with_score(
+        self, query: str, k: int = 4, filter: Any = None, **kwargs: Any
+    ) -> list[tuple[Document, float]]:
+        """The `k` documents nearest to `query` with their cosine similarity, best first;
+        `filter` in the ``jina_v3`` dialect (``{"lang": "en", "year": {"$gte": 2020}}``)."""
+        hits = self._run(self._search_flow(query, None, k, filter))
+        return [(_document(h), h.score) for h in hits]
+
+    async def asimilarity_search_with_score(
+        self, query: str, k: int = 4, filter: Any = None, **kwargs: Any
+    ) -> list[tuple[Document, float]]:
+        """The async twin of :meth:`similarity_search_with_score`."""
+        hits = await self._arun(self._search_flow(query, None, k, filter))
+        return [(_document(h), h.score) for h in hits]
+
+    def similarity_search(
+        self, query: str, k: int = 4, filter: Any = None, **kwargs: Any
+    ) -> list[Document]:
+        """The `k` documents nearest to `query`, best first (see
+        :meth:`similarity_search_with_score`)."""
+        return [d for d, _ in self.similarity_search_with_score(query, k, filter)]
+
+    async def asimilarity_search(
+        self, query: str, k: int = 4, filter: Any = None, **kwargs: Any
+    ) -> list[Document]:
+        """The async twin of :meth:`similarity_search`."""
+        return [d for d, _ in await self.asimilarity_search_with_score(query, k, filter)]
+
+    def similarity_search_by_vector(
+        self, embedding: list[float], k: int = 4, filter: Any = None, **kwargs: Any
+    ) -> list[Document]:
+        """The `k` documents nearest to a query vector made by :meth:`embeddings`."""
+        return [_document(h) for h in self._run(self._search_flow(None, embedding, k, filter))]
+
+    async def asimilarity_search_by_vector(
+        self, embedding: list[float], k: int = 4, filter: Any = None, **kwargs: Any
+    ) -> list[Document]:
+        """The async twin of :meth:`similarity_search_by_vector`."""
+        hits = await self._arun(self._search_flow(None, embedding, k, filter))
+        return [_document(h) for h in hits]
+
+    def max_marginal_relevance_search(
+        self,
+        query: str,
+        k: int = 4,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        filter: Any = None,
+        **kwargs: Any,
+    ) -> list[Document]:
+        """`k` documents relevant to `query` and diverse among themselves, picked from the
+        `fetch_k` nearest (whose texts are embedded again: the stores return no vectors)."""
+        return self._run(self._mmr_flow(query, None, k, fetch_k, lambda_mult, filter))
+
+    async def amax_marginal_relevance_search(
+        self,
+        query: str,
+        k: int = 4,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        filter: Any = None,
+        **kwargs: Any,
+    ) -> list[Document]:
+        """The async twin of :meth:`max_marginal_relevance_search`."""
+        return await self._arun(self._mmr_flow(query, None, k, fetch_k, lambda_mult, filter))
+
+    def max_marginal_relevance_search_by_vector(
+        self,
+        embedding: list[float],
+        k: int = 4,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        filter: Any = None,
+        **kwargs: Any,
+    ) -> list[Document]:
+        """:meth:`max_marginal_relevance_search` from a query vector."""
+        return self._run(self._mmr_flow(None, embedding, k, fetch_k, lambda_mult, filter))
+
+    async def amax_marginal_relevance_search_by_vector(
+        self,
+        embedding: list[float],
+        k: int = 4,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        filter: Any = None,
+        **kwargs: Any,
+    ) -> list[Document]:
+        """The async twin of :meth:`max_marginal_relevance_search_by_vector`."""
+        return await self._arun(self._mmr_flow(None, embedding, k, fetch_k, lambda_mult, filter))
+
+    def delete(self, ids: list[str] | None = None, **kwargs: Any) -> bool:
+        """Delete the documents with these ids (missing ones are ignored); None: all of them."""
+        self._run(self._delete_flow(ids))
+        return True
+
+    async def adelete(self, ids: list[str] | None = None, **kwargs: Any) -> bool:
+        """The async twin of :meth:`delete`."""
+        await self._arun(self._delete_flow(ids))
+        return True
+
+    def get_by_ids(self, ids: Sequence[str], /) -> list[Document]:
+        """The stored documents with these ids, in that order (missing ones left out)."""
+        return self._run(self._get_flow(ids))
+
+    async def aget_by_ids(self, ids: Sequence[str], /) -> list[Document]:
+        """The async twin of :meth:`get_by_ids`."""
+        return await self._arun(self._get_flow(ids))
+
+    @classmethod
+    def from_texts(
+        cls,
+        texts: list[str],
+        embedding: Embeddings,
+        metadatas: list[dict[Any, Any]] | None = None,
+        *,
+        ids: list[str] | None = None,
+        store: Any = None,
+        **kwargs: Any,
+    ) -> JinaV3VectorStore:
+        """A store on `store` (a ``jina_v3`` store, required) holding `texts`.
+
+        `kwargs` are the constructor's (``late_chunking``, ``source_key``, ``recreate``).
+        """
+        if store is None:
+            raise ConfigurationError(
+                "from_texts needs store=... (a jina_v3 store, e.g. QdrantStore('docs', "
+                "location=':memory:'))"
+            )
+        vectorstore = cls(store, embedding, **kwargs)
+        vectorstore.add_texts(texts, metadatas, ids=ids)
+        return vectorstore
+
+    @classmethod
+    async def afrom_texts(
+        cls,
+        texts: list[str],
+        embedding: Embeddings,
+        metadatas: list[dict[Any, Any]] | None = None,
+        *,
+        ids: list[str] | None = None,
+        store: Any = None,
+        **kwargs: Any,
+    ) -> JinaV3VectorStore:
+        """The async twin of :meth:`from_texts`."""
+        if store is None:
+            raise ConfigurationError("afrom_texts needs store=... (a jina_v3 store)")
+        vectorstore = cls(store, embedding, **kwargs)
+        await vectorstore.aadd_texts(texts, metadatas, ids=ids)
+        return vectorstore
+
+    def close(self) -> None:
+        """Close the underlying store."""
+        self._store.close()
+
+
+def _payload(metadata: Any, doc_id: str) -> dict[str, Any]:
+    """A document's metadata as a store keeps it (no nulls: the engines take none)."""
+    where = f"Document {doc_id!r}"
+    metadata = check_metadata({} if metadata is None else metadata, where)
+    clash = sorted(RESERVED_KEYS & set(metadata))
+    if clash:
+        raise ConfigurationError(
+            f"{where}: metadata keys {clash} are reserved by jina_v3 stores (they hold the "
+            "text, document id, chunk index and content hash); rename them."
+        )
+    return {k: v for k, v in metadata.items() if v is not None}
+
+
+def _hashable(value: Any) -> Any:
+    return value if value is None or isinstance(value, (str, int, float, bool)) else repr(value)
+
+
+def _document(hit: Hit) -> Document:
+    if hit.chunk_index is None:
+        return Document(id=hit.document_id, page_content=hit.text, metadata=dict(hit.metadata))
+    # a chunk point written by jina_v3's VectorIndex: its point id, and where it came from
+    metadata = {**hit.metadata, DOCUMENT_ID_KEY: hit.document_id, CHUNK_INDEX_KEY: hit.chunk_index}
+    return Document(id=hit.id, page_content=hit.text, metadata=metadata)

@@ -174,11 +174,21 @@ def _total(files: list[Any]) -> int | None:
     return total or None
 
 
+def _check_chunk_tokens(chunk_tokens: int | None) -> None:
+    """A chunk size the model can embed whole, checked before anything loads."""
+    from jina_v3.index.chunking import MAX_CHUNK_TOKENS
+
+    if chunk_tokens is not None and not 1 <= chunk_tokens <= MAX_CHUNK_TOKENS:
+        raise ConfigurationError(
+            f"--chunk-tokens must be between 1 and {MAX_CHUNK_TOKENS} (the model's context "
+            f"less the passage instruction), got {chunk_tokens}"
+        )
+
+
 def run_index(args: argparse.Namespace) -> int:
     from jina_v3.index.sources import list_files, root_name
 
-    if args.chunk_tokens is not None and args.chunk_tokens < 1:
-        raise ConfigurationError(f"--chunk-tokens must be positive, got {args.chunk_tokens}")
+    _check_chunk_tokens(args.chunk_tokens)
     files = list_files(args.paths, glob=args.glob)  # before the model: a typo fails at once
     roots = list(dict.fromkeys(root_name(p) for p in args.paths))
     store = open_store(args)
@@ -278,6 +288,9 @@ def _ingest_on_ray(args: argparse.Namespace, stop: _StopFlag) -> Any:
 
 
 def _filter(raw: str | None) -> Any:
+    """The --filter JSON, parsed and checked against the dialect before any work."""
+    from jina_v3.index.filters import MAX_DEPTH, parse_filter
+
     if raw is None:
         return None
     try:
@@ -287,11 +300,16 @@ def _filter(raw: str | None) -> Any:
             f"--filter is not JSON ({exc.msg} at character {exc.pos}); "
             'example: --filter \'{"lang": {"$in": ["en", "de"]}}\''
         ) from None
+    except RecursionError:
+        raise ConfigurationError(
+            f"--filter nests too deep; filters nest at most {MAX_DEPTH} levels"
+        ) from None
     if not isinstance(value, dict):
         raise ConfigurationError(
             f"--filter must be a JSON object, got a {type(value).__name__}; "
             'example: --filter \'{"lang": "en"}\''
         )
+    parse_filter(value)  # an UnsupportedFilterError names the operator or the depth
     return value
 
 

@@ -79,22 +79,28 @@ def _defaults() -> tuple[str, str]:
 
 
 class _StopFlag:
-    """SIGINT / SIGTERM set the flag (the index stops after the batch in flight); a second
-    SIGINT interrupts at once."""
+    """The first SIGINT / SIGTERM sets the flag: the index stops after the batch in flight.
+    The second aborts at once (KeyboardInterrupt: the write in flight completes and the store
+    closes on the way out, so the index stays consistent); a third exits on the spot."""
 
     def __init__(self) -> None:
         self.stopped = False
+        self.aborted = False
         self._previous: dict[int, Any] = {}
 
     def __call__(self) -> bool:
         return self.stopped
 
     def _handle(self, signum: int, frame: Any) -> None:
-        if self.stopped and signum == signal.SIGINT:
-            raise KeyboardInterrupt
+        if self.aborted:
+            os._exit(INTERRUPTED)
+        if self.stopped:
+            self.aborted = True
+            print("jina-v3 index: stopped at once; re-run to continue", file=sys.stderr, flush=True)
+            raise KeyboardInterrupt  # main() exits 130; the finally blocks close the store
         self.stopped = True
         print(
-            "jina-v3 index: stopping after the batch in flight (Ctrl-C again to abort now)",
+            "jina-v3 index: stopping after the batch in flight (Ctrl-C again to stop at once)",
             file=sys.stderr,
             flush=True,
         )

@@ -288,6 +288,38 @@ def test_an_over_long_input_names_the_fix_of_the_command():
     assert "--chunk-tokens" in describe(exc, "index")
 
 
+def test_an_interrupted_flow_still_makes_its_cleanup_calls():
+    import gc
+
+    from jina_v3._flow import Call, run
+
+    calls, ignored = [], []
+
+    def flow():
+        try:
+            yield Call("target", "work")
+        finally:
+            yield Call("target", "cleanup")  # e.g. wait for the write in flight
+
+    class Target:
+        def work(self):
+            raise KeyboardInterrupt  # a second Ctrl-C, mid-call
+
+        def cleanup(self):
+            calls.append("cleanup")
+
+    hook, sys.unraisablehook = sys.unraisablehook, ignored.append
+    try:
+        running = flow()
+        with pytest.raises(KeyboardInterrupt):
+            run(running, target=Target())
+        del running
+        gc.collect()
+    finally:
+        sys.unraisablehook = hook
+    assert calls == ["cleanup"] and not ignored  # no "generator ignored GeneratorExit"
+
+
 def _cli(*args, stdin=""):
     return subprocess.run(
         [sys.executable, "-m", "jina_v3.cli", *args],

@@ -204,7 +204,7 @@ def describe(exc: BaseException, command: str = "") -> str:
     if isinstance(exc, ModelLoadError) and exc.advice:
         return f"ModelLoadError: {exc.reason} {_CLI_ADVICE}"
     if isinstance(exc, SignatureMismatchError):
-        return f"{type(exc).__name__}: {mismatch_advice(exc, command)}"
+        return f"{type(exc).__name__}: {_mismatch_advice(exc, command)}"
     if isinstance(exc, InputTooLongError):
         return f"{type(exc).__name__}: {_too_long(exc, command)}"
     if isinstance(exc, JinaV3Error):
@@ -213,7 +213,7 @@ def describe(exc: BaseException, command: str = "") -> str:
     return f"{type(exc).__name__}: {detail} (run with --debug for the traceback)"
 
 
-def mismatch_advice(exc: SignatureMismatchError, command: str) -> str:
+def _mismatch_advice(exc: SignatureMismatchError, command: str) -> str:
     """A collection that does not match, worded for `command`: every setting that differs,
     and the fixes that command has (``search`` adopts the collection's dimensions and
     chunking, so only its model can differ; ``index`` matches with flags or rebuilds)."""

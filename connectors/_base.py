@@ -308,9 +308,10 @@ class BaseStore(Closing, AsyncClosing, ABC):
         self._signature = signature
 
     def _check_described(self, found: Described, signature: EmbeddingSignature) -> None:
+        # the signature first: it names every setting that differs, the size among them
+        check_signature(signature, found.signature, collection=self.collection)
         if found.dimensions is not None and found.dimensions != signature.dimensions:
             raise dimension_mismatch(self.collection, found.dimensions, signature.dimensions)
-        check_signature(signature, found.signature, collection=self.collection)
         self._check_layout(found.layout)
 
     def _check_layout(self, layout: Mapping[str, Any]) -> None:

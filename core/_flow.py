@@ -53,7 +53,7 @@ def _no_guard(call: Call) -> AbstractContextManager[Any]:
     return nullcontext()
 
 
-def _step(flow: Flow[R], result: Any = None, error: Exception | None = None) -> tuple[Any, Any]:
+def _step(flow: Flow[R], result: Any = None, error: BaseException | None = None) -> tuple[Any, Any]:
     """Resume `flow` with a call's result or error: ``(next call, None)``, or ``(None, value)``
     once it returns."""
     try:
@@ -73,7 +73,9 @@ def run(flow: Flow[R], guard: Guard = _no_guard, **targets: Any) -> R:
         try:
             with guard(call):
                 result = _invoke(call, targets)
-        except Exception as exc:  # the flow decides: handle it, or let it propagate
+        except BaseException as exc:  # the flow decides: handle it, or let it propagate
+            # (a KeyboardInterrupt too: the flow's `finally` still makes its cleanup calls,
+            # where an abandoned generator would yield them into GeneratorExit)
             call, value = _step(flow, error=exc)
         else:
             call, value = _step(flow, result)

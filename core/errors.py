@@ -26,6 +26,9 @@ Every message says what went wrong and which parameter fixes it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 _EXCERPT = 200
 
 
@@ -154,7 +157,28 @@ class StoreError(JinaV3Error):
 
 
 class SignatureMismatchError(StoreError):
-    """The collection was built with other embedding settings than this index uses."""
+    """The collection was built with other embedding settings than this index uses.
+
+    `differences` maps each setting that differs (a field of the embedding signature:
+    ``model``, ``dimensions``, ``late_chunking`` ...) to ``(the collection's value, this
+    index's value)``, every one of them at once; empty when the collection cannot be compared
+    (no signature, another layout). `collection` names the collection. Front ends word their
+    own fix from these (the CLI names its flags).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        collection: str = "",
+        differences: Mapping[str, tuple[Any, Any]] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.collection = collection
+        self.differences: dict[str, tuple[Any, Any]] = dict(differences or {})
+
+    def __reduce__(self) -> tuple[Any, ...]:  # the attributes survive a pickle (Ray workers)
+        return type(self), (str(self),), self.__dict__
 
 
 class DimensionMismatchError(SignatureMismatchError):

@@ -58,6 +58,8 @@ V3_INSTRUCTIONS = {
     "retrieval.query": "Represent the query for retrieving evidence documents: ",
     "retrieval.passage": "Represent the document for retrieval: ",
 }
+#: Tokens v3 reads in one sequence between <s> and </s> (8194 positions with them).
+V3_CONTEXT_TOKENS = 8192
 V3_NAME = "jina-embeddings-v3"
 V3_NAMES = (V3_NAME, "jinaai/jina-embeddings-v3")
 #: The official checkpoint's shapes: (hidden size, layers, vocabulary).

@@ -15,6 +15,12 @@ _STOPWORDS = frozenset(
     "los las una por con para que del".split()
 )
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]+")
+# What a terminal obeys instead of printing: C0 and C1 controls (ESC starts ANSI/OSC
+# sequences), DEL, line and paragraph separators, and the bidi controls that reorder text
+_CONTROLS = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+)
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
 def query_terms(query: str) -> list[str]:
@@ -27,6 +33,18 @@ def query_terms(query: str) -> list[str]:
         rest = _CJK.sub(" ", word).split()
         terms.update(w for w in rest if len(w) >= 3 and w.casefold() not in _STOPWORDS)
     return sorted(terms, key=lambda t: (-len(t), t))
+
+
+def printable(text: str) -> str:
+    """`text` safe for one line of a terminal: every control character shown as its escape
+    (``\\x1b``, ``\\u202e``, ``\\n``), so stored text can neither drive the terminal nor split
+    a row. The table passes all stored text through it; ``--json`` escapes on its own."""
+    return _CONTROLS.sub(lambda m: _escape(m[0]), text)
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    return _NAMED.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
 
 
 def _columns(text: str) -> int:
@@ -48,7 +66,7 @@ def _cut(text: str, width: int) -> str:
 
 def snippet(text: str, query: str, *, width: int, tty: bool) -> str:
     """One line of `text` around the first query term, the terms bold (TTY) or **marked**."""
-    flat = " ".join(text.split())
+    flat = printable(" ".join(text.split()))  # whitespace (newlines too) as one space
     terms = query_terms(query)
     pattern = re.compile("|".join(map(re.escape, terms)), re.IGNORECASE) if terms else None
     first = pattern.search(flat) if pattern else None
@@ -69,7 +87,7 @@ def hit_source(hit: Any) -> str:
         source = f"{source} › {hit.document_id}"
     if hit.chunk_index is not None:
         source += f" [{hit.chunk_index}]"
-    return source
+    return printable(source)
 
 
 def hits_table(hits: Sequence[Any], query: str, *, tty: bool, width: int = 100) -> str:
@@ -124,8 +142,9 @@ def info_table(store: str, rows: Sequence[Mapping[str, Any]]) -> str:
                 f"{sig.get('passage_task')} / {sig.get('query_task')}" if sig else "no signature",
             )
         )
+    table = [tuple(printable(cell) for cell in row) for row in table]
     widths = [max(_columns(r[i]) for r in table) for i in range(len(table[0]))]
-    lines = [f"store {store}"]
+    lines = [f"store {printable(store)}"]
     for cells in table:
         lines.append(
             "  ".join(c + " " * (w - _columns(c)) for c, w in zip(cells, widths, strict=True))

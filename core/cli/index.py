@@ -79,22 +79,28 @@ def _defaults() -> tuple[str, str]:
 
 
 class _StopFlag:
-    """SIGINT / SIGTERM set the flag (the index stops after the batch in flight); a second
-    SIGINT interrupts at once."""
+    """The first SIGINT / SIGTERM sets the flag: the index stops after the batch in flight.
+    The second aborts at once (KeyboardInterrupt: the write in flight completes and the store
+    closes on the way out, so the index stays consistent); a third exits on the spot."""
 
     def __init__(self) -> None:
         self.stopped = False
+        self.aborted = False
         self._previous: dict[int, Any] = {}
 
     def __call__(self) -> bool:
         return self.stopped
 
     def _handle(self, signum: int, frame: Any) -> None:
-        if self.stopped and signum == signal.SIGINT:
-            raise KeyboardInterrupt
+        if self.aborted:
+            os._exit(INTERRUPTED)
+        if self.stopped:
+            self.aborted = True
+            print("jina-v3 index: stopped at once; re-run to continue", file=sys.stderr, flush=True)
+            raise KeyboardInterrupt  # main() exits 130; the finally blocks close the store
         self.stopped = True
         print(
-            "jina-v3 index: stopping after the batch in flight (Ctrl-C again to abort now)",
+            "jina-v3 index: stopping after the batch in flight (Ctrl-C again to stop at once)",
             file=sys.stderr,
             flush=True,
         )
@@ -174,11 +180,21 @@ def _total(files: list[Any]) -> int | None:
     return total or None
 
 
+def _check_chunk_tokens(chunk_tokens: int | None) -> None:
+    """A chunk size the model can embed whole, checked before anything loads."""
+    from jina_v3.index.chunking import MAX_CHUNK_TOKENS
+
+    if chunk_tokens is not None and not 1 <= chunk_tokens <= MAX_CHUNK_TOKENS:
+        raise ConfigurationError(
+            f"--chunk-tokens must be between 1 and {MAX_CHUNK_TOKENS} (the model's context "
+            f"less the passage instruction), got {chunk_tokens}"
+        )
+
+
 def run_index(args: argparse.Namespace) -> int:
     from jina_v3.index.sources import list_files, root_name
 
-    if args.chunk_tokens is not None and args.chunk_tokens < 1:
-        raise ConfigurationError(f"--chunk-tokens must be positive, got {args.chunk_tokens}")
+    _check_chunk_tokens(args.chunk_tokens)
     files = list_files(args.paths, glob=args.glob)  # before the model: a typo fails at once
     roots = list(dict.fromkeys(root_name(p) for p in args.paths))
     store = open_store(args)
@@ -278,6 +294,9 @@ def _ingest_on_ray(args: argparse.Namespace, stop: _StopFlag) -> Any:
 
 
 def _filter(raw: str | None) -> Any:
+    """The --filter JSON, parsed and checked against the dialect before any work."""
+    from jina_v3.index.filters import MAX_DEPTH, parse_filter
+
     if raw is None:
         return None
     try:
@@ -287,11 +306,16 @@ def _filter(raw: str | None) -> Any:
             f"--filter is not JSON ({exc.msg} at character {exc.pos}); "
             'example: --filter \'{"lang": {"$in": ["en", "de"]}}\''
         ) from None
+    except RecursionError:
+        raise ConfigurationError(
+            f"--filter nests too deep; filters nest at most {MAX_DEPTH} levels"
+        ) from None
     if not isinstance(value, dict):
         raise ConfigurationError(
             f"--filter must be a JSON object, got a {type(value).__name__}; "
             'example: --filter \'{"lang": "en"}\''
         )
+    parse_filter(value)  # an UnsupportedFilterError names the operator or the depth
     return value
 
 

@@ -15,20 +15,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from jina_v3.errors import JinaV3Error, ModelLoadError, SignatureMismatchError
+from jina_v3.errors import (
+    InputTooLongError,
+    JinaV3Error,
+    ModelLoadError,
+    SignatureMismatchError,
+)
 
 MODEL_ENV = "JINA_V3_MODEL"
 _CLI_ADVICE = (
     f"Pass --model PATH of a local checkpoint directory (or set {MODEL_ENV}), or use the "
     "hosted API: set JINA_API_KEY (index/search: --api; embed: --backend api)."
-)
-
-# The library's Python fixes for a mismatched collection, as the CLI's flags.
-_CLI_FIXES = (
-    ("pass dimensions=", "pass --dimensions "),
-    ("use a new collection name", "use a new --collection NAME"),
-    ("pass recreate=True", "pass --recreate"),
-    ("build the index with the collection's settings", "use the collection's --model and flags"),
 )
 
 
@@ -234,19 +231,72 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def describe(exc: BaseException) -> str:
-    """One line for an error, with the CLI's own advice where the library gives Python's."""
+def describe(exc: BaseException, command: str = "") -> str:
+    """One line for an error, with the CLI's own advice (the flags of `command`) where the
+    library gives Python's."""
     if isinstance(exc, ModelLoadError) and exc.advice:
         return f"ModelLoadError: {exc.reason} {_CLI_ADVICE}"
     if isinstance(exc, SignatureMismatchError):
-        message = str(exc)
-        for python, flag in _CLI_FIXES:
-            message = message.replace(python, flag)
-        return f"{type(exc).__name__}: {message}"
+        return f"{type(exc).__name__}: {_mismatch_advice(exc, command)}"
+    if isinstance(exc, InputTooLongError):
+        return f"{type(exc).__name__}: {_too_long(exc, command)}"
     if isinstance(exc, JinaV3Error):
         return f"{type(exc).__name__}: {exc}"
     detail = " ".join(str(exc).split()) or "no details"
     return f"{type(exc).__name__}: {detail} (run with --debug for the traceback)"
+
+
+def _mismatch_advice(exc: SignatureMismatchError, command: str) -> str:
+    """A collection that does not match, worded for `command`: every setting that differs,
+    and the fixes that command has (``search`` adopts the collection's dimensions and
+    chunking, so only its model can differ; ``index`` matches with flags or rebuilds)."""
+    from jina_v3.index.store import REBUILD_FIX, describe_differences
+
+    name = exc.collection or "NAME"
+    reindex = (
+        f"re-index it with this model: jina-v3 index PATH --collection {name} --recreate "
+        "(same --store; this deletes its data)"
+    )
+    rebuild = (
+        reindex
+        if command == "search"
+        else "pass --recreate to drop and rebuild it (this deletes its data), or use a new "
+        "--collection NAME"
+    )
+    if not exc.differences:  # not comparable (no signature, another layout): rebuild only
+        return str(exc).replace(REBUILD_FIX, rebuild)
+    found = describe_differences(exc.differences, f"this {command or 'run'}")
+    head = f"Collection {name!r} was built with other embedding settings: {found}."
+    if "model" in exc.differences:
+        model = exc.differences["model"][0]
+        match = [f"use its model {model!r} (drop or change --model, --api or ${MODEL_ENV})"]
+    else:
+        match = []
+    if command != "search":
+        for key, (stored, _) in exc.differences.items():
+            if key == "dimensions":
+                match.append(f"pass --dimensions {stored}")
+            elif key == "late_chunking":
+                match.append("pass --late-chunking" if stored else "drop --late-chunking")
+    if set(exc.differences) - {"model", "dimensions", "late_chunking"}:
+        match = []  # normalisation, tasks, the stored type: no flag sets them
+    fix = f"{' and '.join(match)} to match it, or {rebuild}" if match else rebuild
+    return f"{head} Fix: {fix}."
+
+
+def _too_long(exc: InputTooLongError, command: str) -> str:
+    """Where an input is over the context from the CLI: a query on `search`, an input of
+    `embed` (which has --truncate); `index` chunks every document under --chunk-tokens."""
+    if command == "search":
+        what, fix = "The query", "shorten it"
+    elif command == "index":
+        what, fix = "A chunk", "pass a smaller --chunk-tokens"
+    else:
+        what = f"Input {exc.index}" if exc.index >= 0 else "The late-chunked input"
+        fix = "shorten it, or pass --truncate to cut it at the limit"
+    if exc.tokens >= 0 and exc.limit >= 0:
+        return f"{what} has {exc.tokens} tokens, over the model's limit of {exc.limit}: {fix}."
+    return f"{what} is over the model's context: {fix}."
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -258,5 +308,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if args.debug:
             raise
-        print(f"jina-v3 {args.command}: {describe(exc)}", file=sys.stderr)
+        print(f"jina-v3 {args.command}: {describe(exc, args.command)}", file=sys.stderr)
         return 2 if isinstance(exc, JinaV3Error) else 1

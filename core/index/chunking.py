@@ -16,10 +16,14 @@ from typing import Any
 
 from jina_v3._packing import estimate_tokens
 from jina_v3.errors import ConfigurationError, MissingDependencyError
+from jina_v3.tasks import V3_CONTEXT_TOKENS, V3_INSTRUCTIONS
 
-__all__ = ["DEFAULT_CHUNK_TOKENS", "TextChunker", "estimate_tokens"]
+__all__ = ["DEFAULT_CHUNK_TOKENS", "MAX_CHUNK_TOKENS", "TextChunker", "estimate_tokens"]
 
 DEFAULT_CHUNK_TOKENS = 256
+#: The largest chunk v3 embeds whole as a passage: its context less the passage instruction
+#: (counted high: the estimate never undercounts); a larger one would be over the context.
+MAX_CHUNK_TOKENS = V3_CONTEXT_TOKENS - estimate_tokens(V3_INSTRUCTIONS["retrieval.passage"])
 
 
 def _splitters() -> Any:

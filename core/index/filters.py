@@ -21,6 +21,7 @@ UnsupportedFilterError naming the operator.
 from __future__ import annotations
 
 import math
+import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -71,6 +72,11 @@ FilterNode = Condition | And | Or
 
 MAX_DEPTH = 32
 
+# values quoted in messages: a few levels and items (a filter may be deep or huge)
+_repr = reprlib.Repr()
+_repr.maxlevel, _repr.maxdict, _repr.maxlist, _repr.maxstring = 3, 6, 6, 60
+_show = _repr.repr
+
 
 def parse_filter(filter: Mapping[str, Any], _depth: int = 0) -> FilterNode:
     """Validate a Mongo-style filter and return its tree (top-level keys are ANDed)."""
@@ -93,7 +99,9 @@ def _parse_key(key: str, value: Any, depth: int) -> FilterNode:
         raise UnsupportedFilterError(f"filter keys are non-empty strings, got {key!r}")
     if key in LOGICAL:
         if not isinstance(value, list) or not value:
-            raise UnsupportedFilterError(f"{key} takes a non-empty list of filters, got {value!r}")
+            raise UnsupportedFilterError(
+                f"{key} takes a non-empty list of filters, got {_show(value)}"
+            )
         children = tuple(parse_filter(item, depth + 1) for item in value)
         return And(children) if key == "$and" else Or(children)
     if key.startswith("$"):
@@ -117,17 +125,17 @@ def _condition(field: str, op: str, operand: Any) -> Condition:
     if op in ("$in", "$nin"):
         if not isinstance(operand, (list, tuple)) or not all(_is_scalar(v) for v in operand):
             raise UnsupportedFilterError(
-                f"{op} on {field!r} takes a list of scalars, got {operand!r}"
+                f"{op} on {field!r} takes a list of scalars, got {_show(operand)}"
             )
         return Condition(field, op, tuple(operand))
     if not _is_scalar(operand):
         raise UnsupportedFilterError(
-            f"{op} on {field!r} takes a string, number or boolean, got {operand!r}"
+            f"{op} on {field!r} takes a string, number or boolean, got {_show(operand)}"
         )
     if op in ("$gt", "$gte", "$lt", "$lte") and (
         isinstance(operand, bool) or not isinstance(operand, (int, float))
     ):
-        raise UnsupportedFilterError(f"{op} on {field!r} takes a number, got {operand!r}")
+        raise UnsupportedFilterError(f"{op} on {field!r} takes a number, got {_show(operand)}")
     return Condition(field, op, operand)
 
 

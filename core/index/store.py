@@ -213,14 +213,10 @@ class EmbeddingSignature:
     def from_dict(cls, raw: Mapping[str, Any]) -> EmbeddingSignature:
         return cls(**{k: raw[k] for k in cls.__dataclass_fields__ if k in raw})  # type: ignore[arg-type]
 
-    def differences(self, stored: EmbeddingSignature) -> list[str]:
-        """Human-readable `field: stored X, this index Y` for every field that differs."""
+    def differences(self, stored: EmbeddingSignature) -> dict[str, tuple[Any, Any]]:
+        """``field -> (stored value, this signature's value)`` for every field that differs."""
         mine, theirs = self.to_dict(), stored.to_dict()
-        return [
-            f"{key}: collection has {theirs[key]!r}, this index uses {mine[key]!r}"
-            for key in mine
-            if mine[key] != theirs[key]
-        ]
+        return {key: (theirs[key], mine[key]) for key in mine if mine[key] != theirs[key]}
 
 
 #: The fix offered by every mismatch message.
@@ -228,24 +224,53 @@ REBUILD_FIX = (
     "use a new collection name, or pass recreate=True to drop it and rebuild it "
     "(this deletes its data)"
 )
+#: The signature fields an index takes as parameters (the others follow from the model).
+_PARAMETERS = ("dimensions", "late_chunking", "embedding_type")
+
+
+def describe_differences(differences: Mapping[str, tuple[Any, Any]], user: str) -> str:
+    """``field: collection has X, <user> uses Y`` for each difference, `;`-separated."""
+    return "; ".join(
+        f"{key}: collection has {stored!r}, {user} uses {mine!r}"
+        for key, (stored, mine) in differences.items()
+    )
+
+
+def _match_fix(differences: Mapping[str, tuple[Any, Any]]) -> str:
+    """How to match the collection from Python, every differing setting at once ('' when
+    only a rebuild can: normalisation and tasks follow from the model)."""
+    parts = [
+        f"pass {key}={stored!r}" for key, (stored, _) in differences.items() if key in _PARAMETERS
+    ]
+    if "model" in differences:
+        parts.append(f"embed with its model {differences['model'][0]!r}")
+    return " and ".join(parts) + " to use the collection as it is, or " if parts else ""
 
 
 def dimension_mismatch(
-    collection: str, stored: int, expected: int, detail: str = ""
+    collection: str,
+    stored: int,
+    expected: int,
+    differences: Mapping[str, tuple[Any, Any]] | None = None,
 ) -> DimensionMismatchError:
-    """The one message for a collection whose vectors have another size."""
-    detail = f" ({detail})" if detail else ""
+    """The one message for a collection whose vectors have another size (`differences`:
+    every setting that differs, when the collection's signature is known)."""
+    differences = dict(differences or {"dimensions": (stored, expected)})
+    others = {k: v for k, v in differences.items() if k != "dimensions"}
+    detail = f" (and {describe_differences(others, 'this index')})" if others else ""
     return DimensionMismatchError(
         f"Collection {collection!r} holds {stored}-d vectors but this index makes "
-        f"{expected}-d ones{detail}. Fix: pass dimensions={stored} to use the collection as "
-        f"it is, or {REBUILD_FIX}."
+        f"{expected}-d ones{detail}. Fix: {_match_fix(differences)}{REBUILD_FIX}.",
+        collection=collection,
+        differences=differences,
     )
 
 
 def check_signature(
     expected: EmbeddingSignature, stored: EmbeddingSignature | None, *, collection: str
 ) -> None:
-    """Raise if `stored` (a collection's signature) differs from `expected` (this index's).
+    """Raise if `stored` (a collection's signature) differs from `expected` (this index's),
+    naming every setting that differs at once (in the message and in ``differences``).
 
     Raises:
         DimensionMismatchError: The vector sizes differ (the message gives the right
@@ -255,12 +280,15 @@ def check_signature(
     """
     if stored is None or stored == expected:
         return
-    diffs = "; ".join(expected.differences(stored))
+    differences = expected.differences(stored)
     if stored.dimensions != expected.dimensions:
-        raise dimension_mismatch(collection, stored.dimensions, expected.dimensions, diffs)
+        raise dimension_mismatch(collection, stored.dimensions, expected.dimensions, differences)
     raise SignatureMismatchError(
-        f"Collection {collection!r} was built with other embedding settings: {diffs}. "
-        f"Fix: build the index with the collection's settings, or {REBUILD_FIX}."
+        f"Collection {collection!r} was built with other embedding settings: "
+        f"{describe_differences(differences, 'this index')}. "
+        f"Fix: {_match_fix(differences)}{REBUILD_FIX}.",
+        collection=collection,
+        differences=differences,
     )
 
 

@@ -33,3 +33,26 @@ def test_the_table_has_one_row_per_hit():
     assert lines[1].split()[:4] == ["1", "0.9123", "docs/berlin.md", "[0]"]
     assert "**Berlin**" in lines[1] and "kb.jsonl › kb-kyoto" in lines[2]
     assert hits_table([], "x", tty=False) == "no hits\n"
+
+
+def test_stored_text_cannot_drive_the_terminal():
+    from jina_v3.cli.format import info_table, printable
+
+    hostile = "Berlin \x1b]0;owned\x07\x1b[2J is \u202ebig\u2066 \x9b31m\x7f."
+    hits = [
+        Hit("p1", 0.9, hostile, {"source": "docs/a\nb\x1b[31m.md"}, "docs/a\nb\x1b[31m.md", 0),
+        Hit("p2", 0.5, "Kyoto.", {"source": "kb.jsonl"}, "kb\u202e-kyoto", None),
+    ]
+    for tty in (True, False):
+        table = hits_table(hits, "Berlin", tty=tty)
+        lines = table.splitlines()
+        assert len(lines) == 3  # a newline in a file name splits no row
+        for line in lines:  # the only escapes left are the table's own bold marks
+            plain = line.replace(BOLD, "").replace(RESET, "")
+            assert plain == printable(plain), plain
+        assert "\\x1b]0;owned\\x07\\x1b[2J" in lines[1] and "\\u202ebig\\u2066" in lines[1]
+        assert "docs/a\\nb\\x1b[31m.md" in lines[1] and "kb.jsonl › kb\\u202e-kyoto" in lines[2]
+    assert f"{BOLD}Berlin{RESET}" in hits_table(hits, "Berlin", tty=True)
+    rows = [{"collection": "c\x1b[2J", "points": 1, "signature": {"model": "m\u202e\n"}}]
+    assert "c\\x1b[2J" in info_table("s", rows) and "m\\u202e\\n" in info_table("s", rows)
+    assert "\x1b" not in info_table("s", rows) and "\u202e" not in info_table("s", rows)

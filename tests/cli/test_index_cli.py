@@ -369,3 +369,59 @@ def test_prune_removes_the_lines_gone_from_a_jsonl_file(fast_dir, tmp_path):
     assert "pruned 1 chunks" in proc.stdout
     found = cli("search", "Line", "--store", uri, "--json", "-k", "10", cwd=tmp_path)
     assert sorted(h["document_id"] for h in json.loads(found.stdout)) == ["k0", "k2"]
+
+
+# -- every hint names what the command at hand has; bad input is refused before any work ----
+
+
+def test_a_mismatch_names_every_difference_and_the_flags_of_index(edge):
+    info = json.loads(cli("info", "--store", edge.uri, "--json", cwd=edge.work).stdout)
+    (row,) = info["collections"]
+    dims = row["signature"]["dimensions"]  # 64, or 8 once the test above rebuilt it
+    proc = cli("index", "docs", "--store", edge.uri, "--dimensions", "16", "--late-chunking",
+               cwd=edge.work)  # fmt: skip
+    line = error_line(proc)
+    assert proc.returncode == 2 and line.startswith("jina-v3 index: DimensionMismatchError")
+    assert f"dimensions: collection has {dims}, this index uses 16" in line
+    assert "late_chunking: collection has False, this index uses True" in line
+    assert f"--dimensions {dims} and drop --late-chunking" in line and "--recreate" in line
+    assert "=" not in line.split("Fix:")[1]  # no Python parameter (dimensions=, recreate=True)
+
+
+def test_search_names_no_flag_it_lacks(edge, tmp_path):
+    tiny = Path(__file__).parents[1] / "fixtures" / "tiny-v3"
+    other = tmp_path / "other-model"
+    shutil.copytree(tiny, other)
+    config = json.loads((tiny / "config.json").read_text())
+    (other / "config.json").write_text(json.dumps({**config, "_name_or_path": "other-v3"}))
+    proc = cli("search", "first", "--store", edge.uri, "--model", str(other), cwd=edge.work)
+    line = error_line(proc)
+    fix = line.split("Fix:")[1]
+    assert "model: collection has 'tiny-v3', this search uses 'other-v3'" in line
+    assert "use its model 'tiny-v3'" in fix and "--model" in fix
+    assert "jina-v3 index PATH --collection documents --recreate" in fix
+    assert "pass --recreate" not in fix and "=" not in fix
+
+    proc = cli("search", "word " * 9000, "--store", edge.uri, cwd=edge.work)
+    line = error_line(proc)
+    assert proc.returncode == 2 and "InputTooLongError: The query has" in line
+    assert "shorten it" in line and "truncate" not in line
+
+
+def test_bad_chunk_tokens_and_filters_are_refused_before_the_model_loads(edge):
+    deep_json = '{"a": ' * 3000 + "1" + "}" * 3000
+    deep_and = '{"$and": [' * 40 + '{"lang": "en"}' + "]}" * 40
+    cases = [
+        (("index", "docs", "--chunk-tokens", "9000"), "--chunk-tokens must be between 1 and"),
+        (("index", "docs", "--chunk-tokens", "0"), "--chunk-tokens must be between 1 and"),
+        (("search", "x", "--filter", deep_json), "ConfigurationError: --filter nests too deep"),
+        (("search", "x", "--filter", deep_and), "UnsupportedFilterError: filter nests over 32"),
+        (("search", "x", "--filter", '{"a": {"$eq": {"b": 1}}}'), "takes a string, number"),
+    ]
+    before = cli("info", "--store", edge.uri, "--json", cwd=edge.work).stdout
+    for args, words in cases:
+        proc = cli(*args, "--store", edge.uri, cwd=edge.work)
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert error_line(proc).startswith(f"jina-v3 {args[0]}: ") and words in proc.stderr
+        assert ": note: " not in proc.stderr, args  # the licence note: the model loaded
+    assert cli("info", "--store", edge.uri, "--json", cwd=edge.work).stdout == before

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -43,8 +44,9 @@ def _args(uri, batch_size=64):
             "--dtype", "float32", "--chunk-tokens", "256"]  # fmt: skip
 
 
-def _interrupted(args, cwd, signum):
-    """Run `args`, send `signum` once the model has loaded and ingestion is under way."""
+def _interrupted(args, cwd, signum, again=False):
+    """Run `args`, send `signum` once the model has loaded and ingestion is under way (and
+    `again`: a second SIGINT as soon as the first is acknowledged)."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "jina_v3.cli", *args],
         cwd=cwd,
@@ -63,6 +65,12 @@ def _interrupted(args, cwd, signum):
             break
     time.sleep(0.5)
     proc.send_signal(signum)
+    while again:
+        line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
+        if "stopping after the batch in flight" in line:
+            lines.put(line)
+            proc.send_signal(signal.SIGINT)
+            break
     stdout = proc.stdout.read()
     rc = proc.wait(timeout=120)
     reader.join(5)
@@ -93,13 +101,20 @@ def _vectors(uri, ids):
     return out
 
 
-def test_sigint_and_sigterm_stop_cleanly_and_the_next_run_continues(fast_dir, tmp_path):
-    _corpus(tmp_path / "corpus")
+@pytest.fixture(scope="module")
+def corpus(fast_dir, tmp_path_factory):
+    """The corpus, and the index an uninterrupted run builds of it."""
+    work = tmp_path_factory.mktemp("interrupt")
+    _corpus(work / "corpus")
     reference = f"qdrant-edge:{fast_dir / 'uninterrupted'}"
-    resumed = f"qdrant-edge:{fast_dir / 'interrupted'}"
-    full = cli(*_args(reference), cwd=tmp_path)
+    full = cli(*_args(reference), cwd=work)
     assert full.returncode == 0, full.stderr
-    expected = dump(reference, _all_ids())
+    return SimpleNamespace(work=work, reference=reference, expected=dump(reference, _all_ids()))
+
+
+def test_sigint_and_sigterm_stop_cleanly_and_the_next_run_continues(fast_dir, corpus):
+    tmp_path, reference, expected = corpus.work, corpus.reference, corpus.expected
+    resumed = f"qdrant-edge:{fast_dir / 'interrupted'}"
 
     counts = []
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -123,3 +138,22 @@ def test_sigint_and_sigterm_stop_cleanly_and_the_next_run_continues(fast_dir, tm
     ours, theirs = _vectors(resumed, expected), _vectors(reference, expected)
     # other batch compositions: float32 GEMMs of other shapes round differently (~1e-6)
     assert max(np.abs(ours[k] - theirs[k]).max() for k in expected) <= 1e-5
+
+
+def test_a_second_sigint_stops_at_once_in_one_line(fast_dir, corpus):
+    # one batch of every document: the second signal lands while it is being embedded
+    aborted = f"qdrant-edge:{fast_dir / 'aborted'}"
+    args = _args(aborted, DOCS + 1)
+    rc, stdout, stderr = _interrupted(args, corpus.work, signal.SIGINT, again=True)
+    assert rc == 130 and stdout == "", (stdout, stderr)
+    said = [ln for ln in stderr.splitlines() if ": note: " not in ln]
+    assert said == [
+        "jina-v3 index: stopping after the batch in flight (Ctrl-C again to stop at once)",
+        "jina-v3 index: stopped at once; re-run to continue",
+    ], stderr  # no traceback, no "generator ignored GeneratorExit"
+    stored = dump(aborted, _all_ids())  # the store opens, and holds only whole, known points
+    assert all(corpus.expected[k] == v for k, v in stored.items())
+
+    last = cli(*_args(aborted), cwd=corpus.work)
+    assert last.returncode == 0, last.stderr
+    assert dump(aborted, _all_ids()) == corpus.expected

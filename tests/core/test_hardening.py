@@ -243,6 +243,83 @@ def test_the_hub_message_is_kept_whole(monkeypatch, tmp_path):
     assert "Embedder(" not in line and "\n" not in line
 
 
+def test_a_mismatch_carries_every_difference_and_each_front_end_words_its_fix():
+    from jina_v3.cli import describe
+    from jina_v3.errors import DimensionMismatchError
+    from jina_v3.store import EmbeddingSignature, check_signature
+
+    stored = EmbeddingSignature(model="tiny-v3", dimensions=64)
+    mine = EmbeddingSignature(model="other", dimensions=16, late_chunking=True)
+    with pytest.raises(DimensionMismatchError) as info:
+        check_signature(mine, stored, collection="docs")
+    exc = info.value
+    assert exc.collection == "docs"
+    assert exc.differences == {
+        "model": ("tiny-v3", "other"),
+        "dimensions": (64, 16),
+        "late_chunking": (False, True),
+    }
+    # the library names all three fixes at once, as Python parameters
+    message = str(exc)
+    assert "pass dimensions=64 and pass late_chunking=False and embed with its model" in message
+    again = pickle.loads(pickle.dumps(exc))  # Ray workers send it back pickled
+    assert again.differences == exc.differences and str(again) == message
+
+    index = describe(exc, "index")
+    assert "--dimensions 64" in index and "drop --late-chunking" in index
+    assert "--model" in index and "pass --recreate" in index and "recreate=True" not in index
+    search = describe(exc, "search")  # search has no --recreate nor --dimensions
+    assert "pass --recreate" not in search and "--dimensions" not in search
+    assert "jina-v3 index PATH --collection docs --recreate" in search
+    assert "=" not in index.split("Fix:")[1] + search.split("Fix:")[1]
+
+
+def test_an_over_long_input_names_the_fix_of_the_command():
+    from jina_v3.cli import describe
+    from jina_v3.errors import InputTooLongError
+
+    exc = InputTooLongError("... pass truncate=True", index=3, tokens=9000, limit=8194)
+    assert describe(exc, "embed") == (
+        "InputTooLongError: Input 3 has 9000 tokens, over the model's limit of 8194: "
+        "shorten it, or pass --truncate to cut it at the limit."
+    )
+    assert "The query has 9000 tokens" in describe(exc, "search")
+    assert "--truncate" not in describe(exc, "search") + describe(exc, "index")
+    assert "--chunk-tokens" in describe(exc, "index")
+
+
+def test_an_interrupted_flow_still_makes_its_cleanup_calls():
+    import gc
+
+    from jina_v3._flow import Call, run
+
+    calls, ignored = [], []
+
+    def flow():
+        try:
+            yield Call("target", "work")
+        finally:
+            yield Call("target", "cleanup")  # e.g. wait for the write in flight
+
+    class Target:
+        def work(self):
+            raise KeyboardInterrupt  # a second Ctrl-C, mid-call
+
+        def cleanup(self):
+            calls.append("cleanup")
+
+    hook, sys.unraisablehook = sys.unraisablehook, ignored.append
+    try:
+        running = flow()
+        with pytest.raises(KeyboardInterrupt):
+            run(running, target=Target())
+        del running
+        gc.collect()
+    finally:
+        sys.unraisablehook = hook
+    assert calls == ["cleanup"] and not ignored  # no "generator ignored GeneratorExit"
+
+
 def _cli(*args, stdin=""):
     return subprocess.run(
         [sys.executable, "-m", "jina_v3.cli", *args],

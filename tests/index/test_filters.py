@@ -54,6 +54,16 @@ def test_error_names_the_operator_and_the_supported_ones():
         parse_filter({"lang": {"$regex": "e"}})
 
 
+def test_a_deep_or_huge_operand_is_quoted_short():
+    deep: dict = {"b": 1}
+    for _ in range(900):  # deeper than repr() manages on a busy stack
+        deep = {"a": deep}
+    for bad in ({"$and": deep}, {"x": {"$eq": deep}}, {"x": {"$in": [*range(10**5), [1]]}}):
+        with pytest.raises(UnsupportedFilterError) as info:
+            parse_filter(bad)
+        assert len(str(info.value)) < 200, str(info.value)[:300]
+
+
 @pytest.mark.parametrize(
     ("filter", "expected"),
     [

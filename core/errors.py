@@ -26,6 +26,9 @@ Every message says what went wrong and which parameter fixes it.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 _EXCERPT = 200
 
 
@@ -35,6 +38,33 @@ class JinaV3Error(Exception):
 
 class ConfigurationError(JinaV3Error, ValueError):
     """A constructor or call argument is invalid."""
+
+
+def unknown_arguments(
+    owner: str, unknown: Iterable[str], valid: Iterable[str]
+) -> ConfigurationError:
+    """The error for keyword arguments `owner` does not take, naming the nearest valid one.
+
+    Every public constructor with ``**kwargs`` refuses what it does not know with this, rather
+    than dropping it (a typo such as ``dimensoins=`` would otherwise pass silently).
+    """
+    valid = sorted(valid)
+
+    def nearest(name: str) -> str | None:
+        close = difflib.get_close_matches(name, valid, n=1, cutoff=0.6)
+        return close[0] if close else None
+
+    unknown = sorted(unknown)
+    if len(unknown) == 1:
+        guess = nearest(unknown[0])
+        hint = f"; did you mean {guess!r}?" if guess else "."
+        head = f"Unknown argument {unknown[0]!r} for {owner}{hint}"
+    else:
+        names = [
+            f"{n!r}" + (f" (did you mean {g!r}?)" if (g := nearest(n)) else "") for n in unknown
+        ]
+        head = f"Unknown arguments {', '.join(names)} for {owner}."
+    return ConfigurationError(f"{head} Valid: {', '.join(valid)}.")
 
 
 class UnknownTaskError(ConfigurationError):

@@ -22,7 +22,7 @@ from llama_index.core.schema import (
 from jina_v3._flow import Flow, arun, run
 from jina_v3.connectors._framework import embed_flow, pack_groups, source_groups
 from jina_v3.connectors.llama_index.embedding import JinaV3Embedding
-from jina_v3.errors import ConfigurationError
+from jina_v3.errors import ConfigurationError, unknown_arguments
 
 
 def _source_id(node: BaseNode) -> str | None:
@@ -66,6 +66,9 @@ class JinaV3LateChunking(TransformComponent):
     def __init__(self, embed_model: JinaV3Embedding, **kwargs: Any) -> None:
         if not isinstance(embed_model, JinaV3Embedding):
             raise ConfigurationError("embed_model must be a JinaV3Embedding")
+        unknown = kwargs.keys() - type(self).model_fields.keys()
+        if unknown:
+            raise unknown_arguments(type(self).__name__, unknown, type(self).model_fields)
         super().__init__(embed_model=embed_model, **kwargs)
 
     @classmethod

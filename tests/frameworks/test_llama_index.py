@@ -162,6 +162,24 @@ def test_embedding_from_object_or_settings(tiny_embedder):
     assert lazy._sync is None
 
 
+def test_embedding_takes_model_and_refuses_unknown_keywords(tiny_model_path, tiny_embedder):
+    # `model=` is what llama-index-embeddings-jinaai users write: honoured, not dropped
+    model = JinaV3Embedding(model=str(tiny_model_path), dimensions=DIMS)
+    assert model.model_name == str(tiny_model_path)
+    np.testing.assert_allclose(
+        model.get_query_embedding("Berlin"),
+        tiny_embedder.encode_queries("Berlin", dimensions=DIMS),
+        atol=1e-5,
+    )
+    model.close()
+    with pytest.raises(ConfigurationError, match=r"model.*model_name"):
+        JinaV3Embedding(model="a", model_name="b")
+    with pytest.raises(ConfigurationError, match=r"'dimensoins'.*did you mean 'dimensions'"):
+        JinaV3Embedding(dimensoins=DIMS)
+    with pytest.raises(ConfigurationError, match=r"'batchsize'.*did you mean 'batch_size'"):
+        JinaV3LateChunking(JinaV3Embedding(embedder=tiny_embedder), batchsize=4)
+
+
 # -- late chunking -----------------------------------------------------------------------------
 
 

@@ -95,6 +95,24 @@ class InputTooLongError(JinaV3Error, ValueError):
         self.status_code = status_code
         self.body = body[:_EXCERPT]
 
+    def retold(self, where: str, fix: str) -> InputTooLongError:
+        """This error told by a caller that knows what the input was (``where``: "Document
+        'a.md', chunk 3,") and what fixes it there; the attributes stay the same."""
+        size = (
+            f"has {self.tokens} tokens, over the model's limit of {self.limit}"
+            if self.tokens >= 0
+            else "is over the model's context"
+        )
+        http = f" (HTTP {self.status_code})" if self.status_code is not None else ""
+        return InputTooLongError(
+            f"{where} {size}{http}: {fix}.",
+            index=self.index,
+            tokens=self.tokens,
+            limit=self.limit,
+            status_code=self.status_code,
+            body=self.body,
+        )
+
 
 class MissingDependencyError(JinaV3Error, ImportError):
     """An optional dependency (a pip extra) is not installed."""

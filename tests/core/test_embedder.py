@@ -182,6 +182,10 @@ def test_conflicting_backend_options_are_refused(tiny_model_path):
         Embedder(str(tiny_model_path), devcie="cpu")
     with pytest.raises(ConfigurationError, match=r"'max_retry'.*did you mean 'max_retries'"):
         AsyncEmbedder(backend="api", api_key="k", max_retry=2)
+    from jina_v3.remote.backend import RemoteBackend  # a backend object's constructor too
+
+    with pytest.raises(ConfigurationError, match=r"'timout'.*did you mean 'timeout'"):
+        RemoteBackend(api_key="k", timout=3)
     with pytest.raises(ConfigurationError, match="dtype"):
         Embedder(str(tiny_model_path), dtype="float16x")
     with pytest.raises(ConfigurationError, match="window_overlap"):

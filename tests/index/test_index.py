@@ -22,6 +22,7 @@ from jina_v3.errors import (
     UnsupportedFilterError,
 )
 from jina_v3.index import AsyncVectorIndex, VectorIndex
+from jina_v3.index.plan import Planned, plan_ingest
 from jina_v3.store import (
     AsyncVectorStore,
     Document,
@@ -276,6 +277,27 @@ def test_an_over_long_input_is_named_by_its_document(tiny_embedder, store):
     one_chunk = VectorIndex(tiny_embedder, store, dimensions=DIMS, chunker=lambda t: ["Intro.", t])
     with pytest.raises(InputTooLongError, match="Document 'big', chunk 1, has"):
         one_chunk.add(docs)
+
+
+def test_an_over_long_late_chunked_request_names_its_documents():
+    # a server's refusal of a late-chunked request says no row (index -1)
+    refused = InputTooLongError(
+        "The request is over the model's context",
+        index=-1,
+        tokens=-1,
+        limit=-1,
+        status_code=400,
+        body="sequence too long",
+    )
+    planned = [
+        Planned(Document("a", "x y"), ["x", "y"], "h"),
+        Planned(Document("b", "z"), ["z"], "h"),
+    ]
+    told = plan_ingest(planned[:1], late_chunking=True).too_long(refused, late=True)
+    assert str(told).startswith("Document 'a' is over the model's context (HTTP 400)")
+    assert (told.index, told.status_code, told.body) == (-1, 400, "sequence too long")
+    both = plan_ingest(planned, late_chunking=True).too_long(refused, late=True)
+    assert str(both).startswith("One of documents 'a', 'b' is over")
 
 
 def test_custom_chunker(tiny_embedder, store):

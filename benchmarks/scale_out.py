@@ -94,7 +94,8 @@ def single(model: str, docs: list[Any], folder: Path, batch: int, threads: int) 
     store = open_store(f"qdrant-edge:{folder}", "single")
     clock = Clock()
     try:
-        summary = VectorIndex(embedder, store, batch_size=batch).ingest(docs, progress=clock)
+        index = VectorIndex(embedder, store, chunker=None, batch_size=batch)  # as chunk_tokens=None
+        summary = index.ingest(docs, progress=clock)
     finally:
         store.close()
         embedder.close()

@@ -5,23 +5,29 @@
 - :class:`EmbedderOwner`: the embedder's life cycle for a framework object (built lazily from
   the settings, one backend, so one model in memory, for the sync and the async side; closed
   only when it was built here).
-- Late chunking: :func:`source_groups` (which inputs form one document, in order) and
-  :func:`pack_groups` are pure; :func:`embed_flow` is the one embedding loop, a flow
-  (:mod:`jina_v3._flow`) that ``run`` drives with an ``Embedder`` and ``arun`` with an
-  ``AsyncEmbedder``.
+- Late chunking: :func:`source_groups` (which inputs form one document, in order),
+  :func:`without_empty` (splits with no text stay out) and :func:`pack_groups` are pure;
+  :func:`embed_flow` is the one embedding loop, a flow (:mod:`jina_v3._flow`) that ``run``
+  drives with an ``Embedder`` and ``arun`` with an ``AsyncEmbedder``.
 - :func:`qdrant_vector_size`: the size of an existing Qdrant collection's vectors.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+import logging
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from jina_v3._flow import Call, Flow
 from jina_v3._packing import pack
 from jina_v3.embedder import AsyncEmbedder, Embedder
-from jina_v3.errors import ConfigurationError
+from jina_v3.errors import ConfigurationError, InputTooLongError
+
+logger = logging.getLogger("jina_v3.connectors")
+
+#: Names input `i` in warnings and errors: its document's id and source id, never a position.
+Describe = Callable[[int], str]
 
 #: Where the API key comes from unless given: the names Haystack and LlamaIndex users set.
 DEFAULT_API_KEY_ENV = ("JINA_API_KEY", "JINAAI_API_KEY")
@@ -157,18 +163,33 @@ class EmbedderOwner:
 # -- late chunking -----------------------------------------------------------------------------
 
 
-def source_groups(sources: Sequence[Hashable | None], orders: Sequence[Any]) -> list[list[int]]:
+def source_groups(
+    sources: Sequence[Any], orders: Sequence[Any], *, describe: Describe, field: str
+) -> list[list[int]]:
     """The positions embedded together: one group per source, in order of first appearance.
 
     A group is sorted by `orders` when every member has an integer order (else input order);
     an input without a source (None) is a group of its own.
+
+    Raises:
+        ConfigurationError: A source that cannot be an id (unhashable), naming the input
+            (`describe`) and `field` (where the source comes from, and the setting naming it).
     """
     groups: list[list[int]] = []
     by_source: dict[Hashable, list[int]] = {}
     for i, source in enumerate(sources):
         if source is None:
             groups.append([i])
-        elif source in by_source:
+            continue
+        try:
+            hash(source)
+        except TypeError:  # a list or dict (or a tuple holding one)
+            raise ConfigurationError(
+                f"Late chunking: {describe(i)}: its {field} is a {type(source).__name__} "
+                f"({source!r:.60}), which cannot identify a source document; store a string "
+                "id there, or name the field that holds one."
+            ) from None
+        if source in by_source:
             by_source[source].append(i)
         else:
             by_source[source] = [i]
@@ -177,6 +198,28 @@ def source_groups(sources: Sequence[Hashable | None], orders: Sequence[Any]) -> 
         if all(isinstance(orders[i], int) and not isinstance(orders[i], bool) for i in members):
             members.sort(key=lambda i: orders[i])
     return groups
+
+
+def without_empty(
+    groups: list[list[int]],
+    texts: Sequence[str],
+    describe: Describe,
+    outcome: str = "left without an embedding",
+) -> tuple[list[list[int]], list[int]]:
+    """`groups` less the inputs with no text (empty or whitespace), and those inputs.
+
+    Late chunking pools each chunk's tokens, so a chunk without any has no vector: it is left
+    out of its document's pass (the others are embedded together as before) with a warning,
+    rather than failing every document (`outcome` says what becomes of it).
+    """
+    empty = [i for group in groups for i in group if not texts[i].strip()]
+    for i in empty:
+        logger.warning("late chunking: %s has no text; it is %s", describe(i), outcome)
+    if not empty:
+        return groups, []
+    skip = set(empty)
+    kept = [[i for i in group if i not in skip] for group in groups]
+    return [group for group in kept if group], empty
 
 
 def pack_groups(groups: list[list[int]], batch_size: int) -> list[list[list[int]]]:
@@ -190,28 +233,45 @@ def embed_flow(
     *,
     late_chunking: bool,
     encode: Mapping[str, Any],
+    describe: Describe,
     truncate: bool = False,
-) -> Flow[list[list[float]]]:
+) -> Flow[list[list[float] | None]]:
     """Embed `texts` with the passage task, one ``embedder`` call per batch; the vectors in
-    input order.
+    input order (None for an input in no batch).
 
     With `late_chunking` each group is one document whose members are its chunks (one pass
-    per document, never mixed); without it the groups hold one text each.
+    per document, never mixed); without it the groups hold one text each. An over-long input
+    is named by `describe`, never by its position in the batch.
     """
     vectors: list[Any] = [None] * len(texts)
     for batch in batches:
         documents = [[texts[i] for i in group] for group in batch]
-        if late_chunking:
-            arrays = yield Call("embedder", "encode_late_chunked", (documents,), dict(encode))
-        else:
-            passages = [chunks[0] for chunks in documents]
-            kwargs = {**encode, "truncate": truncate}
-            rows = yield Call("embedder", "encode_passages", (passages,), kwargs)
-            arrays = [row[None, :] for row in rows]
+        try:
+            if late_chunking:
+                arrays = yield Call("embedder", "encode_late_chunked", (documents,), dict(encode))
+            else:
+                passages = [chunks[0] for chunks in documents]
+                kwargs = {**encode, "truncate": truncate}
+                rows = yield Call("embedder", "encode_passages", (passages,), kwargs)
+                arrays = [row[None, :] for row in rows]
+        except InputTooLongError as exc:
+            raise _too_long(exc, batch, late_chunking, describe) from None
         for group, array in zip(batch, arrays, strict=True):
             for i, row in zip(group, array, strict=True):
                 vectors[i] = row.tolist()
     return vectors
+
+
+def _too_long(
+    error: InputTooLongError, batch: list[list[int]], late: bool, describe: Describe
+) -> InputTooLongError:
+    if not late and 0 <= error.index < len(batch):
+        where, fix = describe(batch[error.index][0]), "split it, or pass truncate=True"
+    else:  # a late-chunked request: its source, when the call held one
+        named = [describe(group[0]) for group in batch]
+        where = named[0] if len(named) == 1 else "one of " + "; ".join(named)
+        fix = "split its source into smaller documents"
+    return error.retold(where[:1].upper() + where[1:], fix)
 
 
 def qdrant_vector_size(client: Any, collection: str, vector_name: str | None) -> int | None:

@@ -19,7 +19,7 @@ import numpy as np
 
 from jina_v3._encoding import check_dimensions, check_embedding_type, check_texts, finish
 from jina_v3._flow import Call, Flow, arun, run
-from jina_v3.errors import ConfigurationError
+from jina_v3.errors import ConfigurationError, unknown_arguments
 from jina_v3.options import API_OPTIONS, LOCAL_OPTIONS, LocalOptions, RemoteOptions
 from jina_v3.progress import Progress
 from jina_v3.tasks import Task, check_task
@@ -160,10 +160,8 @@ class _BaseEmbedder:
         **unknown: Any,
     ) -> None:
         if unknown:
-            raise ConfigurationError(
-                f"Unknown argument(s) {sorted(unknown)}; valid ones: model, backend, "
-                f"{', '.join(LOCAL_OPTIONS)} (local), {', '.join(API_OPTIONS)} (api)."
-            )
+            valid = ("model", "backend", *LOCAL_OPTIONS, *API_OPTIONS)
+            raise unknown_arguments(type(self).__name__, unknown, valid)
         given = {k: v for k, v in locals().items() if k in _OPTIONS and v is not None}
         self._backend = _build_backend(model, backend, given)
         self._adopt()

@@ -26,7 +26,8 @@ Every message says what went wrong and which parameter fixes it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import difflib
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 _EXCERPT = 200
@@ -38,6 +39,33 @@ class JinaV3Error(Exception):
 
 class ConfigurationError(JinaV3Error, ValueError):
     """A constructor or call argument is invalid."""
+
+
+def unknown_arguments(
+    owner: str, unknown: Iterable[str], valid: Iterable[str]
+) -> ConfigurationError:
+    """The error for keyword arguments `owner` does not take, naming the nearest valid one.
+
+    Every public constructor with ``**kwargs`` refuses what it does not know with this, rather
+    than dropping it (a typo such as ``dimensoins=`` would otherwise pass silently).
+    """
+    valid = sorted(valid)
+
+    def nearest(name: str) -> str | None:
+        close = difflib.get_close_matches(name, valid, n=1, cutoff=0.6)
+        return close[0] if close else None
+
+    unknown = sorted(unknown)
+    if len(unknown) == 1:
+        guess = nearest(unknown[0])
+        hint = f"; did you mean {guess!r}?" if guess else "."
+        head = f"Unknown argument {unknown[0]!r} for {owner}{hint}"
+    else:
+        names = [
+            f"{n!r}" + (f" (did you mean {g!r}?)" if (g := nearest(n)) else "") for n in unknown
+        ]
+        head = f"Unknown arguments {', '.join(names)} for {owner}."
+    return ConfigurationError(f"{head} Valid: {', '.join(valid)}.")
 
 
 class UnknownTaskError(ConfigurationError):
@@ -67,6 +95,24 @@ class InputTooLongError(JinaV3Error, ValueError):
         self.limit = limit
         self.status_code = status_code
         self.body = body[:_EXCERPT]
+
+    def retold(self, where: str, fix: str) -> InputTooLongError:
+        """This error told by a caller that knows what the input was (``where``: "Document
+        'a.md', chunk 3,") and what fixes it there; the attributes stay the same."""
+        size = (
+            f"has {self.tokens} tokens, over the model's limit of {self.limit}"
+            if self.tokens >= 0
+            else "is over the model's context"
+        )
+        http = f" (HTTP {self.status_code})" if self.status_code is not None else ""
+        return InputTooLongError(
+            f"{where} {size}{http}: {fix}.",
+            index=self.index,
+            tokens=self.tokens,
+            limit=self.limit,
+            status_code=self.status_code,
+            body=self.body,
+        )
 
 
 class MissingDependencyError(JinaV3Error, ImportError):

@@ -15,7 +15,13 @@ from haystack import Document, component
 from haystack.utils import Secret
 
 from jina_v3._flow import Call, Flow, arun, run
-from jina_v3.connectors._framework import embed_flow, pack_groups, source_groups
+from jina_v3.connectors._framework import (
+    Describe,
+    embed_flow,
+    pack_groups,
+    source_groups,
+    without_empty,
+)
 from jina_v3.connectors.haystack._base import (
     PUBLIC_MODULE,
     SHARED_PARAMETERS,
@@ -93,7 +99,9 @@ class JinaV3DocumentEmbedder(JinaV3EmbedderBase):
     With ``late_chunking=True``, documents that share ``meta[source_id_field]`` (the parent id
     ``DocumentSplitter`` writes) are embedded as the consecutive chunks of one text, in the
     order of ``meta[split_order_field]``, one source per model pass and never mixed with
-    another; documents without a source are embedded alone.
+    another; documents without a source are embedded alone. A split with no text (empty or
+    whitespace) is left out of its source's pass and keeps ``embedding=None``, with a warning
+    naming it.
     """
 
     __module__ = PUBLIC_MODULE
@@ -182,12 +190,27 @@ class JinaV3DocumentEmbedder(JinaV3EmbedderBase):
         body = self.embedding_separator.join([*meta, doc.content or ""])
         return self.prefix + body + self.suffix
 
-    def _batches(self, documents: list[Document]) -> list[list[list[int]]]:
-        """Document positions per call; with late chunking one source per group, in order."""
+    def _describe(self, documents: list[Document]) -> Describe:
+        def describe(i: int) -> str:
+            doc, field = documents[i], self.source_id_field
+            source = doc.meta.get(field)
+            return f"document {doc.id!r}" + (
+                f" ({field} {source!r:.60})" if source is not None else ""
+            )
+
+        return describe
+
+    def _batches(
+        self, documents: list[Document], texts: list[str], describe: Describe
+    ) -> list[list[list[int]]]:
+        """Document positions per call; with late chunking one source per group, in order,
+        without the splits that have no text (they keep ``embedding=None``)."""
         if self.late_chunking:
             sources = [d.meta.get(self.source_id_field) for d in documents]
             orders = [d.meta.get(self.split_order_field) for d in documents]
-            groups = source_groups(sources, orders)
+            field = f"meta[{self.source_id_field!r}] (source_id_field)"
+            groups = source_groups(sources, orders, describe=describe, field=field)
+            groups, _ = without_empty(groups, texts, describe)
         else:
             groups = [[i] for i in range(len(documents))]
         return pack_groups(groups, self.batch_size)
@@ -199,7 +222,8 @@ class JinaV3DocumentEmbedder(JinaV3EmbedderBase):
                 "string, use JinaV3TextEmbedder."
             )
         texts = [self._text(d) for d in documents]
-        batches: Any = self._batches(documents)
+        describe = self._describe(documents)
+        batches: Any = self._batches(documents, texts, describe)
         if self.progress_bar:
             from tqdm import tqdm
 
@@ -209,12 +233,13 @@ class JinaV3DocumentEmbedder(JinaV3EmbedderBase):
             batches,
             late_chunking=self.late_chunking,
             encode=self._encode_args(),
+            describe=describe,
             truncate=self.truncate,
         )
         return self._documents_flow(documents, flow)
 
     def _documents_flow(
-        self, documents: list[Document], embedding: Flow[list[list[float]]]
+        self, documents: list[Document], embedding: Flow[list[list[float] | None]]
     ) -> Flow[dict[str, Any]]:
         before = self._tokens()
         vectors = yield from embedding

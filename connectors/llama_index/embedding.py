@@ -25,6 +25,7 @@ from jina_v3.connectors._framework import (
     choose_backend,
 )
 from jina_v3.embedder import AsyncEmbedder, Embedder
+from jina_v3.errors import ConfigurationError, unknown_arguments
 
 
 class JinaV3Embedding(EmbedderOwner, BaseEmbedding):
@@ -40,6 +41,8 @@ class JinaV3Embedding(EmbedderOwner, BaseEmbedding):
     Args:
         model_name: Local checkpoint directory or hub id (default
             ``jinaai/jina-embeddings-v3``), or the API model name (``jina-embeddings-v3``).
+        model: The same as ``model_name`` (the name ``JinaEmbedding`` users write; giving
+            both is an error).
         embedder: A ready :class:`~jina_v3.Embedder` or :class:`~jina_v3.AsyncEmbedder`
             instead of the settings (``close()`` then leaves it open).
         backend: ``"local"`` or ``"api"`` (default: ``"api"`` when ``api_key`` or
@@ -52,6 +55,8 @@ class JinaV3Embedding(EmbedderOwner, BaseEmbedding):
         truncate: Cut inputs over the model's context instead of raising.
         max_concurrency: Embedding calls in flight at once in the async batch methods.
         embed_batch_size: Texts per embedding call (LlamaIndex's batching).
+
+    Any other keyword is a ConfigurationError naming the nearest valid one.
     """
 
     model_name: str | None = Field(default=None, description="Checkpoint, hub id or API model.")
@@ -78,8 +83,20 @@ class JinaV3Embedding(EmbedderOwner, BaseEmbedding):
         *,
         embedder: Embedder | AsyncEmbedder | None = None,
         api_key: str | None = None,
+        model: str | None = None,
         **kwargs: Any,
     ) -> None:
+        unknown = kwargs.keys() - type(self).model_fields.keys()
+        if unknown:
+            valid = {*type(self).model_fields, "model", "embedder", "api_key"}
+            raise unknown_arguments(type(self).__name__, unknown, valid)
+        if model is not None:  # the name llama-index-embeddings-jinaai users write
+            if model_name is not None:
+                raise ConfigurationError(
+                    f"Pass the model once: model={model!r} and model_name={model_name!r} are "
+                    "the same setting (model is the alias of model_name)."
+                )
+            model_name = model
         settings = {"model_name": model_name, "backend": kwargs.get("backend")}
         settings |= {name: kwargs.get(name) for name in (*LOCAL_OPTIONS, *API_OPTIONS)}
         backend = choose_backend(

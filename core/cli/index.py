@@ -228,12 +228,12 @@ def run_index(args: argparse.Namespace) -> int:
 
 def _ingest(args: argparse.Namespace, store: Any, files: list[Any], stop: _StopFlag) -> Any:
     from jina_v3 import VectorIndex
-    from jina_v3.index.chunking import DEFAULT_CHUNK_TOKENS, TextChunker
+    from jina_v3.index.chunking import TextChunker
     from jina_v3.index.sources import read_files
     from jina_v3.progress import Progress
 
     embedder = make_embedder(args)
-    chunker = TextChunker.for_embedder(embedder, args.chunk_tokens or DEFAULT_CHUNK_TOKENS)
+    chunker = TextChunker.for_embedder(embedder, args.chunk_tokens)  # VectorIndex's default
     batch = {} if args.batch_size is None else {"batch_size": args.batch_size}
     index = VectorIndex(
         embedder,

@@ -72,11 +72,14 @@ class TextChunker:
 
     @classmethod
     def for_embedder(
-        cls, embedder: Any, max_tokens: int = DEFAULT_CHUNK_TOKENS, *, markdown: bool = True
+        cls, embedder: Any, max_tokens: int | None = None, *, markdown: bool = True
     ) -> TextChunker:
-        """A chunker counting with the embedder's tokenizer when it is local, else estimating."""
+        """The default chunker for `embedder` (``VectorIndex``'s and ``jina-v3 index``'s):
+        counting with its tokenizer when it is local, else estimating; `max_tokens` None is
+        ``DEFAULT_CHUNK_TOKENS``."""
         tokenizer = getattr(getattr(embedder, "backend", None), "tokenizer", None)
-        return cls(max_tokens, tokenizer=tokenizer, markdown=markdown)
+        budget = DEFAULT_CHUNK_TOKENS if max_tokens is None else max_tokens
+        return cls(budget, tokenizer=tokenizer, markdown=markdown)
 
     def spans(self, text: str) -> list[tuple[int, str]]:
         """``(character offset, chunk)`` of each chunk, in order (whitespace-only text: none)."""

@@ -16,15 +16,22 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
-from typing import Any, TypedDict, Unpack
+from typing import Any, Literal, TypedDict, Unpack
 
 import numpy as np
 
 from jina_v3._flow import Call, Flow, InThread, arun, run
-from jina_v3.errors import ConfigurationError, StoreError
+from jina_v3.errors import ConfigurationError, InputTooLongError, StoreError
 from jina_v3.index.chunking import TextChunker
 from jina_v3.index.drivers import AsyncStoreView, AsyncWriter, Writer
-from jina_v3.index.plan import IngestSummary, Planned, content_hash, head_ids, plan_ingest
+from jina_v3.index.plan import (
+    IngestPlan,
+    IngestSummary,
+    Planned,
+    content_hash,
+    head_ids,
+    plan_ingest,
+)
 from jina_v3.index.store import (
     AsyncVectorStore,
     Document,
@@ -58,6 +65,9 @@ _STORABLE_TYPES = ("float", "ubinary")
 
 Chunker = Callable[[str], Sequence[str]]
 
+#: ``chunker="default"``: :meth:`TextChunker.for_embedder`, the chunker ``jina-v3 index`` uses.
+DEFAULT_CHUNKER = "default"
+
 
 class _IndexBase:
     def __init__(
@@ -67,7 +77,7 @@ class _IndexBase:
         *,
         dimensions: int | None = None,
         late_chunking: bool = False,
-        chunker: Chunker | None = None,
+        chunker: Chunker | Literal["default"] | None = DEFAULT_CHUNKER,
         batch_size: int = 256,
         embedding_type: str = "float",
         truncate: bool = False,
@@ -83,8 +93,12 @@ class _IndexBase:
             )
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigurationError(f"batch_size must be a positive integer, got {batch_size!r}")
-        if chunker is not None and not callable(chunker):
-            raise ConfigurationError("chunker must be a callable taking a text, returning chunks")
+        if not (chunker is None or chunker == DEFAULT_CHUNKER or callable(chunker)):
+            raise ConfigurationError(
+                f"chunker must be a callable taking a text and returning its chunks, "
+                f"{DEFAULT_CHUNKER!r} (the chunker of `jina-v3 index`), or None (no chunking); "
+                f"got {chunker!r}"
+            )
         full = embedder.max_dimensions
         self._dimensions = check_dimensions(dimensions, full) or full
         if embedding_type == "ubinary" and self._dimensions % 8:
@@ -95,7 +109,7 @@ class _IndexBase:
         self._embedder = embedder
         self._store = store
         self._late_chunking = bool(late_chunking)
-        self._chunker = chunker
+        self._chunker: Chunker | str | None = chunker  # DEFAULT_CHUNKER: built on first use
         self._batch_size = batch_size
         self._embedding_type = embedding_type
         self._truncate = truncate
@@ -185,15 +199,7 @@ class _IndexBase:
                 points = 0
                 if todo:
                     plan = plan_ingest(todo, late_chunking=self._late_chunking)
-                    vectors = None
-                    if plan.texts:
-                        kwargs = {**embed, "truncate": self._truncate}
-                        vectors = yield Call("embedder", "encode_passages", (plan.texts,), kwargs)
-                    late: list[np.ndarray] = []
-                    if plan.late_documents:
-                        late = yield Call(
-                            "embedder", "encode_late_chunked", (plan.late_documents,), embed
-                        )
+                    vectors, late = yield from self._embed_flow(plan, embed)
                     records = plan.records(vectors, late)
                     # a re-added document replaces all its points, whatever its old shape
                     yield Call("writer", "write", (plan.document_ids, records))
@@ -212,6 +218,23 @@ class _IndexBase:
             yield Call("writer", "wait")  # the batch in flight is written, or its error raised
         summary.seconds = time.perf_counter() - started
         return summary
+
+    def _embed_flow(
+        self, plan: IngestPlan, embed: dict[str, Any]
+    ) -> Flow[tuple[np.ndarray | None, list[np.ndarray]]]:
+        """The vectors of a batch's plain texts and late-chunked documents; an over-long input
+        is named by its document and chunk (the embedder only knows its row)."""
+        vectors, late, in_late_call = None, [], False
+        try:
+            if plan.texts:
+                kwargs = {**embed, "truncate": self._truncate}
+                vectors = yield Call("embedder", "encode_passages", (plan.texts,), kwargs)
+            in_late_call = True
+            if plan.late_documents:
+                late = yield Call("embedder", "encode_late_chunked", (plan.late_documents,), embed)
+        except InputTooLongError as exc:
+            raise plan.too_long(exc, late=in_late_call) from None
+        return vectors, late
 
     def _stored_hashes(self, batch: list[Planned]) -> Flow[dict[str, str]]:
         """Content hash of each document's stored version (missing: not stored)."""
@@ -244,19 +267,23 @@ class _IndexBase:
 
     # -- planning helpers (pure) --------------------------------------------------------------
 
+    def _the_chunker(self) -> Chunker | None:
+        if isinstance(self._chunker, str):  # DEFAULT_CHUNKER, built once it is needed
+            self._chunker = TextChunker.for_embedder(self._embedder)
+        return self._chunker
+
     def _chunks_of(self, doc: Document) -> Sequence[str] | None:
         if doc.chunks is not None:
             return doc.chunks
-        if self._chunker is None and not self._late_chunking:
-            return None
-        if self._chunker is None:
-            self._chunker = TextChunker.for_embedder(self._embedder)
-        chunks = [c for c in self._chunker(doc.text) if isinstance(c, str) and c.strip()]
+        chunker = self._the_chunker()
+        if chunker is None:  # one point per document (late chunking: one chunk)
+            return [doc.text] if self._late_chunking else None
+        chunks = [c for c in chunker(doc.text) if isinstance(c, str) and c.strip()]
         return chunks or [doc.text]
 
     def _chunker_id(self) -> str:
         """What the content hash records of the chunker (changing it re-embeds)."""
-        chunker = self._chunker
+        chunker = self._the_chunker()
         if chunker is None or isinstance(chunker, TextChunker):
             return repr(chunker)
         return getattr(chunker, "__qualname__", type(chunker).__qualname__)
@@ -313,14 +340,17 @@ class VectorIndex(_IndexBase, Closing):
         dimensions: Matryoshka size of the stored vectors (None: the model's full size).
         late_chunking: Embed each document's chunks in one pass (late chunking) and store
             one point per chunk; documents without ``chunks`` are split by ``chunker``.
-        chunker: Callable text -> chunks; the default (with late chunking) is a
-            :class:`~jina_v3.chunking.TextChunker` (semantic-text-splitter, Markdown-aware,
-            counting the embedder's tokens); chunks keep their original text.
-            Without late chunking, chunks are embedded independently.
+        chunker: How documents without ``chunks`` are split, one point per chunk (chunks
+            keep their original text). ``"default"``: the chunker of ``jina-v3 index``, a
+            :class:`~jina_v3.chunking.TextChunker` of ``DEFAULT_CHUNK_TOKENS`` (256) counting
+            the embedder's tokens, Markdown-aware; a callable text -> chunks; or None: no
+            chunking, each document is one point (with late chunking, one chunk). Without
+            late chunking, chunks are embedded independently.
         batch_size: Points embedded and written per batch (documents are streamed).
         embedding_type: ``"float"`` or ``"ubinary"`` (packed sign bits, for databases with a
             native binary vector type).
-        truncate: Cut passages and queries over the model's context instead of raising.
+        truncate: Cut passages and queries over the model's context instead of raising
+            (an over-long passage raises InputTooLongError naming its document and chunk).
         recreate: Drop an existing collection on first use and build it anew.
 
     Raises:

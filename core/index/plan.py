@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from jina_v3.errors import InputTooLongError
 from jina_v3.index.store import CONTENT_HASH_KEY, Document, Record, point_id
 
 __all__ = ["IngestPlan", "IngestSummary", "Planned", "content_hash", "head_ids", "plan_ingest"]
@@ -67,6 +68,27 @@ class IngestPlan:
     def document_ids(self) -> list[str]:
         return list(dict.fromkeys(slot.planned.document.id for slot in self.slots))
 
+    def too_long(self, error: InputTooLongError, *, late: bool) -> InputTooLongError:
+        """`error` (from embedding `texts`, or `late_documents` when `late`) told in terms of
+        documents: which document and chunk, and the setting that fixes it. The attributes
+        stay the embedder's (``index`` is the row it was given)."""
+        if late:  # the late-chunked call: its document, when it held one
+            ids = list(
+                dict.fromkeys(s.planned.document.id for s in self.slots if s.late is not None)
+            )
+            where = f"Document {ids[0]!r}" if len(ids) == 1 else f"One of documents {_some(ids)}"
+            fix = "split it into smaller chunks (chunker=, or Document.chunks)"
+        else:
+            slot = next((s for s in self.slots if s.late is None and s.row == error.index), None)
+            if slot is None:
+                return error
+            where = f"Document {slot.planned.document.id!r}"
+            fix = "let the index chunk it (chunker='default'), or pass truncate=True"
+            if slot.chunk_index is not None:
+                where += f", chunk {slot.chunk_index},"
+                fix = "use smaller chunks (chunker=TextChunker(max_tokens=...)) or truncate=True"
+        return error.retold(where, fix)
+
     def records(self, vectors: np.ndarray | None, late: Sequence[np.ndarray]) -> list[Record]:
         """The points, given the embeddings of `texts` and of `late_documents`; every
         document's head point comes after all other points (see :func:`head_ids`)."""
@@ -86,6 +108,11 @@ class IngestPlan:
             )
             (heads if slot.chunk_index in (None, 0) else body).append(record)
         return body + heads
+
+
+def _some(ids: list[str], shown: int = 5) -> str:
+    more = f" and {len(ids) - shown} more" if len(ids) > shown else ""
+    return ", ".join(map(repr, ids[:shown])) + more
 
 
 def plan_ingest(batch: Sequence[Planned], *, late_chunking: bool) -> IngestPlan:

@@ -22,7 +22,7 @@ import httpx
 import numpy as np
 
 from jina_v3._flow import arun, run
-from jina_v3.errors import ConfigurationError
+from jina_v3.errors import ConfigurationError, unknown_arguments
 from jina_v3.options import RemoteOptions
 from jina_v3.remote import exchange as ex
 from jina_v3.remote.wire import V3_DIMENSIONS, known_dimensions, model_identity
@@ -127,9 +127,10 @@ class RemoteBackend:
         self, model: str = DEFAULT_MODEL, *, options: RemoteOptions | None = None, **settings: Any
     ) -> None:
         if options is None:
-            unknown = set(settings) - {*RemoteOptions.__dataclass_fields__}
+            valid = {"model", "options", *RemoteOptions.__dataclass_fields__}
+            unknown = set(settings) - valid
             if unknown:
-                raise ConfigurationError(f"Unknown API option(s) {sorted(unknown)}")
+                raise unknown_arguments("RemoteBackend", unknown, valid)
             options = RemoteOptions.create(**settings)
         elif settings:
             raise ConfigurationError(f"Pass options= or settings, not both: {sorted(settings)}")

@@ -84,7 +84,7 @@ def _snapshot(store: Any, count: int) -> list[tuple]:
 
 
 def test_add_search_count_delete(engine, make_store, tiny_embedder, corpus, passage_vectors):
-    index = VectorIndex(tiny_embedder, make_store(), dimensions=DIMS)
+    index = VectorIndex(tiny_embedder, make_store(), dimensions=DIMS, chunker=None)
     assert index.count() == 0
     assert index.add(corpus) == len(corpus)
     assert index.count() == len(corpus)

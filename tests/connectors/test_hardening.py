@@ -221,7 +221,7 @@ def test_nan_vectors_are_refused(engine, make_store, tiny_embedder):
 
 def test_fetch_and_clear(engine, make_store, tiny_embedder):
     store = make_store()
-    index = VectorIndex(tiny_embedder, store, dimensions=DIMS)
+    index = VectorIndex(tiny_embedder, store, dimensions=DIMS, chunker=None)
     index.add([Document("a", "alpha", {"n": 1}), Document("b", chunks=["b0", "b1"])])
     got = store.fetch([point_id("b", 1), point_id("missing"), point_id("a")])
     assert [(h.document_id, h.chunk_index, h.text) for h in got] == [
@@ -252,7 +252,8 @@ def test_a_freshly_opened_store_reads_without_ensure_collection(engine, make_sto
         pytest.skip("an in-memory engine lives and dies with its client")
     name = f"fresh{engine.replace('-', '')}"
     first = make_store(name)
-    VectorIndex(tiny_embedder, first, dimensions=DIMS).add([Document("a", "x"), Document("b", "y")])
+    index = VectorIndex(tiny_embedder, first, dimensions=DIMS, chunker=None)
+    index.add([Document("a", "x"), Document("b", "y")])
     first.close()  # an embedded engine has one owner at a time
     fresh = make_store(name)  # a new store object on the same collection: nothing ensured
     assert [h.document_id for h in fresh.fetch([point_id("b")])] == ["b"]

@@ -178,6 +178,14 @@ def test_conflicting_backend_options_are_refused(tiny_model_path):
         Embedder(str(tiny_model_path), timeout=3)
     with pytest.raises(ConfigurationError, match="Unknown argument"):
         Embedder(str(tiny_model_path), trust_remote_code=True)
+    with pytest.raises(ConfigurationError, match=r"'devcie'.*did you mean 'device'"):
+        Embedder(str(tiny_model_path), devcie="cpu")
+    with pytest.raises(ConfigurationError, match=r"'max_retry'.*did you mean 'max_retries'"):
+        AsyncEmbedder(backend="api", api_key="k", max_retry=2)
+    from jina_v3.remote.backend import RemoteBackend  # a backend object's constructor too
+
+    with pytest.raises(ConfigurationError, match=r"'timout'.*did you mean 'timeout'"):
+        RemoteBackend(api_key="k", timout=3)
     with pytest.raises(ConfigurationError, match="dtype"):
         Embedder(str(tiny_model_path), dtype="float16x")
     with pytest.raises(ConfigurationError, match="window_overlap"):

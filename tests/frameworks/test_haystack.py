@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import uuid
 
 import numpy as np
@@ -14,12 +15,12 @@ pytest.importorskip("haystack")
 pytest.importorskip("torch")
 
 from haystack import Document, Pipeline
-from haystack.components.preprocessors import DocumentSplitter
+from haystack.components.preprocessors import DocumentCleaner, DocumentSplitter
 from haystack.components.writers import DocumentWriter
 from haystack.core.errors import SerializationError
 from haystack.utils import Secret
 
-from jina_v3 import ConfigurationError, DimensionMismatchError, ModelLoadError
+from jina_v3 import ConfigurationError, DimensionMismatchError, InputTooLongError, ModelLoadError
 from jina_v3.connectors.haystack import (
     JinaV3DimensionGuard,
     JinaV3DocumentEmbedder,
@@ -253,6 +254,39 @@ def test_late_chunking_never_crosses_a_source(tiny_embedder):
     vector = embedder.run([lone, *splits[:3]])["documents"][0].embedding
     direct = tiny_embedder.encode_late_chunked([[lone.content]], dimensions=DIMS)[0][0]
     np.testing.assert_allclose(vector, direct, atol=1e-6)
+
+
+def test_late_chunking_leaves_out_an_empty_split_and_names_documents(tiny_embedder, caplog):
+    # a blank paragraph is a whitespace split, which the cleaner empties
+    indexing = Pipeline()
+    indexing.add_component("split", DocumentSplitter(split_by="passage", split_length=1))
+    indexing.add_component("clean", DocumentCleaner(keep_id=True))
+    indexing.add_component("embed", _doc_embedder(tiny_embedder, late_chunking=True))
+    indexing.connect("split", "clean")
+    indexing.connect("clean", "embed")
+    sources = [
+        Document(id="berlin", content="Berlin is big.\n\n   \n\nIt is old and green."),
+        Document(id="paris", content="Paris is old.\n\nIt is pretty."),
+    ]
+    with caplog.at_level(logging.WARNING, logger="jina_v3.connectors"):
+        out = indexing.run({"split": {"documents": sources}})["embed"]["documents"]
+    blank = [d for d in out if not d.content.strip()]
+    assert len(blank) == 1 and blank[0].embedding is None
+    warnings = [r.getMessage() for r in caplog.records if r.name == "jina_v3.connectors"]
+    assert len(warnings) == 1 and blank[0].id in warnings[0] and "'berlin'" in warnings[0]
+    for source in ("berlin", "paris"):  # the others: embedded together as before
+        kept = [d for d in out if d.meta["source_id"] == source and d.content.strip()]
+        direct = tiny_embedder.encode_late_chunked([[d.content for d in kept]], dimensions=DIMS)
+        np.testing.assert_allclose([d.embedding for d in kept], direct[0], atol=1e-6)
+
+    late = _doc_embedder(tiny_embedder, late_chunking=True)
+    odd = Document(id="odd", content="A split.", meta={"source_id": ["a", "b"]})
+    with pytest.raises(ConfigurationError, match=r"document 'odd'.*source_id_field"):
+        late.run([Document(content="Fine."), odd])
+    huge = Document(id="huge", content="word " * 9000)
+    with pytest.raises(InputTooLongError, match="Document 'huge' has") as caught:
+        _doc_embedder(tiny_embedder).run([Document(content="Fine."), huge])
+    assert caught.value.index == 1 and caught.value.tokens > caught.value.limit
 
 
 def test_binary_embedding_type(tiny_embedder):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import uuid
 from typing import ClassVar
 
@@ -162,6 +163,24 @@ def test_embedding_from_object_or_settings(tiny_embedder):
     assert lazy._sync is None
 
 
+def test_embedding_takes_model_and_refuses_unknown_keywords(tiny_model_path, tiny_embedder):
+    # `model=` is what llama-index-embeddings-jinaai users write: honoured, not dropped
+    model = JinaV3Embedding(model=str(tiny_model_path), dimensions=DIMS)
+    assert model.model_name == str(tiny_model_path)
+    np.testing.assert_allclose(
+        model.get_query_embedding("Berlin"),
+        tiny_embedder.encode_queries("Berlin", dimensions=DIMS),
+        atol=1e-5,
+    )
+    model.close()
+    with pytest.raises(ConfigurationError, match=r"model.*model_name"):
+        JinaV3Embedding(model="a", model_name="b")
+    with pytest.raises(ConfigurationError, match=r"'dimensoins'.*did you mean 'dimensions'"):
+        JinaV3Embedding(dimensoins=DIMS)
+    with pytest.raises(ConfigurationError, match=r"'batchsize'.*did you mean 'batch_size'"):
+        JinaV3LateChunking(JinaV3Embedding(embedder=tiny_embedder), batchsize=4)
+
+
 # -- late chunking -----------------------------------------------------------------------------
 
 
@@ -200,6 +219,29 @@ def test_late_chunking_never_crosses_a_document(embed_model, tiny_embedder):
     transform([lone])
     single = tiny_embedder.encode_late_chunked([[lone.text]], dimensions=DIMS)[0][0]
     np.testing.assert_allclose(lone.embedding, single, atol=1e-6)
+
+
+def test_late_chunking_drops_an_empty_node_and_keeps_its_document(
+    tmp_path, embed_model, tiny_embedder, caplog
+):
+    nodes = _nodes()
+    blank = TextNode(text=" ", id_="blank-node", start_char_idx=30)
+    blank.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id="berlin")
+    vector_store = STORES["qdrant-edge"](
+        "lc-empty", tmp_path, None, embed_model, late_chunking=True
+    )
+    pipeline = IngestionPipeline(
+        transformations=[JinaV3LateChunking(embed_model)], vector_store=vector_store
+    )
+    with caplog.at_level(logging.WARNING, logger="jina_v3.connectors"):
+        out = pipeline.run(nodes=[*nodes, blank])
+    assert [n.node_id for n in out] == [n.node_id for n in nodes]  # the blank one is dropped
+    assert vector_store.client.count() == len(nodes)
+    warnings = [r.getMessage() for r in caplog.records if r.name == "jina_v3.connectors"]
+    assert len(warnings) == 1 and "'blank-node'" in warnings[0] and "'berlin'" in warnings[0]
+    berlin = [n for n in out if n.ref_doc_id == "berlin"]
+    direct = tiny_embedder.encode_late_chunked([[n.text for n in berlin]], dimensions=DIMS)
+    np.testing.assert_allclose([n.embedding for n in berlin], direct[0], atol=1e-6)
 
 
 # -- filters -----------------------------------------------------------------------------------

@@ -15,12 +15,14 @@ from jina_v3.chunking import TextChunker, estimate_tokens
 from jina_v3.errors import (
     ConfigurationError,
     DimensionMismatchError,
+    InputTooLongError,
     MissingDependencyError,
     SignatureMismatchError,
     StoreError,
     UnsupportedFilterError,
 )
 from jina_v3.index import AsyncVectorIndex, VectorIndex
+from jina_v3.index.plan import Planned, plan_ingest
 from jina_v3.store import (
     AsyncVectorStore,
     Document,
@@ -214,7 +216,7 @@ def test_check_signature_messages():
 
 
 def test_chunks_without_late_chunking_are_embedded_one_by_one(tiny_embedder, store):
-    index = VectorIndex(tiny_embedder, store, dimensions=DIMS)
+    index = VectorIndex(tiny_embedder, store, dimensions=DIMS, chunker=None)
     doc = Document("doc", metadata={"k": "v"}, chunks=["First chunk here.", "And the second."])
     assert index.add([doc, DOCS[0]]) == 3
     q = tiny_embedder.encode_queries("chunk", dimensions=DIMS)
@@ -238,6 +240,64 @@ def test_late_chunking_splits_plain_documents_with_the_default_chunker(tiny_embe
     for hit in index.search("item 7", k=written):
         assert hit.text == expected_chunks[hit.chunk_index]
         assert hit.score == pytest.approx(float(late[hit.chunk_index] @ q), abs=1e-5)
+
+
+def _essay(sentences: int) -> str:
+    return " ".join(f"Sentence number {i} says something about item {i}." for i in range(sentences))
+
+
+def test_documents_are_chunked_by_default_as_the_cli_chunks_them(tiny_embedder, store):
+    text = _essay(100)  # about 1,200 tokens
+    assert tiny_embedder.backend.count_tokens([text])[0] > 1000
+    index = VectorIndex(tiny_embedder, store, dimensions=DIMS)
+    cli_chunks = TextChunker.for_embedder(tiny_embedder)(text)  # what `jina-v3 index` cuts
+    assert index.add([Document("essay", text)]) == len(cli_chunks) > 1
+    single = tiny_embedder.encode_passages(cli_chunks, dimensions=DIMS)
+    q = tiny_embedder.encode_queries("item 42", dimensions=DIMS)
+    for hit in index.search("item 42", k=len(cli_chunks)):
+        assert hit.text == cli_chunks[hit.chunk_index]
+        assert hit.score == pytest.approx(float(single[hit.chunk_index] @ q), abs=1e-5)
+    # the opt-out: one point per document
+    whole = VectorIndex(tiny_embedder, QdrantStore("whole", location=":memory:"), chunker=None)
+    assert whole.add([Document("essay", text)]) == 1
+    assert whole.search("item 42", k=1)[0].chunk_index is None
+
+
+def test_an_over_long_input_is_named_by_its_document(tiny_embedder, store):
+    huge = _essay(1000)  # about 12k tokens, over the 8192-token context
+    limit = tiny_embedder.backend.max_tokens
+    docs = [Document("small", "Fine."), Document("big", huge)]
+    assert VectorIndex(tiny_embedder, store, dimensions=DIMS).add(docs) > 40  # chunked: fits
+    unchunked = VectorIndex(tiny_embedder, store, dimensions=DIMS, chunker=None)
+    with pytest.raises(InputTooLongError, match="Document 'big' has") as caught:
+        unchunked.add(docs)
+    assert "Input" not in str(caught.value) and "chunker='default'" in str(caught.value)
+    assert (caught.value.index, caught.value.limit) == (1, limit)
+    assert caught.value.tokens > limit
+    one_chunk = VectorIndex(tiny_embedder, store, dimensions=DIMS, chunker=lambda t: ["Intro.", t])
+    with pytest.raises(InputTooLongError, match="Document 'big', chunk 1, has"):
+        one_chunk.add(docs)
+
+
+def test_an_over_long_late_chunked_request_names_its_documents():
+    # a server's refusal of a late-chunked request says no row (index -1)
+    refused = InputTooLongError(
+        "The request is over the model's context",
+        index=-1,
+        tokens=-1,
+        limit=-1,
+        status_code=400,
+        body="sequence too long",
+    )
+    planned = [
+        Planned(Document("a", "x y"), ["x", "y"], "h"),
+        Planned(Document("b", "z"), ["z"], "h"),
+    ]
+    told = plan_ingest(planned[:1], late_chunking=True).too_long(refused, late=True)
+    assert str(told).startswith("Document 'a' is over the model's context (HTTP 400)")
+    assert (told.index, told.status_code, told.body) == (-1, 400, "sequence too long")
+    both = plan_ingest(planned, late_chunking=True).too_long(refused, late=True)
+    assert str(both).startswith("One of documents 'a', 'b' is over")
 
 
 def test_custom_chunker(tiny_embedder, store):
@@ -344,7 +404,7 @@ def test_qdrant_existing_collection_layouts(tiny_embedder):
 def test_qdrant_funnel_layout_and_binary_quantization(tiny_embedder):
     client = QdrantClient(":memory:")
     funnel = QdrantStore("f", client=client, funnel_dimensions=8, funnel_oversample=2)
-    VectorIndex(tiny_embedder, funnel, dimensions=DIMS).add(DOCS)
+    VectorIndex(tiny_embedder, funnel, dimensions=DIMS, chunker=None).add(DOCS)
     vectors = client.get_collection("f").config.params.vectors
     assert {name: v.size for name, v in vectors.items()} == {"full": DIMS, "funnel": 8}
     point = client.retrieve("f", [point_id("d3")], with_vectors=True)[0]

@@ -163,6 +163,49 @@ class EmbedderOwner:
 # -- late chunking -----------------------------------------------------------------------------
 
 
+class EmbeddingModel(EmbedderOwner):
+    """What the LlamaIndex and LangChain embedding models share beyond the life cycle.
+
+    The host also keeps the settings ``dimensions``, ``truncate`` and ``max_concurrency`` and
+    a ``_limits`` weak dictionary (one semaphore per event loop).
+    """
+
+    if TYPE_CHECKING:
+        dimensions: int | None
+        truncate: bool
+        max_concurrency: int
+        _limits: Any
+
+    @property
+    def embedder(self) -> Embedder:
+        """The sync :class:`~jina_v3.Embedder` (built from the settings on first use)."""
+        return self._sync_embedder()
+
+    @property
+    def output_dimensions(self) -> int:
+        """The size of the vectors this object returns."""
+        return self.dimensions or self.embedder.max_dimensions
+
+    def close(self) -> None:
+        """Release the model or HTTP connections (a given ``embedder=`` stays open)."""
+        self._release()
+
+    async def aclose(self) -> None:
+        """Release the model or HTTP connections, async clients included."""
+        await self._arelease()
+
+    def _limit(self) -> asyncio.Semaphore:
+        """At most ``max_concurrency`` calls in flight on the running loop."""
+        loop = asyncio.get_running_loop()
+        semaphore = self._limits.get(loop)
+        if semaphore is None:
+            semaphore = self._limits[loop] = asyncio.Semaphore(self.max_concurrency)
+        return semaphore
+
+    def _args(self) -> dict[str, Any]:
+        return {"dimensions": self.dimensions, "truncate": self.truncate}
+
+
 def source_groups(
     sources: Sequence[Any], orders: Sequence[Any], *, describe: Describe, field: str
 ) -> list[list[int]]:

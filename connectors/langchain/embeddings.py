@@ -3,7 +3,7 @@
 ``embed_documents`` uses ``retrieval.passage``, ``embed_query`` ``retrieval.query`` (LangChain's
 interface has no task parameter: the two methods are the roles). The async methods are real
 (one batched call each, at most ``max_concurrency`` in flight). The embedder's life cycle is
-:class:`~jina_v3.connectors._framework.EmbedderOwner`'s, shared with the Haystack and
+:class:`~jina_v3.connectors._framework.EmbeddingModel`'s, shared with the Haystack and
 LlamaIndex integrations.
 
 The API key is a ``SecretStr``: masked in ``repr``, written by ``langchain_core.load.dumpd`` as
@@ -15,7 +15,6 @@ pickled.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import weakref
 from typing import Any, Literal
@@ -30,14 +29,14 @@ from jina_v3.connectors._framework import (
     DEFAULT_API_MODEL,
     DEFAULT_LOCAL_MODEL,
     LOCAL_OPTIONS,
-    EmbedderOwner,
+    EmbeddingModel,
     choose_backend,
 )
 from jina_v3.embedder import AsyncEmbedder, Embedder
 from jina_v3.errors import ConfigurationError
 
 
-class JinaV3Embeddings(EmbedderOwner, Serializable, Embeddings):
+class JinaV3Embeddings(EmbeddingModel, Serializable, Embeddings):
     """jina-embeddings-v3 for LangChain: queries and documents get their own task.
 
     Example:
@@ -171,34 +170,6 @@ class JinaV3Embeddings(EmbedderOwner, Serializable, Embeddings):
 
     def _api_key_value(self) -> str | None:
         return self.api_key.get_secret_value() if self.api_key is not None else None
-
-    @property
-    def embedder(self) -> Embedder:
-        """The sync :class:`~jina_v3.Embedder` (built from the settings on first use)."""
-        return self._sync_embedder()
-
-    @property
-    def output_dimensions(self) -> int:
-        """The size of the vectors this object returns."""
-        return self.dimensions or self.embedder.max_dimensions
-
-    def close(self) -> None:
-        """Release the model or HTTP connections (a given ``embedder=`` stays open)."""
-        self._release()
-
-    async def aclose(self) -> None:
-        """Release the model or HTTP connections, async clients included."""
-        await self._arelease()
-
-    def _limit(self) -> asyncio.Semaphore:
-        loop = asyncio.get_running_loop()
-        semaphore = self._limits.get(loop)
-        if semaphore is None:
-            semaphore = self._limits[loop] = asyncio.Semaphore(self.max_concurrency)
-        return semaphore
-
-    def _args(self) -> dict[str, Any]:
-        return {"dimensions": self.dimensions, "truncate": self.truncate}
 
     # -- Embeddings ------------------------------------------------------------------------------
 

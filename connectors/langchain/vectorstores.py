@@ -222,11 +222,19 @@ class JinaV3VectorStore(VectorStore):
         if self.late_chunking:
             sources = [m.get(self.source_key) for m in payloads]
             orders = [m.get("start_index") for m in payloads]
-            groups = source_groups([_hashable(s) for s in sources], orders)
+
+            def describe(i: int) -> str:
+                source = sources[i]
+                return f"text {ids[i]!r}" + (f" (source {source!r})" if source is not None else "")
+
+            field = f"metadata[{self.source_key!r}] (source_key)"
+            groups = source_groups(sources, orders, describe=describe, field=field)
             embedding: JinaV3Embeddings = self._embedding  # type: ignore[assignment]
             encode = {"dimensions": embedding.dimensions}
             batches = pack_groups(groups, LATE_CHUNKING_BATCH)
-            vectors = yield from embed_flow(texts, batches, late_chunking=True, encode=encode)
+            vectors = yield from embed_flow(
+                texts, batches, late_chunking=True, encode=encode, describe=describe
+            )
         else:
             vectors = yield Call("embedding", "embed_documents", (texts,))
         records = [
@@ -471,10 +479,6 @@ def _payload(metadata: Any, doc_id: str) -> dict[str, Any]:
             "text, document id, chunk index and content hash); rename them."
         )
     return {k: v for k, v in metadata.items() if v is not None}
-
-
-def _hashable(value: Any) -> Any:
-    return value if value is None or isinstance(value, (str, int, float, bool)) else repr(value)
 
 
 def _document(hit: Hit) -> Document:

@@ -4,12 +4,11 @@ Query methods use ``retrieval.query``, text methods ``retrieval.passage``; the a
 are real (one batched call per LlamaIndex batch, at most ``max_concurrency`` in flight). The
 settings are pydantic fields (serialisable); the API key is a private attribute, never in
 ``to_dict()`` / ``to_json()``. The embedder's life cycle is
-:class:`~jina_v3.connectors._framework.EmbedderOwner`'s, shared with the Haystack components.
+:class:`~jina_v3.connectors._framework.EmbeddingModel`'s, shared with the Haystack components.
 """
 
 from __future__ import annotations
 
-import asyncio
 import weakref
 from typing import Any, Literal
 
@@ -21,14 +20,14 @@ from jina_v3.connectors._framework import (
     DEFAULT_API_MODEL,
     DEFAULT_LOCAL_MODEL,
     LOCAL_OPTIONS,
-    EmbedderOwner,
+    EmbeddingModel,
     choose_backend,
 )
 from jina_v3.embedder import AsyncEmbedder, Embedder
 from jina_v3.errors import ConfigurationError, unknown_arguments
 
 
-class JinaV3Embedding(EmbedderOwner, BaseEmbedding):
+class JinaV3Embedding(EmbeddingModel, BaseEmbedding):
     """jina-embeddings-v3 as a LlamaIndex embedding: queries and passages get their own task.
 
     Example:
@@ -127,37 +126,9 @@ class JinaV3Embedding(EmbedderOwner, BaseEmbedding):
         return self._api_key
 
     @property
-    def embedder(self) -> Embedder:
-        """The sync :class:`~jina_v3.Embedder` (built from the settings on first use)."""
-        return self._sync_embedder()
-
-    @property
     def async_embedder(self) -> AsyncEmbedder:
         """The :class:`~jina_v3.AsyncEmbedder`, sharing the sync one's backend (one model)."""
         return self._async_twin()
-
-    @property
-    def output_dimensions(self) -> int:
-        """The size of the vectors this embedding returns."""
-        return self.dimensions or self.embedder.max_dimensions
-
-    def close(self) -> None:
-        """Release the model or HTTP connections (a given ``embedder=`` stays open)."""
-        self._release()
-
-    async def aclose(self) -> None:
-        """Release the model or HTTP connections, async clients included."""
-        await self._arelease()
-
-    def _limit(self) -> asyncio.Semaphore:
-        loop = asyncio.get_running_loop()
-        semaphore = self._limits.get(loop)
-        if semaphore is None:
-            semaphore = self._limits[loop] = asyncio.Semaphore(self.max_concurrency)
-        return semaphore
-
-    def _args(self) -> dict[str, Any]:
-        return {"dimensions": self.dimensions, "truncate": self.truncate}
 
     # -- BaseEmbedding ---------------------------------------------------------------------------
 

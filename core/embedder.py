@@ -171,6 +171,14 @@ class _BaseEmbedder:
     def _adopt(self) -> None:
         """Check or adapt the backend for this facade (sync or async)."""
 
+    def __getstate__(self) -> dict[str, Any]:
+        # the backend pickles as its settings; what _adopt derives from it is made again
+        return {"_backend": self._backend}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._backend = state["_backend"]
+        self._adopt()
+
     @property
     def backend(self) -> Any:
         """The backend doing the work (local torch or the remote API)."""
@@ -332,6 +340,9 @@ class Embedder(_BaseEmbedder, Closing):
             :class:`~jina_v3.options.RemoteOptions`); ``timeout`` bounds each whole request.
             A key passed as ``api_key=`` travels in pickles; one read from ``JINA_API_KEY``
             travels as the variable's name and is read again in the worker.
+
+    An embedder pickles as its settings (for worker processes): a local one loads the
+    model again when it is unpickled; an API one opens its own connections.
 
     Any option of the other backend is a ConfigurationError naming it.
 

@@ -22,6 +22,7 @@ from jina_v3._flow import Call, Flow
 from jina_v3._packing import pack
 from jina_v3.embedder import AsyncEmbedder, Embedder
 from jina_v3.errors import ConfigurationError
+from jina_v3.options import Secret
 
 #: Where the API key comes from unless given: the names Haystack and LlamaIndex users set.
 DEFAULT_API_KEY_ENV = ("JINA_API_KEY", "JINAAI_API_KEY")
@@ -98,7 +99,10 @@ class EmbedderOwner:
     def _model_setting(self) -> str | None:
         raise NotImplementedError
 
-    def _api_key_value(self) -> str | None:
+    def _api_key_value(self) -> str | Secret | None:
+        """The key as ``Embedder(api_key=...)`` takes it: one read from an environment
+        variable as ``Secret.from_env(NAME)`` (pickles travel with the name only, as the core
+        Embedder's do), a given value as it is, None for the default variables."""
         raise NotImplementedError
 
     def _adopt(self, embedder: Embedder | AsyncEmbedder | None) -> None:

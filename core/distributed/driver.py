@@ -28,28 +28,26 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from jina_v3.distributed.failures import TRANSIENT_ERRORS, TransientStoreError, library_error
 from jina_v3.distributed.workers import (
     SUMMARY_COUNTS,
-    TRANSIENT_ERRORS,
     EmbedderSpec,
     EmbedWorker,
     IndexSpec,
     StoreOwner,
     TokenBucket,
-    TransientStoreError,
     batch_table,
     chunk_block,
     dataset_block,
     describe,
     read_block,
 )
-from jina_v3.errors import ConfigurationError, JinaV3Error, MissingDependencyError
+from jina_v3.errors import ConfigurationError, MissingDependencyError
 from jina_v3.index.chunking import DEFAULT_CHUNK_TOKENS
 from jina_v3.index.plan import IngestSummary
 from jina_v3.index.store import Document
@@ -298,30 +296,6 @@ def index_dataset(
 
 
 _signatures: dict[bytes, Any] = {}
-
-
-_RAY_DATA_NOTE = re.compile(r"\nFailed to .+ after \d+/\d+ attempts \(total backoff .*", re.S)
-
-
-def library_error(exc: BaseException) -> JinaV3Error | None:
-    """The library error that `exc` carries: itself, or the error of a worker that Ray
-    wrapped (``RayTaskError`` and its ``as_instanceof_cause`` twins, ``ActorDiedError``, Ray
-    Data's user-code wrappers keep it as ``cause`` or ``__cause__``); None when there is none.
-    """
-    from ray.exceptions import RayError
-
-    seen: set[int] = set()
-    error: BaseException | None = exc
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        if isinstance(error, JinaV3Error) and not isinstance(error, RayError):
-            message = error.args[0] if error.args else None
-            if isinstance(message, str):  # Ray Data appends its retry advice to the message
-                error.args = (_RAY_DATA_NOTE.sub("", message), *error.args[1:])
-            return error
-        cause = getattr(error, "cause", None)
-        error = cause if isinstance(cause, BaseException) else error.__cause__ or error.__context__
-    return None
 
 
 def _signature(ray: Any, index: IndexSpec) -> Any:

@@ -24,84 +24,18 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from jina_v3.errors import (
-    APIConnectionError,
-    ConfigurationError,
-    JinaV3Error,
-    RateLimitError,
-    ServerError,
-    SignatureMismatchError,
-    StoreError,
-    UnsupportedFilterError,
+from jina_v3.distributed.failures import (
+    TRANSIENT_ERRORS,
+    RetriesExhaustedError,
+    TransientStoreError,
+    is_transient,
 )
+from jina_v3.errors import ConfigurationError, JinaV3Error, StoreError
 from jina_v3.index.chunking import DEFAULT_CHUNK_TOKENS, TextChunker, estimate_tokens
 from jina_v3.index.pipeline import VectorIndex, _IndexBase
 from jina_v3.index.plan import IngestSummary
 from jina_v3.index.store import Document
 from jina_v3.options import Secret
-
-
-class TransientStoreError(StoreError):
-    """A store operation failed for a reason that may pass (connection, timeout, 429, 5xx)."""
-
-
-class RetriesExhaustedError(JinaV3Error):
-    """A block kept failing with transient errors; the job stops (re-running continues)."""
-
-
-#: User errors that a retry may cure; Ray retries the block's actor task on these only.
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    APIConnectionError,
-    RateLimitError,
-    ServerError,
-    TransientStoreError,
-)
-_NEVER_TRANSIENT = (ConfigurationError, SignatureMismatchError, UnsupportedFilterError)
-_TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
-#: Client exceptions (by type name: the clients are optional) of a connection that failed.
-_TRANSIENT_TYPES = frozenset(
-    {
-        "TransportError",
-        "ConnectError",
-        "ReadTimeout",
-        "RemoteError",
-        "MilvusUnavailableException",
-        "NewConnectionError",
-        "MaxRetryError",
-    }
-)
-#: What clients say of a server that went away or is restarting (pymilvus wraps gRPC's
-#: UNAVAILABLE in a plain MilvusException whose message is all there is to go by).
-_TRANSIENT_MESSAGES = (
-    "fail connecting",
-    "server unavailable",
-    "statuscode.unavailable",
-    "connection refused",
-)
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Whether a store failure looks like one that passes: a dropped or refused connection,
-    a server that is unavailable, a timeout, or an HTTP 408/429/5xx somewhere in its cause
-    chain (never a signature or filter error)."""
-    if isinstance(exc, _NEVER_TRANSIENT):
-        return False
-    seen: BaseException | None = exc
-    for _ in range(8):
-        if seen is None:
-            return False
-        if isinstance(seen, (ConnectionError, TimeoutError)):
-            return True
-        if type(seen).__name__ in _TRANSIENT_TYPES:
-            return True
-        if any(marker in str(seen).lower() for marker in _TRANSIENT_MESSAGES):
-            return True
-        status = getattr(seen, "status", None) or getattr(seen, "status_code", None)
-        if isinstance(status, int) and status in _TRANSIENT_STATUS:
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
-
 
 # -- settings ----------------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from tests.conftest import TINY_MODEL
 
 #: Modules that define errors of the tree outside jina_v3.errors (imported so that the walk
 #: over JinaV3Error's subclasses finds them).
-_ERROR_MODULES = ("jina_v3.distributed.workers",)
+_ERROR_MODULES = ("jina_v3.distributed.failures",)
 
 #: A realistic value for each constructor parameter an error of the tree takes. A new
 #: parameter fails the test below until it gets one here.

@@ -23,6 +23,7 @@ from jina_v3._flow import Call, Flow
 from jina_v3._packing import pack
 from jina_v3.embedder import AsyncEmbedder, Embedder
 from jina_v3.errors import ConfigurationError, InputTooLongError
+from jina_v3.options import Secret
 
 logger = logging.getLogger("jina_v3.connectors")
 
@@ -104,7 +105,10 @@ class EmbedderOwner:
     def _model_setting(self) -> str | None:
         raise NotImplementedError
 
-    def _api_key_value(self) -> str | None:
+    def _api_key_value(self) -> str | Secret | None:
+        """The key as ``Embedder(api_key=...)`` takes it: one read from an environment
+        variable as ``Secret.from_env(NAME)`` (pickles travel with the name only, as the core
+        Embedder's do), a given value as it is, None for the default variables."""
         raise NotImplementedError
 
     def _adopt(self, embedder: Embedder | AsyncEmbedder | None) -> None:

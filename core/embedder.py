@@ -20,7 +20,7 @@ import numpy as np
 from jina_v3._encoding import check_dimensions, check_embedding_type, check_texts, finish
 from jina_v3._flow import Call, Flow, arun, run
 from jina_v3.errors import ConfigurationError, unknown_arguments
-from jina_v3.options import API_OPTIONS, LOCAL_OPTIONS, LocalOptions, RemoteOptions
+from jina_v3.options import API_OPTIONS, LOCAL_OPTIONS, LocalOptions, RemoteOptions, Secret
 from jina_v3.progress import Progress
 from jina_v3.tasks import Task, check_task
 from jina_v3.types import AsyncClosing, Closing, EmbedSpec, Usage
@@ -146,7 +146,7 @@ class _BaseEmbedder:
         max_batch_tokens: int | None = None,
         window_tokens: int | None = None,
         window_overlap: int | None = None,
-        api_key: str | None = None,
+        api_key: str | Secret | None = None,
         base_url: str | None = None,
         timeout: float | None = None,
         max_retries: int | None = None,
@@ -168,6 +168,14 @@ class _BaseEmbedder:
 
     def _adopt(self) -> None:
         """Check or adapt the backend for this facade (sync or async)."""
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the backend pickles as its settings; what _adopt derives from it is made again
+        return {"_backend": self._backend}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._backend = state["_backend"]
+        self._adopt()
 
     @property
     def backend(self) -> Any:
@@ -329,7 +337,11 @@ class Embedder(_BaseEmbedder, Closing):
             max_request_tokens, http_client, tokenizer, max_dimensions: API options (see
             :class:`~jina_v3.options.RemoteOptions`); ``timeout`` bounds each whole request.
             A key passed as ``api_key=`` travels in pickles; one read from ``JINA_API_KEY``
-            travels as the variable's name and is read again in the worker.
+            (or given as ``api_key=Secret.from_env("NAME")``) travels as the variable's name
+            and is read again in the worker.
+
+    An embedder pickles as its settings (for worker processes): a local one loads the
+    model again when it is unpickled; an API one opens its own connections.
 
     Any option of the other backend is a ConfigurationError naming it.
 

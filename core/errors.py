@@ -34,7 +34,24 @@ _EXCERPT = 200
 
 
 class JinaV3Error(Exception):
-    """Base class of every error raised by jina_v3."""
+    """Base class of every error raised by jina_v3.
+
+    Every error pickles (to and from worker processes) with its type, message and attributes,
+    whatever its constructor takes: see :meth:`__reduce__`.
+    """
+
+    def __reduce__(self) -> Any:
+        # Exception's own reduce calls cls(*args), which keyword-only constructors refuse or
+        # turn into another message; rebuild from the finished state instead.
+        return (_restore, (type(self), self.args), self.__dict__ or None)
+
+
+def _restore(cls: type[JinaV3Error], args: tuple[Any, ...]) -> JinaV3Error:
+    """An error of type `cls` with `args` as they were, its own constructor skipped (its
+    attributes come back as the pickle's state)."""
+    error = cls.__new__(cls, *args)
+    super(JinaV3Error, error).__init__(*args)  # the builtin base's (ImportError sets .msg)
+    return error
 
 
 class ConfigurationError(JinaV3Error, ValueError):

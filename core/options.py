@@ -36,8 +36,11 @@ class Secret:
         self.env = env
 
     @classmethod
-    def resolve(cls, api_key: str | None) -> Secret:
-        """`api_key`, else the first of ``JINA_API_KEY`` / ``JINAAI_API_KEY`` that is set."""
+    def resolve(cls, api_key: str | Secret | None) -> Secret:
+        """`api_key` (a Secret as it is), else the first of ``JINA_API_KEY`` /
+        ``JINAAI_API_KEY`` that is set."""
+        if isinstance(api_key, Secret):
+            return api_key
         if api_key is not None:
             if not isinstance(api_key, str):
                 raise ConfigurationError(f"api_key must be a string, got {type(api_key).__name__}")
@@ -162,7 +165,7 @@ class RemoteOptions:
 
     @classmethod
     def create(
-        cls, *, api_key: str | None = None, base_url: str | None = None, **given: Any
+        cls, *, api_key: str | Secret | None = None, base_url: str | None = None, **given: Any
     ) -> RemoteOptions:
         """Options from the given values, the environment (key, base URL) and the defaults."""
         url = base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL

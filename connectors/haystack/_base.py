@@ -8,15 +8,18 @@ them as attributes of their own names (Haystack's convention) and serialises the
 
 from __future__ import annotations
 
+import os
 from typing import Any, Literal, Self
 
 from haystack import default_from_dict, default_to_dict
 from haystack.core.errors import SerializationError
 from haystack.utils import Secret
+from haystack.utils.auth import SecretType
 
 from jina_v3.connectors._framework import DEFAULT_API_KEY_ENV, EmbedderOwner, choose_backend
 from jina_v3.embedder import AsyncEmbedder, Embedder
 from jina_v3.errors import ConfigurationError
+from jina_v3.options import Secret as KeySecret
 
 #: Where the classes say they live: Haystack serialises a component as ``module.Class``.
 PUBLIC_MODULE = "jina_v3.connectors.haystack"
@@ -127,8 +130,14 @@ class JinaV3EmbedderBase(EmbedderOwner):
     def _model_setting(self) -> str | None:
         return self.model
 
-    def _api_key_value(self) -> str | None:
-        return self.api_key.resolve_value()
+    def _api_key_value(self) -> str | KeySecret | None:
+        secret = self.api_key
+        if secret.type is SecretType.ENV_VAR:
+            # by name: the embedder (and a pickle of this component) never holds the value
+            for name in secret.to_dict()["env_vars"]:
+                if os.environ.get(name) is not None:
+                    return KeySecret.from_env(name)
+        return secret.resolve_value()  # a token; or, no variable set, Haystack's own error
 
     def warm_up(self) -> None:
         """Build the embedder from the settings (loads the local model); idempotent."""

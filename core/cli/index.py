@@ -267,6 +267,8 @@ def _ingest_on_ray(args: argparse.Namespace, stop: _StopFlag) -> Any:
     _notes(args)
     backend, model = resolve_model(args)
     warn = (lambda line: None) if args.quiet else (lambda line: print(line, file=sys.stderr))
+    if not args.debug:
+        _quiet_ray()
     return index_dataset(
         args.paths,
         args.store,
@@ -275,7 +277,6 @@ def _ingest_on_ray(args: argparse.Namespace, stop: _StopFlag) -> Any:
         backend=backend,
         embedder_options={"dtype": args.dtype} if backend == "local" and args.dtype else None,
         api_key_env="JINA_API_KEY" if backend == "api" else None,
-        forward_env=["JINA_API_KEY", "JINA_API_BASE_URL"] if backend == "api" else (),
         dimensions=args.dimensions,
         late_chunking=args.late_chunking,
         chunk_tokens=args.chunk_tokens or DEFAULT_CHUNK_TOKENS,
@@ -288,6 +289,17 @@ def _ingest_on_ray(args: argparse.Namespace, stop: _StopFlag) -> Any:
         stop=stop,
         on_skipped=lambda line: warn(f"jina-v3 index: warning: {line}"),
     )
+
+
+def _quiet_ray() -> None:
+    """Ray's own console logging off: a failed job is the CLI's one line, not Ray's
+    tracebacks of it (``--debug`` keeps them)."""
+    try:
+        import ray.data  # noqa: F401 (importing it sets up Ray's loggers, which are then quietened)
+    except ImportError:
+        return  # index_dataset says what to install
+    for name in ("ray", "ray.data"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 # -- search, info, delete ----------------------------------------------------------------------

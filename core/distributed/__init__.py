@@ -4,7 +4,9 @@
   worker starts, resources, the summary and progress.
 - ``workers.py``: what runs in Ray: chunking tasks, the embed-and-write actors (each runs the
   single-machine ``VectorIndex.ingest``), the owner actor of an embedded store, the token
-  bucket, and which errors are transient.
+  bucket.
+- ``failures.py``: which errors are transient (retried), and a worker's library error
+  unwrapped from Ray's wrappers on the driver.
 
 May import: the foundations, ``index``, the ``Embedder`` and the connectors' store URIs.
 """

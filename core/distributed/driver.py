@@ -33,15 +33,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from jina_v3.distributed.failures import TRANSIENT_ERRORS, TransientStoreError, library_error
 from jina_v3.distributed.workers import (
     SUMMARY_COUNTS,
-    TRANSIENT_ERRORS,
     EmbedderSpec,
     EmbedWorker,
     IndexSpec,
     StoreOwner,
     TokenBucket,
-    TransientStoreError,
     batch_table,
     chunk_block,
     dataset_block,
@@ -167,9 +166,11 @@ def index_dataset(
         embedder_options: More ``Embedder`` options (``dtype``, ``device``,
             ``max_batch_tokens``, ``base_url``, ``timeout``, ``max_concurrency`` ...; not
             ``api_key``).
-        api_key_env: The variable holding the API key, read on each worker (default: the
-            embedder's own ``JINA_API_KEY`` / ``JINAAI_API_KEY``); the key never travels
-            in a pickle.
+        api_key_env: The variable holding the API key, read by name on each worker (default:
+            the embedder's own ``JINA_API_KEY`` / ``JINAAI_API_KEY``). Ray is never given the
+            value (no pickle, task argument or runtime env holds it): a local instance that
+            this call starts inherits this process's environment; on a cluster, or an
+            instance started before the variable was set, set it on every node.
         embedder_factory: A picklable zero-argument callable that builds each worker's
             embedder, instead of ``model``/``backend``/``embedder_options``.
         dimensions, late_chunking, batch_size, embedding_type, truncate, recreate:
@@ -186,8 +187,9 @@ def index_dataset(
         tokens_per_minute: A global token rate for API-backed actors (one bucket actor).
         retries: Re-runs of a block on one actor after a transient error (Ray restarts a
             dead actor and re-runs its block without limit).
-        forward_env: Names of the driver's environment variables to set on the workers
-            (through Ray's runtime env), e.g. ``["PINECONE_API_KEY"]``.
+        forward_env: Removed (a non-empty value is a ConfigurationError): Ray writes
+            runtime-env values in clear to its session logs. Workers read variables from
+            their own environment, as ``api_key_env`` says.
         ray_address: None or ``"local"``: a local Ray instance on 127.0.0.1 (unless this
             process is connected already); ``"auto"`` or ``"ray://HOST:10001"``: a cluster.
         progress: Show progress (True) or report to this Progress (aggregated on the driver).
@@ -203,6 +205,7 @@ def index_dataset(
         ConfigurationError: Invalid settings, a root that does not exist.
         SignatureMismatchError, DimensionMismatchError: The collection was built otherwise.
         MissingDependencyError: Ray is not installed.
+        JinaV3Error: Any library error of a worker, as itself (not Ray's wrapper of it).
     """
     from jina_v3.connectors.uris import DEFAULT_COLLECTION, DEFAULT_STORE_URI, open_store
 
@@ -213,6 +216,13 @@ def index_dataset(
         _check_positive("threads", threads)
     if backend not in ("local", "api"):
         raise ConfigurationError(f"backend must be 'local' or 'api', got {backend!r}")
+    if forward_env:
+        raise ConfigurationError(
+            "forward_env was removed: Ray writes runtime-env values in clear to its session "
+            "logs. Set the variables in the environment of the process that starts Ray (a "
+            "local instance started by index_dataset inherits them) or on every node of the "
+            "cluster; api_key_env names the API key's variable."
+        )
     options = dict(embedder_options or {})
     if "api_key" in options:
         raise ConfigurationError(
@@ -237,7 +247,6 @@ def index_dataset(
             factory=embedder_factory,
         )
         plan = _Resources.of(ray, backend, actors, threads, gpus_per_actor, embedder_factory)
-        runtime_env = {"env_vars": {n: os.environ[n] for n in forward_env if n in os.environ}}
         index = IndexSpec(
             embedder=spec,
             store_uri=uri,
@@ -252,11 +261,10 @@ def index_dataset(
             threads=plan.threads,
             retries=retries,
         )
-        remote = {"runtime_env": runtime_env} if runtime_env["env_vars"] else {}
-        signature = _signature(ray, index, remote)
+        signature = _signature(ray, index)
         # the collection is created or checked here, before any worker writes
         if is_embedded_store(uri):
-            owner = _start_owner(ray, uri, collection, remote)
+            owner = _start_owner(ray, uri, collection)
             ray.get(owner.call.remote("ensure_collection", signature, recreate=recreate))
         else:
             store = open_store(uri, collection)
@@ -268,20 +276,15 @@ def index_dataset(
         if tokens_per_minute is not None and backend == "api":
             bucket = ray.remote(TokenBucket).options(num_cpus=0).remote(tokens_per_minute)
         index = replace(index, owner=owner, bucket=bucket)
-        summary = _run(
-            ray,
-            source,
-            files,
-            index,
-            plan,
-            remote,
-            progress,
-            stop,
-            on_skipped,
-        )
+        summary = _run(ray, source, files, index, plan, progress, stop, on_skipped)
         summary.extra.update(actors=plan.actors, startup_s=startup)
         summary.seconds = time.perf_counter() - started - startup
         return summary
+    except Exception as exc:
+        original = library_error(exc)
+        if original is None or original is exc:
+            raise
+        raise original from exc  # the worker's error as itself; Ray's report as its cause
     finally:
         if owner is not None:
             try:
@@ -295,7 +298,7 @@ def index_dataset(
 _signatures: dict[bytes, Any] = {}
 
 
-def _signature(ray: Any, index: IndexSpec, remote: dict[str, Any]) -> Any:
+def _signature(ray: Any, index: IndexSpec) -> Any:
     """The index's embedding signature, from a worker that builds its embedder (so the
     driver needs no weights); kept for the next call with the same settings."""
     import pickle
@@ -306,7 +309,7 @@ def _signature(ray: Any, index: IndexSpec, remote: dict[str, Any]) -> Any:
         key = None
     if key is not None and key in _signatures:
         return _signatures[key]
-    signature = ray.get(ray.remote(describe).options(**remote).remote(index))
+    signature = ray.get(ray.remote(describe).remote(index))
     if key is not None:
         _signatures[key] = signature
     return signature
@@ -370,8 +373,8 @@ class _Resources:
         return cls(n, cpus, gpus, threads, 1.0 if spare >= 1 else 0.0)
 
 
-def _start_owner(ray: Any, uri: str, collection: str, remote: dict[str, Any]) -> Any:
-    options: dict[str, Any] = {"num_cpus": 0, "max_restarts": 3, "max_task_retries": 3, **remote}
+def _start_owner(ray: Any, uri: str, collection: str) -> Any:
+    options: dict[str, Any] = {"num_cpus": 0, "max_restarts": 3, "max_task_retries": 3}
     try:  # on the driver's node, where the file or directory is
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
@@ -414,7 +417,12 @@ def _dataset(ray: Any, source: Any, files: list[Any] | None, rows: int, task_cpu
     )
 
 
-_CONTEXT = ("target_max_block_size", "actor_task_retry_on_errors", "enable_progress_bars")
+_CONTEXT = (
+    "target_max_block_size",
+    "actor_task_retry_on_errors",
+    "enable_progress_bars",
+    "raise_original_map_exception",
+)
 
 
 def _run(
@@ -423,18 +431,20 @@ def _run(
     files: list[Any] | None,
     index: IndexSpec,
     plan: _Resources,
-    remote: dict[str, Any],
     progress: bool | Progress,
     stop: Callable[[], bool] | None,
     on_skipped: Callable[[str], None] | None,
 ) -> IngestSummary:
     context = ray.data.DataContext.get_current()
-    saved = {name: getattr(context, name) for name in _CONTEXT}
+    saved = {name: getattr(context, name) for name in _CONTEXT if hasattr(context, name)}
     # One row per batch and a block per row: blocks are what Ray hands out, so every batch
     # can go to any actor (the default 128 MiB would put a whole corpus in one block).
     context.target_max_block_size = 1
     context.actor_task_retry_on_errors = list(TRANSIENT_ERRORS)
     context.enable_progress_bars = False
+    # A worker's error as itself (Ray's RayTaskError keeps it as `cause`), not in Ray Data's
+    # UserCodeException, which loses it on the way to the driver.
+    context.raise_original_map_exception = True
     bar = progress if isinstance(progress, Progress) else (Progress() if progress else None)
     summary = IngestSummary()
     blocks = 0
@@ -449,7 +459,6 @@ def _run(
             batch_size=None,
             batch_format="pyarrow",
             **light,
-            **remote,
         )
         ds = ds.map_batches(
             EmbedWorker,
@@ -459,7 +468,6 @@ def _run(
             batch_format="pyarrow",
             num_cpus=plan.cpus,
             num_gpus=plan.gpus,
-            **remote,
         )
         rows = iter(ds.iter_rows())
         try:

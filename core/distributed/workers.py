@@ -18,65 +18,24 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import random
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from jina_v3.errors import (
-    APIConnectionError,
-    ConfigurationError,
-    JinaV3Error,
-    RateLimitError,
-    ServerError,
-    SignatureMismatchError,
-    StoreError,
-    UnsupportedFilterError,
+from jina_v3.distributed.failures import (
+    TRANSIENT_ERRORS,
+    RetriesExhaustedError,
+    TransientStoreError,
+    is_transient,
 )
+from jina_v3.errors import ConfigurationError, JinaV3Error, StoreError
 from jina_v3.index.chunking import DEFAULT_CHUNK_TOKENS, TextChunker, estimate_tokens
 from jina_v3.index.pipeline import VectorIndex, _IndexBase
 from jina_v3.index.plan import IngestSummary
 from jina_v3.index.store import Document
-
-
-class TransientStoreError(StoreError):
-    """A store operation failed for a reason that may pass (connection, timeout, 429, 5xx)."""
-
-
-class RetriesExhaustedError(JinaV3Error):
-    """A block kept failing with transient errors; the job stops (re-running continues)."""
-
-
-#: User errors that a retry may cure; Ray retries the block's actor task on these only.
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    APIConnectionError,
-    RateLimitError,
-    ServerError,
-    TransientStoreError,
-)
-_NEVER_TRANSIENT = (ConfigurationError, SignatureMismatchError, UnsupportedFilterError)
-_TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Whether a store failure looks like one that passes: a dropped connection, a timeout,
-    or an HTTP 408/429/5xx somewhere in its cause chain (never a signature or filter error)."""
-    if isinstance(exc, _NEVER_TRANSIENT):
-        return False
-    seen: BaseException | None = exc
-    for _ in range(8):
-        if seen is None:
-            return False
-        if isinstance(seen, (ConnectionError, TimeoutError)):
-            return True
-        if type(seen).__name__ in {"TransportError", "ConnectError", "ReadTimeout", "RemoteError"}:
-            return True
-        status = getattr(seen, "status", None) or getattr(seen, "status_code", None)
-        if isinstance(status, int) and status in _TRANSIENT_STATUS:
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
-
+from jina_v3.options import Secret
 
 # -- settings ----------------------------------------------------------------------------------
 
@@ -99,13 +58,14 @@ class EmbedderSpec:
         options = dict(self.options)
         if self.backend == "api":
             if self.api_key_env:
-                key = os.environ.get(self.api_key_env, "").strip()
-                if not key:
+                if not os.environ.get(self.api_key_env, "").strip():
                     raise ConfigurationError(
-                        f"{self.api_key_env} is not set on this Ray worker; set it on every "
-                        f"node, or pass forward_env=[{self.api_key_env!r}] to index_dataset."
+                        f"{self.api_key_env} is not set on this Ray worker: set it in the "
+                        "environment of the process that starts Ray (a local instance "
+                        "inherits it) or on every node of the cluster."
                     )
-                options["api_key"] = key
+                # by name: the key is read here and never enters a pickle, a task or a log
+                options["api_key"] = Secret.from_env(self.api_key_env)
             return Embedder(self.model, backend="api", **options)
         if threads is not None and "threads" not in options:
             options["threads"] = threads
@@ -153,6 +113,7 @@ class IndexSpec:
     skip_unchanged: bool = True
     threads: int | None = None
     retries: int = 3  # transient failures of one block on one actor before giving up
+    backoff: float = 1.0  # seconds before the first re-run of a failed block, then doubled
     owner: Any = None  # the StoreOwner actor of an embedded store (None: open the URI)
     bucket: Any = None  # the TokenBucket actor of API-backed actors (None: no global limit)
 
@@ -469,9 +430,11 @@ class EmbedWorker:
                     f"a batch failed {attempts} times on one worker ({exc}); re-run the job "
                     "to continue (raise retries= to try longer)"
                 ) from exc
+            # Ray re-runs the block at once: wait first, so a store that restarts has time
+            time.sleep(self._spec.backoff * 2 ** (attempts - 1) * random.uniform(0.5, 1.0))
             if isinstance(exc, TRANSIENT_ERRORS):
                 raise
-            raise TransientStoreError(str(exc)) from exc  # Ray re-runs the block
+            raise TransientStoreError(str(exc)) from exc
         finally:
             self._index.chunks.clear()
         self._failures.pop(row["ids"][0] if row["ids"] else "", None)

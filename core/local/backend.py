@@ -58,6 +58,9 @@ class LocalBackend:
     Args:
         model: Checkpoint directory (official Hugging Face layout) or hub id.
         options: Validated :class:`~jina_v3.options.LocalOptions` (defaults when None).
+
+    Pickling keeps the settings only (`model` and `options`, never the weights): unpickling
+    loads the model again, at once, so a worker process gets its own copy.
     """
 
     kind = "local"
@@ -68,7 +71,7 @@ class LocalBackend:
         from jina_v3.local.model import JinaV3Config, JinaV3Model, default_dtype
 
         opts = options or LocalOptions()
-        self.options = opts
+        self.model, self.options = model, opts
         if opts.threads is not None:
             torch.set_num_threads(opts.threads)
         self.window_tokens, self.window_overlap = opts.window_tokens, opts.window_overlap
@@ -100,6 +103,10 @@ class LocalBackend:
             raise ModelLoadError(f"{folder / 'tokenizer.json'} has no </s> token")
         self.usage = Usage()
         self._lock = threading.Lock()
+
+    def __reduce__(self) -> Any:
+        # settings only: the model, tokenizer and lock are made anew where it is loaded
+        return (LocalBackend, (self.model, self.options))
 
     # -- what callers need to know -------------------------------------------------------
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -16,18 +18,55 @@ ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "examples" / "data" / "docs"
 
 
+#: The API key of the API-backed tests: in the environment of the Ray processes only (as a
+#: cluster's nodes have it), never in the driver's (workers read it by name).
+RAY_API_KEY = f"jv3-ray-{secrets.token_hex(8)}"
+RAY_API_KEY_ENV = "JV3_RAY_KEY"
+
+
 @pytest.fixture(scope="session")
-def ray_instance():
+def pinecone_server():
+    """The Pinecone-API test server that the Ray workers' environment points at."""
+    from tests._pinecone_server import PineconeTestServer
+
+    with PineconeTestServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def ray_instance(pinecone_server):
     pytest.importorskip("ray")
     pytest.importorskip("torch")
     from jina_v3.distributed import init_ray
 
-    started = init_ray(num_cpus=2, log_to_driver=False)
+    nodes = {
+        RAY_API_KEY_ENV: RAY_API_KEY,
+        "PINECONE_API_KEY": pinecone_server.api_key,
+        "PINECONE_CONTROLLER_HOST": pinecone_server.url,
+    }
+    saved = {name: os.environ.get(name) for name in nodes}
+    os.environ.update(nodes)  # the local instance (its raylet, so its workers) inherits them
+    try:
+        started = init_ray(num_cpus=2, log_to_driver=False)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name)
+            else:
+                os.environ[name] = value
     import ray
 
     yield ray
     if started:
         ray.shutdown()
+
+
+def session_files(ray: Any) -> list[Path]:
+    """Every regular file of the running Ray session (logs included)."""
+    from ray._private.worker import global_worker
+
+    root = Path(global_worker.node.get_session_dir_path())
+    return [p for p in root.rglob("*") if p.is_file() and not p.is_symlink()]
 
 
 def _free_port() -> int:

@@ -93,15 +93,12 @@ def test_qdrant_edge_is_written_by_one_owner_actor(ray_instance, reference, tmp_
     _check(f"qdrant-edge:{tmp_path / 'edge'}", "dist", reference)
 
 
-def test_pinecone_test_server_same_points(ray_instance, reference, monkeypatch):
+def test_pinecone_test_server_same_points(ray_instance, pinecone_server, reference, monkeypatch):
     pytest.importorskip("pinecone")
-    from tests._pinecone_server import PineconeTestServer
-
-    with PineconeTestServer() as server:
-        monkeypatch.setenv("PINECONE_API_KEY", server.api_key)
-        monkeypatch.setenv("PINECONE_CONTROLLER_HOST", server.url)
-        forward = ["PINECONE_API_KEY", "PINECONE_CONTROLLER_HOST"]
-        _check("pinecone:jv3-ray", "dist", reference, forward_env=forward)
+    # the workers have the variables from their own environment (see ray_instance)
+    monkeypatch.setenv("PINECONE_API_KEY", pinecone_server.api_key)
+    monkeypatch.setenv("PINECONE_CONTROLLER_HOST", pinecone_server.url)
+    _check("pinecone:jv3-ray", "dist", reference)
 
 
 def test_killed_actor_is_restarted_and_the_index_converges(
@@ -159,8 +156,8 @@ def test_a_missing_root_fails_before_ray_starts():
         index_dataset([os.path.join(str(CORPUS), "nope")], "qdrant::memory:")
 
 
-def test_api_backed_actors_share_a_rate_limit_and_read_the_key_on_the_worker(
-    ray_instance, tiny_embedder, monkeypatch, tmp_path
+def test_api_backed_actors_share_a_rate_limit_and_no_ray_file_or_log_holds_the_key(
+    ray_instance, tiny_embedder, tmp_path, caplog, capfd
 ):
     pytest.importorskip("fastapi")
     pytest.importorskip("uvicorn")
@@ -168,15 +165,14 @@ def test_api_backed_actors_share_a_rate_limit_and_read_the_key_on_the_worker(
     from jina_v3.distributed import index_dataset
     from jina_v3.server import create_app
     from tests._servers import ServerThread
+    from tests.distributed.conftest import RAY_API_KEY, RAY_API_KEY_ENV, session_files
 
-    key = "jv3-ray-test-key"
-    monkeypatch.setenv("JV3_RAY_KEY", key)
     uri = f"qdrant-edge:{tmp_path / 'edge'}"
-    with ServerThread(create_app(tiny_embedder, api_key=key)) as server:
+    caplog.set_level("DEBUG")
+    with ServerThread(create_app(tiny_embedder, api_key=RAY_API_KEY)) as server:
         settings = {
             "backend": "api",
-            "api_key_env": "JV3_RAY_KEY",
-            "forward_env": ["JV3_RAY_KEY"],  # through Ray's runtime env, never a pickle
+            "api_key_env": RAY_API_KEY_ENV,  # read by name on the workers, never sent by Ray
             "embedder_options": {"base_url": server.url, "max_dimensions": 64},
             "tokens_per_minute": 10_000_000,
             "chunk_tokens": CHUNK_TOKENS,
@@ -192,3 +188,25 @@ def test_api_backed_actors_share_a_rate_limit_and_read_the_key_on_the_worker(
         assert store.count() == summary.points
     finally:
         store.close()
+    # nothing Ray wrote, and nothing the driver logged or printed, holds the key
+    files = session_files(ray_instance)
+    assert any(p.parent.name == "logs" for p in files)  # the scan sees the logs
+    key = RAY_API_KEY.encode()
+    assert [str(p) for p in files if key in p.read_bytes()] == []
+    out, err = capfd.readouterr()
+    assert RAY_API_KEY not in caplog.text + out + err
+
+
+def test_a_library_error_in_a_worker_reaches_the_caller_as_itself(ray_instance, tmp_path):
+    from jina_v3.distributed import index_dataset
+    from jina_v3.errors import AuthenticationError
+    from tests.distributed._crash import AlwaysFails
+
+    settings = {k: v for k, v in SETTINGS.items() if k not in ("model", "embedder_options")}
+    factory = AlwaysFails(str(TINY_MODEL), "AuthenticationError")
+    with pytest.raises(AuthenticationError) as caught:
+        index_dataset(
+            [str(CORPUS)], f"qdrant-edge:{tmp_path / 'e'}", embedder_factory=factory, **settings
+        )
+    assert type(caught.value) is AuthenticationError  # not Ray's wrapper
+    assert str(caught.value) == "injected"

@@ -90,6 +90,14 @@ def test_index_dataset_refuses_a_key_in_the_options():
         index_dataset([], "qdrant::memory:", backend="api", embedder_options={"api_key": "k"})
 
 
+def test_forward_env_is_refused_with_its_replacement():
+    from jina_v3.distributed import index_dataset
+    from jina_v3.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match=r"forward_env was removed.*every node"):
+        index_dataset([], "qdrant::memory:", forward_env=["JINA_API_KEY"])
+
+
 def _worker(factory, tmp_path, retries=2):
     pytest.importorskip("pyarrow")
     pytest.importorskip("qdrant_edge")
@@ -153,3 +161,53 @@ class _Tiny:
         from jina_v3 import Embedder
 
         return Embedder(str(TINY_MODEL), dtype="float32")
+
+
+def test_a_store_that_goes_away_is_transient():
+    pymilvus = pytest.importorskip("pymilvus")
+    import httpx
+
+    from jina_v3.connectors._common import wrap_errors
+    from jina_v3.distributed.workers import is_transient
+    from jina_v3.errors import StoreError
+
+    def as_store_error(exc: Exception) -> StoreError:
+        try:
+            with wrap_errors("upsert", "docs"):
+                raise exc
+        except StoreError as error:
+            return error
+        raise AssertionError("not wrapped")
+
+    down = [  # what the clients raise when the server went away mid-job
+        pymilvus.MilvusException(
+            code=2,
+            message="Fail connecting to server on 127.0.0.1:19530, illegal connection params "
+            "or server unavailable",
+        ),
+        pymilvus.MilvusException(message="<_InactiveRpcError: status = StatusCode.UNAVAILABLE>"),
+        httpx.ConnectError("[Errno 111] Connection refused"),
+    ]
+    for exc in down:
+        assert is_transient(as_store_error(exc)), exc
+    assert not is_transient(as_store_error(pymilvus.MilvusException(message="invalid dim")))
+
+
+def test_a_worker_waits_longer_before_each_retry(tmp_path):
+    pytest.importorskip("torch")
+    import time
+
+    from jina_v3 import Document
+    from jina_v3.errors import APIConnectionError
+    from tests.distributed._crash import AlwaysFails
+
+    spec, worker = _worker(AlwaysFails(str(TINY_MODEL), "APIConnectionError"), tmp_path, 3)
+    block = _block(spec, [Document("a", "Berlin is big.")])
+    waits = []
+    for _ in range(3):
+        started = time.monotonic()
+        with pytest.raises(APIConnectionError):
+            worker(block)
+        waits.append(time.monotonic() - started)
+    # backoff 1 s, doubled each time, with jitter in [0.5, 1]
+    assert 0.5 <= waits[0] < waits[2] and waits[2] >= 2.0

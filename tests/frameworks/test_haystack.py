@@ -154,6 +154,32 @@ def test_no_key_in_any_serialised_form(monkeypatch):
             cls(api_key=Secret.from_token(secret)).to_dict()
 
 
+def test_a_warm_component_pickles_with_the_key_variable_name_only(monkeypatch):
+    import pickle
+
+    secret = "jina_" + uuid.uuid4().hex
+    monkeypatch.setenv("JINA_API_KEY", secret)
+    monkeypatch.setenv("MY_JINA_KEY", secret)
+    url = "http://127.0.0.1:9/v1"
+    for component in (
+        JinaV3TextEmbedder(backend="api", base_url=url),  # the default Secret
+        JinaV3DocumentEmbedder(api_key=Secret.from_env_var(["UNSET_KEY", "MY_JINA_KEY"])),
+    ):
+        component.warm_up()  # builds the embedder
+        data = pickle.dumps(component)
+        assert secret.encode() not in data
+        monkeypatch.setenv("MY_JINA_KEY", "jina_rotated")
+        monkeypatch.setenv("JINA_API_KEY", "jina_rotated")
+        clone = pickle.loads(data)  # the key is read again where the pickle is loaded
+        assert clone._loaded().backend.options.api_key.get() == "jina_rotated"
+        monkeypatch.setenv("MY_JINA_KEY", secret)
+        monkeypatch.setenv("JINA_API_KEY", secret)
+    # a token travels as it was given, as Embedder(api_key=...) does
+    component = JinaV3TextEmbedder(api_key=Secret.from_token(secret), base_url=url)
+    component.warm_up()
+    assert component._loaded().backend.options.api_key.get() == secret
+
+
 def test_embedder_object_or_settings_never_both(tiny_embedder):
     with pytest.raises(ConfigurationError, match="not both"):
         JinaV3TextEmbedder(model="x", embedder=tiny_embedder)

@@ -146,6 +146,19 @@ def test_embedding_serialises_settings_never_the_key(monkeypatch):
     assert local.backend == "local" and local.to_dict()["model_name"] == "path/to/ckpt"
 
 
+def test_a_built_embedding_pickles_with_the_key_variable_name_only(monkeypatch):
+    import pickle
+
+    secret = "jina_" + uuid.uuid4().hex
+    monkeypatch.setenv("JINA_API_KEY", secret)
+    model = JinaV3Embedding(backend="api", base_url="http://127.0.0.1:9/v1")
+    assert model.embedder.backend.options.api_key.get() == secret  # built, from the variable
+    data = pickle.dumps(model)
+    assert secret.encode() not in data
+    monkeypatch.setenv("JINA_API_KEY", "jina_rotated")
+    assert pickle.loads(data).embedder.backend.options.api_key.get() == "jina_rotated"
+
+
 def test_embedding_from_object_or_settings(tiny_embedder):
     with pytest.raises(ConfigurationError, match="not both"):
         JinaV3Embedding(embedder=tiny_embedder, device="cpu")

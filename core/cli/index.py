@@ -110,14 +110,10 @@ class _StopFlag:
 
 
 def _documents(
-    items: Iterator[Any],
-    failed: list[str],
-    warn: Callable[[str], None],
-    stop: _StopFlag,
-    lines: dict[str, list[str]],
+    items: Iterator[Any], failed: list[str], warn: Callable[[str], None], stop: _StopFlag
 ) -> Iterator[Any]:
     """The documents, skipped files counted and warned about; ends early once stopped (the
-    documents read so far form the last batch). `lines` gets the ids read from each .jsonl."""
+    documents read so far form the last batch)."""
     from jina_v3.index.sources import SkippedFile
 
     for item in items:
@@ -127,30 +123,32 @@ def _documents(
             failed.append(item.source)
             warn(f"jina-v3 index: warning: {item}")
         else:
-            source = str(item.metadata.get("source", ""))
-            if source.lower().endswith(".jsonl"):
-                lines.setdefault(source, []).append(item.id)
             yield item
 
 
-def _prune(store: Any, files: list[Any], roots: list[str], lines: dict[str, list[str]]) -> int:
-    """Delete the documents of `roots` whose files are gone, and those of each .jsonl file
-    whose lines are gone (`lines`: the ids read from it); the number of points deleted."""
-    from jina_v3.index.sources import SkippedFile
+def _prune(store: Any, files: list[Any], roots: list[str], jsonl_ids: dict[str, Any]) -> int:
+    """Delete the documents under the folders named (`roots`: identities) whose files are
+    gone, and those of each .jsonl file read whose lines are gone (`jsonl_ids`: see
+    :data:`jina_v3.sources.JsonlIds`); the number of points deleted."""
+    from jina_v3.index.sources import FOLDERS_KEY, SOURCE_KEY, SkippedFile, shown, under
+
+    def warn(line: str) -> None:
+        print(f"jina-v3 index: warning: {line}", file=sys.stderr)
 
     unlisted = [f.source for f in files if isinstance(f, SkippedFile) and f.folder]
+    listed = [f.source for f in files if not isinstance(f, SkippedFile)]
     before = store.count()
     for root in roots:
-        if any(u == root or u.startswith(root.rstrip("/") + "/") for u in unlisted):
-            print(
-                f"jina-v3 index: warning: not pruning {root}: part of it could not be listed",
-                file=sys.stderr,
-            )
+        if any(under(folder, root) for folder in unlisted):
+            warn(f"not pruning {shown(root)}: part of it could not be listed")
             continue
-        seen = sorted(f.source for f in files if not isinstance(f, SkippedFile) and f.root == root)
-        store.delete(filter={"source_root": root, "source": {"$nin": seen}})
-    for source, ids in lines.items():
-        store.delete(filter={"source": source, "document_id": {"$nin": ids}})
+        seen = [source for source in listed if under(source, root)]
+        store.delete(filter={FOLDERS_KEY: root, SOURCE_KEY: {"$nin": seen}})
+    for source, ids in jsonl_ids.items():
+        if ids is None:
+            warn(f"not pruning the lines of {shown(source)}: some of its lines were skipped")
+            continue
+        store.delete(filter={SOURCE_KEY: source, "document_id": {"$nin": ids}})
     return before - store.count()
 
 
@@ -175,12 +173,13 @@ def _total(files: list[Any]) -> int | None:
 
 
 def run_index(args: argparse.Namespace) -> int:
-    from jina_v3.index.sources import list_files, root_name
+    from jina_v3.index.sources import identity, list_files
 
     if args.chunk_tokens is not None and args.chunk_tokens < 1:
         raise ConfigurationError(f"--chunk-tokens must be positive, got {args.chunk_tokens}")
     files = list_files(args.paths, glob=args.glob)  # before the model: a typo fails at once
-    roots = list(dict.fromkeys(root_name(p) for p in args.paths))
+    # the folders named: --prune deletes what is gone under them (a file root: its lines)
+    roots = list(dict.fromkeys(identity(p) for p in args.paths if os.path.isdir(p)))
     store = open_store(args)
     try:
         store.read_signature()  # a store that cannot be opened fails before the model loads
@@ -199,8 +198,8 @@ def run_index(args: argparse.Namespace) -> int:
             interrupted = summary.interrupted or stop()
             line = str(summary)
             if args.prune and not interrupted:
-                lines = summary.extra.get("jsonl_ids", {})
-                pruned = _prune(store, list_files(args.paths), roots, lines)
+                jsonl_ids = summary.extra.get("jsonl_ids", {})
+                pruned = _prune(store, list_files(args.paths), roots, jsonl_ids)
                 line += f"; pruned {pruned} chunks of files that are gone"
         finally:
             store.close()
@@ -229,15 +228,15 @@ def _ingest(args: argparse.Namespace, store: Any, files: list[Any], stop: _StopF
         **batch,
     )
     failed: list[str] = []
-    lines: dict[str, list[str]] = {}
+    jsonl_ids: dict[str, Any] = {}
     warn = (lambda line: None) if args.quiet else (lambda line: print(line, file=sys.stderr))
     summary = index.ingest(
-        _documents(read_files(files), failed, warn, stop, lines),
+        _documents(read_files(files, jsonl_ids=jsonl_ids), failed, warn, stop),
         progress=Progress(_total(files), mode="off" if args.quiet else "auto"),
         stop=stop,
     )
     summary.failed = len(failed)
-    summary.extra["jsonl_ids"] = lines
+    summary.extra["jsonl_ids"] = jsonl_ids
     return summary
 
 
@@ -371,12 +370,43 @@ def run_delete(args: argparse.Namespace) -> int:
         elif args.id is not None:
             store.delete(document_ids=[args.id])
         else:
-            store.delete(filter={"source": args.source})
+            store.delete(filter=_source_filter(args.source))
         deleted = before - store.count()
+        if not deleted and not args.all:
+            raise _nothing_matched(args, store)
     finally:
         store.close()
     print(f"deleted {deleted} point{'' if deleted == 1 else 's'} from {args.collection!r}")
     return 0
+
+
+def _source_filter(path: str) -> dict[str, Any]:
+    """The documents of a file, or of every file under a folder, however PATH is typed."""
+    from jina_v3.index.sources import FOLDERS_KEY, SOURCE_KEY, identity
+
+    target = identity(path)
+    return {"$or": [{SOURCE_KEY: target}, {FOLDERS_KEY: target}]}
+
+
+def _nothing_matched(args: argparse.Namespace, store: Any, shown_at_most: int = 3) -> Any:
+    """The error for a delete that matched nothing, with a few of the stored sources."""
+    import numpy as np
+
+    from jina_v3.index.sources import SOURCE_KEY, shown
+
+    what = f"--source {args.source}" if args.id is None else f"--id {args.id!r}"
+    head = f"{what} matched no document in {args.collection!r}"
+    signature = store.read_signature()
+    if not store.count():
+        return ConfigurationError(f"{head}: the collection is empty")
+    hits = store.query(np.ones(signature.dimensions, np.float32), k=50)
+    if args.id is None:
+        found = (shown(str(h.metadata[SOURCE_KEY])) for h in hits if SOURCE_KEY in h.metadata)
+    else:
+        found = (repr(h.document_id) for h in hits)
+    some = list(dict.fromkeys(found))[:shown_at_most]
+    stored = f"; it holds {', '.join(some)} ..." if some else ""
+    return ConfigurationError(f"{head}{stored}")
 
 
 # -- the parsers -------------------------------------------------------------------------------
@@ -466,7 +496,9 @@ def add_commands(commands: Any, base: argparse.ArgumentParser) -> None:
     delete = commands.add_parser("delete", parents=[base], help="delete documents or everything")
     _store_options(delete)
     which = delete.add_mutually_exclusive_group(required=True)
-    which.add_argument("--source", metavar="PATH", help="the documents of one source file")
+    which.add_argument(
+        "--source", metavar="PATH", help="the documents of a file, or of every file in a folder"
+    )
     which.add_argument("--id", metavar="ID", help="one document (all its chunks)")
     which.add_argument("--all", action="store_true", help="every point (keeps the collection)")
     delete.set_defaults(run=run_delete)

@@ -126,32 +126,6 @@ def _documents(
             yield item
 
 
-def _prune(store: Any, files: list[Any], roots: list[str], jsonl_ids: dict[str, Any]) -> int:
-    """Delete the documents under the folders named (`roots`: identities) whose files are
-    gone, and those of each .jsonl file read whose lines are gone (`jsonl_ids`: see
-    :data:`jina_v3.sources.JsonlIds`); the number of points deleted."""
-    from jina_v3.index.sources import FOLDERS_KEY, SOURCE_KEY, SkippedFile, shown, under
-
-    def warn(line: str) -> None:
-        print(f"jina-v3 index: warning: {line}", file=sys.stderr)
-
-    unlisted = [f.source for f in files if isinstance(f, SkippedFile) and f.folder]
-    listed = [f.source for f in files if not isinstance(f, SkippedFile)]
-    before = store.count()
-    for root in roots:
-        if any(under(folder, root) for folder in unlisted):
-            warn(f"not pruning {shown(root)}: part of it could not be listed")
-            continue
-        seen = [source for source in listed if under(source, root)]
-        store.delete(filter={FOLDERS_KEY: root, SOURCE_KEY: {"$nin": seen}})
-    for source, ids in jsonl_ids.items():
-        if ids is None:
-            warn(f"not pruning the lines of {shown(source)}: some of its lines were skipped")
-            continue
-        store.delete(filter={SOURCE_KEY: source, "document_id": {"$nin": ids}})
-    return before - store.count()
-
-
 def _total(files: list[Any]) -> int | None:
     """Documents expected: one per text file, one per non-blank .jsonl line (for the ETA)."""
     from jina_v3.index.sources import SourceFile
@@ -173,6 +147,7 @@ def _total(files: list[Any]) -> int | None:
 
 
 def run_index(args: argparse.Namespace) -> int:
+    from jina_v3.cli.by_source import prune
     from jina_v3.index.sources import identity, list_files
 
     if args.chunk_tokens is not None and args.chunk_tokens < 1:
@@ -199,7 +174,7 @@ def run_index(args: argparse.Namespace) -> int:
             line = str(summary)
             if args.prune and not interrupted:
                 jsonl_ids = summary.extra.get("jsonl_ids", {})
-                pruned = _prune(store, list_files(args.paths), roots, jsonl_ids)
+                pruned = prune(store, list_files(args.paths), roots, jsonl_ids)
                 line += f"; pruned {pruned} chunks of files that are gone"
         finally:
             store.close()
@@ -360,6 +335,8 @@ def run_info(args: argparse.Namespace) -> int:
 
 
 def run_delete(args: argparse.Namespace) -> int:
+    from jina_v3.cli.by_source import nothing_matched, source_filter
+
     store = open_store(args)
     try:
         if store.read_signature() is None:
@@ -370,43 +347,14 @@ def run_delete(args: argparse.Namespace) -> int:
         elif args.id is not None:
             store.delete(document_ids=[args.id])
         else:
-            store.delete(filter=_source_filter(args.source))
+            store.delete(filter=source_filter(args.source))
         deleted = before - store.count()
         if not deleted and not args.all:
-            raise _nothing_matched(args, store)
+            raise nothing_matched(args, store)
     finally:
         store.close()
     print(f"deleted {deleted} point{'' if deleted == 1 else 's'} from {args.collection!r}")
     return 0
-
-
-def _source_filter(path: str) -> dict[str, Any]:
-    """The documents of a file, or of every file under a folder, however PATH is typed."""
-    from jina_v3.index.sources import FOLDERS_KEY, SOURCE_KEY, identity
-
-    target = identity(path)
-    return {"$or": [{SOURCE_KEY: target}, {FOLDERS_KEY: target}]}
-
-
-def _nothing_matched(args: argparse.Namespace, store: Any, shown_at_most: int = 3) -> Any:
-    """The error for a delete that matched nothing, with a few of the stored sources."""
-    import numpy as np
-
-    from jina_v3.index.sources import SOURCE_KEY, shown
-
-    what = f"--source {args.source}" if args.id is None else f"--id {args.id!r}"
-    head = f"{what} matched no document in {args.collection!r}"
-    signature = store.read_signature()
-    if not store.count():
-        return ConfigurationError(f"{head}: the collection is empty")
-    hits = store.query(np.ones(signature.dimensions, np.float32), k=50)
-    if args.id is None:
-        found = (shown(str(h.metadata[SOURCE_KEY])) for h in hits if SOURCE_KEY in h.metadata)
-    else:
-        found = (repr(h.document_id) for h in hits)
-    some = list(dict.fromkeys(found))[:shown_at_most]
-    stored = f"; it holds {', '.join(some)} ..." if some else ""
-    return ConfigurationError(f"{head}{stored}")
 
 
 # -- the parsers -------------------------------------------------------------------------------

@@ -33,3 +33,19 @@ def test_the_table_has_one_row_per_hit():
     assert lines[1].split()[:4] == ["1", "0.9123", "docs/berlin.md", "[0]"]
     assert "**Berlin**" in lines[1] and "kb.jsonl › kb-kyoto" in lines[2]
     assert hits_table([], "x", tty=False) == "no hits\n"
+
+
+def test_sources_show_relative_to_the_working_directory_when_under_it(tmp_path, monkeypatch):
+    from jina_v3.cli.format import hit_source
+    from jina_v3.sources import identity
+
+    monkeypatch.chdir(tmp_path)
+    here = identity(tmp_path)
+    kb, outside = f"{here}/docs/kb.jsonl", "/elsewhere/notes.md"
+    assert hit_source(Hit("p", 1.0, "t", {"source": f"{here}/a.md"}, f"{here}/a.md", 2)) == (
+        "a.md [2]"
+    )
+    assert hit_source(Hit("p", 1.0, "t", {"source": kb}, f"{kb}#3", None)) == "docs/kb.jsonl#3"
+    assert hit_source(Hit("p", 1.0, "t", {"source": kb}, "k1", None)) == "docs/kb.jsonl › k1"
+    assert hit_source(Hit("p", 1.0, "t", {"source": outside}, outside, None)) == outside
+    assert hit_source(Hit("p", 1.0, "t", {}, "plain-id", None)) == "plain-id"

@@ -69,10 +69,11 @@ def _interrupted(args, cwd, signum):
     return rc, stdout, "".join(lines.queue)
 
 
-def _all_ids():
+def _all_ids(corpus):
+    from jina_v3.sources import identity
     from jina_v3.store import point_id
 
-    docs = [f"d{i:03d}" for i in range(DOCS)] + ["guide.md"]
+    docs = [f"d{i:03d}" for i in range(DOCS)] + [identity(corpus / "guide.md")]
     return {point_id(d, j) for d in docs for j in range(20)}
 
 
@@ -99,7 +100,7 @@ def test_sigint_and_sigterm_stop_cleanly_and_the_next_run_continues(fast_dir, tm
     resumed = f"qdrant-edge:{fast_dir / 'interrupted'}"
     full = cli(*_args(reference), cwd=tmp_path)
     assert full.returncode == 0, full.stderr
-    expected = dump(reference, _all_ids())
+    expected = dump(reference, _all_ids(tmp_path / "corpus"))
 
     counts = []
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -107,7 +108,9 @@ def test_sigint_and_sigterm_stop_cleanly_and_the_next_run_continues(fast_dir, tm
         assert rc == 130, (stdout, stderr)
         assert "(interrupted: re-run to continue)" in stdout and "Traceback" not in stderr
         assert "stopping after the batch in flight" in stderr
-        stored = dump(resumed, _all_ids())  # consistent: only whole, known points
+        stored = dump(
+            resumed, _all_ids(tmp_path / "corpus")
+        )  # consistent: only whole, known points
         assert all(expected[k] == v for k, v in stored.items())
         counts.append(len(stored))
     print("points after each stop:", counts, "of", len(expected))
@@ -119,7 +122,7 @@ def test_sigint_and_sigterm_stop_cleanly_and_the_next_run_continues(fast_dir, tm
     indexed, unchanged = int(summary[1]), int(summary[2])
     assert indexed + unchanged == DOCS + 1 and ", 0 replaced" in last.stdout
     assert (unchanged > 0) == (counts[1] > 0)  # what the stopped runs wrote is not redone
-    assert dump(resumed, _all_ids()) == expected
+    assert dump(resumed, _all_ids(tmp_path / "corpus")) == expected
     ours, theirs = _vectors(resumed, expected), _vectors(reference, expected)
     # other batch compositions: float32 GEMMs of other shapes round differently (~1e-6)
     assert max(np.abs(ours[k] - theirs[k]).max() for k in expected) <= 1e-5

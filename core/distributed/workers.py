@@ -191,15 +191,8 @@ def _pa() -> Any:
 def _batch_schema() -> Any:
     pa = _pa()
     texts = pa.list_(pa.string())
-    return pa.schema(
-        [
-            ("ids", texts),
-            ("texts", texts),
-            ("metadata", texts),
-            ("skipped", texts),
-            ("jsonl_ids", pa.string()),
-        ]
-    )
+    lists = [(name, texts) for name in ("ids", "texts", "metadata", "skipped")]
+    return pa.schema([*lists, ("jsonl_ids", pa.string())])
 
 
 def batch_table(

@@ -5,7 +5,7 @@
     JINA_API_KEY=jina_... python examples/index_corpus.py examples/data --api   # hosted API
 
 The library side of `jina-v3 index`: `jina_v3.sources.read_corpus` reads the files (ids are
-paths relative to the folder, or the .jsonl line's `id`; metadata `source`, `source_root` and
+the files' absolute paths, or the .jsonl line's `id`; metadata `source`, `source_folders` and
 the line's fields), a `TextChunker` cuts each document under a token budget (Markdown-aware,
 original text kept), and `VectorIndex.ingest` embeds the chunks as passages and writes them,
 skipping documents whose content is unchanged since the last run and replacing changed ones.

@@ -28,7 +28,7 @@ from pathlib import Path
 from jina_v3 import Embedder, SignatureMismatchError, VectorIndex
 from jina_v3.chunking import TextChunker
 from jina_v3.connectors.uris import DEFAULT_STORE_URI, open_store
-from jina_v3.sources import SkippedFile, read_corpus
+from jina_v3.sources import SkippedFile, read_corpus, shown
 
 DATA = Path(__file__).parent / "data"
 QUERIES = [
@@ -76,7 +76,8 @@ def main() -> None:
             print(f"\nquery: {query}" + (f"   filter: {json.dumps(where)}" if where else ""))
             for hit in index.search(query, k=args.k, filter=where):
                 text = " ".join(hit.text.split())[:70]
-                print(f"  {hit.score:+.3f}  {hit.metadata['source']:<24} {text}")
+                source = shown(hit.metadata["source"])  # relative to the working directory
+                print(f"  {hit.score:+.3f}  {source:<24} {text}")
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from pathlib import Path
 from jina_v3 import Embedder, Hit, VectorIndex
 from jina_v3.chunking import TextChunker
 from jina_v3.connectors.uris import DEFAULT_COLLECTION, DEFAULT_STORE_URI, open_store
-from jina_v3.sources import read_corpus
+from jina_v3.sources import read_corpus, shown
 
 DATA = Path(__file__).parent / "data"
 PROMPT = """\
@@ -41,9 +41,10 @@ def build_prompt(question: str, hits: list[Hit]) -> str:
     """The question with its sources numbered [1]..[k], each with where it comes from."""
     blocks = []
     for number, hit in enumerate(hits, 1):
-        where = str(hit.metadata.get("source", hit.document_id))
-        if hit.document_id != where:  # a .jsonl line: the file and the line's id
-            where = f"{where} › {hit.document_id}"
+        source = str(hit.metadata.get("source", hit.document_id))
+        where = shown(source)  # files as paths relative to the working directory
+        if hit.document_id != source:  # a .jsonl line: the file and the line's id
+            where = f"{where} › {shown(hit.document_id)}"
         if hit.chunk_index:
             where = f"{where}, part {hit.chunk_index + 1}"
         body = textwrap.indent(hit.text.strip(), "    ")

@@ -3,6 +3,7 @@
 - ``main.py``: the parser, ``main`` (one line per error, exit codes), and the ``embed`` and
   ``serve`` commands.
 - ``index.py``: the main job: ``index``, ``search``, ``info`` and ``delete`` on a collection.
+- ``by_source.py``: documents selected by their files (``index --prune``, ``delete --source``).
 - ``format.py``: how results are printed (the search table, snippets, ``--json``).
 
 May import anything below it: the foundations, ``index``, ``server``, ``distributed`` and the

@@ -7,6 +7,8 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from jina_v3.index.sources import SOURCE_KEY, shown
+
 BOLD, RESET = "\x1b[1m", "\x1b[0m"
 # short words not worth marking in a snippet (English, German, French, Spanish)
 _STOPWORDS = frozenset(
@@ -81,13 +83,21 @@ def snippet(text: str, query: str, *, width: int, tty: bool) -> str:
 
 
 def hit_source(hit: Any) -> str:
-    """Where a hit comes from: its source file (and document id for .jsonl lines), chunk."""
-    source = str(hit.metadata.get("source", hit.document_id))
-    if hit.document_id not in (source, ""):
-        source = f"{source} › {hit.document_id}"
+    """Where a hit comes from: its source file (shown relative to the working directory when
+    under it), the line or document id of a .jsonl line, the chunk."""
+    source = str(hit.metadata.get(SOURCE_KEY, ""))
+    document = hit.document_id
+    if not source:
+        where = document
+    elif document in (source, ""):
+        where = shown(source)
+    elif document.startswith(source + "#"):  # a .jsonl line without an id of its own
+        where = shown(source) + document[len(source) :]
+    else:
+        where = f"{shown(source)} › {document}"
     if hit.chunk_index is not None:
-        source += f" [{hit.chunk_index}]"
-    return printable(source)
+        where += f" [{hit.chunk_index}]"
+    return printable(where)
 
 
 def hits_table(hits: Sequence[Any], query: str, *, tty: bool, width: int = 100) -> str:

@@ -116,14 +116,10 @@ class _StopFlag:
 
 
 def _documents(
-    items: Iterator[Any],
-    failed: list[str],
-    warn: Callable[[str], None],
-    stop: _StopFlag,
-    lines: dict[str, list[str]],
+    items: Iterator[Any], failed: list[str], warn: Callable[[str], None], stop: _StopFlag
 ) -> Iterator[Any]:
     """The documents, skipped files counted and warned about; ends early once stopped (the
-    documents read so far form the last batch). `lines` gets the ids read from each .jsonl."""
+    documents read so far form the last batch)."""
     from jina_v3.index.sources import SkippedFile
 
     for item in items:
@@ -133,31 +129,7 @@ def _documents(
             failed.append(item.source)
             warn(f"jina-v3 index: warning: {item}")
         else:
-            source = str(item.metadata.get("source", ""))
-            if source.lower().endswith(".jsonl"):
-                lines.setdefault(source, []).append(item.id)
             yield item
-
-
-def _prune(store: Any, files: list[Any], roots: list[str], lines: dict[str, list[str]]) -> int:
-    """Delete the documents of `roots` whose files are gone, and those of each .jsonl file
-    whose lines are gone (`lines`: the ids read from it); the number of points deleted."""
-    from jina_v3.index.sources import SkippedFile
-
-    unlisted = [f.source for f in files if isinstance(f, SkippedFile) and f.folder]
-    before = store.count()
-    for root in roots:
-        if any(u == root or u.startswith(root.rstrip("/") + "/") for u in unlisted):
-            print(
-                f"jina-v3 index: warning: not pruning {root}: part of it could not be listed",
-                file=sys.stderr,
-            )
-            continue
-        seen = sorted(f.source for f in files if not isinstance(f, SkippedFile) and f.root == root)
-        store.delete(filter={"source_root": root, "source": {"$nin": seen}})
-    for source, ids in lines.items():
-        store.delete(filter={"source": source, "document_id": {"$nin": ids}})
-    return before - store.count()
 
 
 def _total(files: list[Any]) -> int | None:
@@ -192,11 +164,13 @@ def _check_chunk_tokens(chunk_tokens: int | None) -> None:
 
 
 def run_index(args: argparse.Namespace) -> int:
-    from jina_v3.index.sources import list_files, root_name
+    from jina_v3.cli.by_source import prune
+    from jina_v3.index.sources import identity, list_files
 
     _check_chunk_tokens(args.chunk_tokens)
     files = list_files(args.paths, glob=args.glob)  # before the model: a typo fails at once
-    roots = list(dict.fromkeys(root_name(p) for p in args.paths))
+    # the folders named: --prune deletes what is gone under them (a file root: its lines)
+    roots = list(dict.fromkeys(identity(p) for p in args.paths if os.path.isdir(p)))
     store = open_store(args)
     try:
         store.read_signature()  # a store that cannot be opened fails before the model loads
@@ -215,8 +189,8 @@ def run_index(args: argparse.Namespace) -> int:
             interrupted = summary.interrupted or stop()
             line = str(summary)
             if args.prune and not interrupted:
-                lines = summary.extra.get("jsonl_ids", {})
-                pruned = _prune(store, list_files(args.paths), roots, lines)
+                jsonl_ids = summary.extra.get("jsonl_ids", {})
+                pruned = prune(store, list_files(args.paths), roots, jsonl_ids)
                 line += f"; pruned {pruned} chunks of files that are gone"
         finally:
             store.close()
@@ -245,15 +219,15 @@ def _ingest(args: argparse.Namespace, store: Any, files: list[Any], stop: _StopF
         **batch,
     )
     failed: list[str] = []
-    lines: dict[str, list[str]] = {}
+    jsonl_ids: dict[str, Any] = {}
     warn = (lambda line: None) if args.quiet else (lambda line: print(line, file=sys.stderr))
     summary = index.ingest(
-        _documents(read_files(files), failed, warn, stop, lines),
+        _documents(read_files(files, jsonl_ids=jsonl_ids), failed, warn, stop),
         progress=Progress(_total(files), mode="off" if args.quiet else "auto"),
         stop=stop,
     )
     summary.failed = len(failed)
-    summary.extra["jsonl_ids"] = lines
+    summary.extra["jsonl_ids"] = jsonl_ids
     return summary
 
 
@@ -397,6 +371,8 @@ def run_info(args: argparse.Namespace) -> int:
 
 
 def run_delete(args: argparse.Namespace) -> int:
+    from jina_v3.cli.by_source import nothing_matched, source_filter
+
     store = open_store(args)
     try:
         if store.read_signature() is None:
@@ -407,8 +383,10 @@ def run_delete(args: argparse.Namespace) -> int:
         elif args.id is not None:
             store.delete(document_ids=[args.id])
         else:
-            store.delete(filter={"source": args.source})
+            store.delete(filter=source_filter(args.source))
         deleted = before - store.count()
+        if not deleted and not args.all:
+            raise nothing_matched(args, store)
     finally:
         store.close()
     print(f"deleted {deleted} point{'' if deleted == 1 else 's'} from {args.collection!r}")
@@ -502,7 +480,9 @@ def add_commands(commands: Any, base: argparse.ArgumentParser) -> None:
     delete = commands.add_parser("delete", parents=[base], help="delete documents or everything")
     _store_options(delete)
     which = delete.add_mutually_exclusive_group(required=True)
-    which.add_argument("--source", metavar="PATH", help="the documents of one source file")
+    which.add_argument(
+        "--source", metavar="PATH", help="the documents of a file, or of every file in a folder"
+    )
     which.add_argument("--id", metavar="ID", help="one document (all its chunks)")
     which.add_argument("--all", action="store_true", help="every point (keeps the collection)")
     delete.set_defaults(run=run_delete)

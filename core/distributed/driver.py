@@ -26,6 +26,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -199,7 +200,8 @@ def index_dataset(
 
     Returns:
         The run's :class:`~jina_v3.index.IngestSummary` (``failed``: skipped inputs;
-        ``extra``: ``actors``, ``startup_s``, ``blocks``).
+        ``extra``: ``actors``, ``startup_s``, ``blocks``, and ``jsonl_ids``: the ids read
+        from each ``.jsonl`` file, as :data:`jina_v3.sources.JsonlIds`, for pruning).
 
     Raises:
         ConfigurationError: Invalid settings, a root that does not exist.
@@ -321,7 +323,7 @@ def _check_positive(name: str, value: Any) -> None:
 
 
 def _list_files(source: Any, glob: str | None) -> list[Any] | None:
-    """The files of a path source (absolute paths to open, roots and ids as given)."""
+    """The files of a path source (absolute paths to open: workers have their own cwd)."""
     if isinstance(source, (str, os.PathLike)) or (
         isinstance(source, (list, tuple)) and all(isinstance(s, (str, os.PathLike)) for s in source)
     ):
@@ -390,7 +392,7 @@ def _dataset(ray: Any, source: Any, files: list[Any] | None, rows: int, task_cpu
     if files is not None:
         return ray.data.from_items([{"part": 0}]).map_batches(
             read_block,
-            fn_kwargs={"files": files, "documents_per_batch": rows},
+            fn_kwargs={"files": files, "documents_per_batch": rows, "cwd": os.getcwd()},
             batch_size=None,
             batch_format="pyarrow",
             num_cpus=task_cpus,
@@ -447,6 +449,7 @@ def _run(
     context.raise_original_map_exception = True
     bar = progress if isinstance(progress, Progress) else (Progress() if progress else None)
     summary = IngestSummary()
+    jsonl_ids: dict[str, list[str] | None] = {}
     blocks = 0
     try:
         ds = _dataset(ray, source, files, index.batch_size, plan.task_cpus)
@@ -478,6 +481,8 @@ def _run(
                 for reason in row["failures"] or ():
                     summary.failed += 1
                     (on_skipped or logger.warning)(reason)
+                if row["jsonl_ids"]:
+                    jsonl_ids.update(json.loads(row["jsonl_ids"]))
                 if bar is not None:
                     bar.update(
                         int(row["documents"]), points=int(row["points"]), tokens=int(row["tokens"])
@@ -494,5 +499,5 @@ def _run(
             setattr(context, name, value)
         if bar is not None and not isinstance(progress, Progress):
             bar.close()
-    summary.extra["blocks"] = blocks
+    summary.extra.update(blocks=blocks, jsonl_ids=jsonl_ids)
     return summary

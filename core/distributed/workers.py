@@ -8,9 +8,11 @@ point ids, payloads, content hashes, skip-unchanged and signature checks are the
 
 Rows between the stages (pyarrow):
 
-    documents   id, text, metadata (JSON text), skipped (why a file or line was left out)
+    documents   id, text, metadata (JSON text), skipped (why a file or line was left out),
+                jsonl_ids (JSON text: the .jsonl files read through, see sources.JsonlIds)
     chunked     ... + chunks (list of strings; null: the document is one point)
-    summaries   documents, indexed, replaced, unchanged, points, tokens, seconds, failures
+    summaries   documents, indexed, replaced, unchanged, points, tokens, seconds, failures,
+                jsonl_ids (passed on to the driver, for --prune)
 """
 
 from __future__ import annotations
@@ -150,36 +152,48 @@ def _pa() -> Any:
 def _batch_schema() -> Any:
     pa = _pa()
     texts = pa.list_(pa.string())
-    return pa.schema([("ids", texts), ("texts", texts), ("metadata", texts), ("skipped", texts)])
+    lists = [(name, texts) for name in ("ids", "texts", "metadata", "skipped")]
+    return pa.schema([*lists, ("jsonl_ids", pa.string())])
 
 
-def batch_table(documents: Sequence[Document], skipped: Sequence[str] = ()) -> Any:
-    """One row holding a batch: its documents (metadata as JSON) and the inputs left out."""
+def batch_table(
+    documents: Sequence[Document],
+    skipped: Sequence[str] = (),
+    jsonl_ids: Mapping[str, list[str] | None] | None = None,
+) -> Any:
+    """One row holding a batch: its documents (metadata as JSON), the inputs left out, and
+    the .jsonl files finished in it (their ids, for --prune)."""
     row = {
         "ids": [d.id for d in documents],
         "texts": [d.text for d in documents],
         "metadata": [json.dumps(dict(d.metadata), ensure_ascii=False) for d in documents],
         "skipped": list(skipped),
+        "jsonl_ids": json.dumps(dict(jsonl_ids), ensure_ascii=False) if jsonl_ids else None,
     }
     return _pa().Table.from_pylist([row], schema=_batch_schema())
 
 
-def read_block(_: Any, *, files: Sequence[Any], documents_per_batch: int) -> Iterator[Any]:
-    """The corpus, read as ``jina-v3 index`` reads it (one task: ids stay unique, first wins)."""
-    from jina_v3.index.sources import SkippedFile, read_files
+def read_block(
+    _: Any, *, files: Sequence[Any], documents_per_batch: int, cwd: str | None = None
+) -> Iterator[Any]:
+    """The corpus, read as ``jina-v3 index`` reads it (one task: ids stay unique, first wins);
+    skipped inputs are worded for the driver's working directory `cwd`."""
+    from jina_v3.index.sources import JsonlIds, SkippedFile, read_files
 
     documents: list[Document] = []
     skipped: list[str] = []
-    for item in read_files(files):
+    jsonl_ids: JsonlIds = {}
+    for item in read_files(files, jsonl_ids=jsonl_ids):
         if isinstance(item, SkippedFile):
-            skipped.append(str(item))
+            skipped.append(item.describe(cwd))
         else:
             documents.append(item)
         if len(documents) + len(skipped) >= documents_per_batch:
-            yield batch_table(documents, skipped)
+            yield batch_table(documents, skipped, jsonl_ids)
             documents, skipped = [], []
-    if documents or skipped:
-        yield batch_table(documents, skipped)
+            jsonl_ids.clear()  # each file once: in the batch where it was finished
+    if documents or skipped or jsonl_ids:
+        yield batch_table(documents, skipped, jsonl_ids)
 
 
 def dataset_block(table: Any) -> Any:
@@ -379,6 +393,7 @@ def _summary_schema() -> Any:
             *((name, pa.int64()) for name in SUMMARY_COUNTS),
             ("seconds", pa.float64()),
             ("failures", pa.list_(pa.string())),
+            ("jsonl_ids", pa.string()),
         ]
     )
 
@@ -439,5 +454,9 @@ class EmbedWorker:
             self._index.chunks.clear()
         self._failures.pop(row["ids"][0] if row["ids"] else "", None)
         out: dict[str, Any] = {name: getattr(summary, name) for name in SUMMARY_COUNTS}
-        out.update(seconds=time.perf_counter() - started, failures=list(row["skipped"]))
+        out.update(
+            seconds=time.perf_counter() - started,
+            failures=list(row["skipped"]),
+            jsonl_ids=row.get("jsonl_ids"),
+        )
         return out

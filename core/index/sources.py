@@ -8,23 +8,33 @@
 
 Folders are walked recursively in sorted order (hidden entries, those starting with ``.``,
 are left out; files of other types are ignored), so the same tree always gives the same
-documents in the same order. Ids and metadata:
+documents in the same order.
 
-- a ``.txt`` / ``.md`` file is one document; its id is its path relative to the root given
-  (POSIX form), or the path as given when the root is the file itself;
-- a ``.jsonl`` file holds one JSON object per line with ``text`` and an optional ``id``
-  (else the id is ``relative/path.jsonl#LINE``, lines counted from 1); the line's other
-  fields become metadata;
-- every document carries ``source`` (that relative path, or the file path as given) and
-  ``source_root`` (the root as given, normalised) in its metadata; these two are set by the
-  reader and win over fields of the same name in a ``.jsonl`` line.
+A file's identity is its absolute, resolved path in POSIX form (:func:`identity`): the same
+however its path was typed (relative, ``./x``, absolute, through a symlink, through its
+folder or as itself), and never the same for two files. A file named twice in one call is
+read once. Ids and metadata:
 
-A file that cannot be read or decoded (and a bad ``.jsonl`` line, or a second document with
-an id already seen) is yielded as a :class:`SkippedFile` naming it and why, never raised: the
-rest of the corpus goes on. A root that does not exist is a :class:`ConfigurationError`,
-raised at once (a typo must not look like an empty corpus).
+- a ``.txt`` / ``.md`` file is one document; its id is its identity;
+- a ``.jsonl`` file holds one JSON object per line with ``text`` and an optional ``id`` (a
+  string; an integer is taken as its decimal string, so ``1`` and ``"1"`` are the same id),
+  else the id is ``<identity>#LINE`` (lines counted from 1); the line's other fields (and
+  those of an optional ``metadata`` object) become metadata;
+- every document carries ``source`` (its file's identity) and ``source_folders`` (every
+  folder above the file, absolute: what ``--prune`` selects a root's documents by).
 
-Everything here is pure and picklable (:func:`list_files` and :func:`read_file` split the
+Reserved metadata names (:data:`RESERVED_FIELDS`): ``source`` and ``source_folders`` (set
+here) and the index's own ``text``, ``document_id``, ``chunk_index`` and ``content_hash``. A
+``.jsonl`` line that carries one of them (or a field both at the top level and in its
+``metadata``) is skipped, never silently overwritten.
+
+A file that cannot be read or decoded (and a bad ``.jsonl`` line, a file whose name is not
+valid UTF-8, or a second document with an id already seen) is yielded as a
+:class:`SkippedFile` naming it and why, never raised: the rest of the corpus goes on. A root
+that does not exist is a :class:`ConfigurationError`, raised at once (a typo must not look
+like an empty corpus).
+
+Everything here is pure and picklable (:func:`list_files` and :func:`read_files` split the
 work for a pool of workers).
 """
 
@@ -38,48 +48,107 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from jina_v3.errors import ConfigurationError, JinaV3Error
-from jina_v3.index.store import Document
+from jina_v3.index.store import RESERVED_KEYS, Document
 
 __all__ = [
+    "FOLDERS_KEY",
+    "RESERVED_FIELDS",
+    "SOURCE_KEY",
     "SUFFIXES",
+    "JsonlIds",
     "SkippedFile",
     "SourceFile",
+    "escaped",
+    "folders_of",
+    "identity",
     "list_files",
     "read_corpus",
     "read_file",
     "read_files",
-    "root_name",
+    "shown",
+    "under",
 ]
 
 #: The file types the reader takes.
 SUFFIXES = (".jsonl", ".md", ".txt")
-SOURCE_KEY, SOURCE_ROOT_KEY = "source", "source_root"
+SOURCE_KEY, FOLDERS_KEY = "source", "source_folders"
+#: Metadata names a corpus line may not carry: the reader's own and the index's.
+RESERVED_FIELDS = frozenset({SOURCE_KEY, FOLDERS_KEY} | RESERVED_KEYS)
+
+#: Per ``.jsonl`` file read (by identity): the ids of its documents, or None when some of
+#: its lines were skipped (its stored lines are then never pruned). Files that could not be
+#: read are absent. Filled by :func:`read_files`; what ``--prune`` prunes lines by.
+JsonlIds = dict[str, list[str] | None]
+
+
+def identity(path: str | os.PathLike[str]) -> str:
+    """A file's identity: its absolute, resolved path in POSIX form (``source``, and the id
+    of a text file)."""
+    return Path(os.path.realpath(os.fspath(path))).as_posix()
+
+
+def folders_of(source: str) -> list[str]:
+    """Every folder above an identity, outermost first (metadata ``source_folders``)."""
+    return [folder.as_posix() for folder in reversed(Path(source).parents)]
+
+
+def under(path: str, folder: str) -> bool:
+    """Whether identity `path` is `folder` or inside it."""
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
+def escaped(path: str) -> str:
+    """A path with the bytes of a name that is not UTF-8 written as ``\\xe9``: printable."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def shown(source: str, cwd: str | None = None) -> str:
+    """A source as people read it: relative to `cwd` (default: the working directory) when
+    it is under it, else as it is. What every message and table prints."""
+    if not os.path.isabs(source):
+        return source  # not a path (a dataset row's id)
+    try:
+        here = identity(cwd if cwd is not None else os.getcwd())
+    except OSError:  # the working directory was deleted
+        return source
+    if source == here:
+        return "."
+    return source[len(here.rstrip("/")) + 1 :] if under(source, here) else source
+
+
+def _where(source: str, line: int | None, cwd: str | None) -> str:
+    return shown(source, cwd) + ("" if line is None else f"#{line}")
 
 
 @dataclass(frozen=True)
 class SourceFile:
-    """One file to read: where it is, the root it was found under, and its ``source`` name."""
+    """One file to read: where to open it, and its identity (metadata ``source``)."""
 
     path: str  # to open
-    root: str  # the root as given (normalised): metadata ``source_root``
-    source: str  # relative to the root (POSIX), or the path as given: metadata ``source``
+    source: str  # the identity
 
 
 @dataclass(frozen=True)
 class SkippedFile:
     """A file (or one ``.jsonl`` line) left out, and why (one line)."""
 
-    source: str  # the file, or ``file.jsonl#LINE``
+    source: str  # the file's identity (escaped when its name is not UTF-8)
     reason: str
     folder: bool = False  # a folder that could not be listed (its files are unknown)
+    line: int | None = None  # the ``.jsonl`` line
+    first: str | None = None  # a duplicate id: where the id was first read ...
+    first_line: int | None = None  # ... and on which line
+
+    def describe(self, cwd: str | None = None) -> str:
+        """``skipped WHERE: REASON``, paths shown relative to `cwd` (default: the working
+        directory)."""
+        text = f"skipped {_where(self.source, self.line, cwd)}: {self.reason}"
+        if self.first is not None:
+            text += f" (first at {_where(self.first, self.first_line, cwd)})"
+        return text
 
     def __str__(self) -> str:
-        return f"skipped {self.source}: {self.reason}"
-
-
-def root_name(path: str | os.PathLike[str]) -> str:
-    """A root as given, normalised (``./docs/`` -> ``docs``): metadata ``source_root``."""
-    return PurePosixPath(Path(os.path.normpath(os.fspath(path))).as_posix()).as_posix()
+        return self.describe()
 
 
 def _matches(relative: str, glob: str | None) -> bool:
@@ -95,31 +164,44 @@ def _matches(relative: str, glob: str | None) -> bool:
     return False
 
 
-def _walk(root: Path, display: str, relative: str = "") -> Iterator[tuple[str, str] | SkippedFile]:
+def _walk(root: str, relative: str = "") -> Iterator[tuple[str, str] | SkippedFile]:
     """(path, relative) of every candidate file under `root`, sorted; unlistable folders
     come out as SkippedFile."""
-    folder = root / relative if relative else root
+    folder = os.path.join(root, relative) if relative else root
     try:
         with os.scandir(folder) as entries:
             names = sorted(
                 (e.name, e.is_dir(follow_symlinks=False)) for e in entries if e.name[:1] != "."
             )
     except OSError as exc:
-        shown = f"{display}/{relative}" if relative else display
-        yield SkippedFile(shown, f"cannot list this folder ({exc.strerror or exc})", folder=True)
+        reason = f"cannot list this folder ({exc.strerror or exc})"
+        yield SkippedFile(escaped(identity(folder)), reason, folder=True)
         return
     for name, is_dir in names:
         rel = f"{relative}/{name}" if relative else name
         if is_dir:
-            yield from _walk(root, display, rel)
+            yield from _walk(root, rel)
         elif os.path.splitext(name)[1].lower() in SUFFIXES:
-            yield str(folder / name), rel
+            yield os.path.join(folder, name), rel
+
+
+def _source_file(path: str) -> SourceFile | SkippedFile:
+    source = identity(path)
+    if not os.path.exists(path):  # a broken link: named where it is, not where it points
+        folder, name = os.path.split(os.path.abspath(path))
+        source = Path(identity(folder), name).as_posix()
+    try:
+        source.encode("utf-8")
+    except UnicodeEncodeError:  # a name that is not UTF-8 (surrogate-escaped by Python)
+        return SkippedFile(escaped(source), "its name is not valid UTF-8; rename the file")
+    return SourceFile(path, source)
 
 
 def list_files(
     paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], *, glob: str | None = None
 ) -> list[SourceFile | SkippedFile]:
-    """The files `read_corpus` reads, in order (a folder that cannot be listed: skipped).
+    """The files `read_corpus` reads, in order, each once (a folder that cannot be listed,
+    a file whose name is not UTF-8: skipped).
 
     Raises:
         ConfigurationError: A root does not exist, or no path was given.
@@ -128,21 +210,26 @@ def list_files(
     if not roots:
         raise ConfigurationError("no path given: pass files or folders to read")
     out: list[SourceFile | SkippedFile] = []
+    listed: set[str] = set()
     for given in roots:
-        root = root_name(given)
+        root = os.fspath(given)
         if not os.path.lexists(root):
-            raise ConfigurationError(f"{os.fspath(given)}: no such file or folder")
+            raise ConfigurationError(f"{escaped(root)}: no such file or folder")
         if os.path.isdir(root):
-            for item in _walk(Path(root), root):
-                if isinstance(item, SkippedFile):
-                    out.append(item)
-                elif _matches(item[1], glob):
-                    out.append(SourceFile(item[0], root, item[1]))
+            found = [
+                item if isinstance(item, SkippedFile) else _source_file(item[0])
+                for item in _walk(root)
+                if isinstance(item, SkippedFile) or _matches(item[1], glob)
+            ]
         elif os.path.splitext(root)[1].lower() in SUFFIXES:
-            out.append(SourceFile(root, root, root))
+            found = [_source_file(root)]
         else:
             kinds = ", ".join(SUFFIXES)
-            out.append(SkippedFile(root, f"not a {kinds} file"))
+            found = [SkippedFile(escaped(identity(root)), f"not a {kinds} file")]
+        for item in found:
+            if item.source not in listed:  # one file, one document: read once
+                listed.add(item.source)
+                out.append(item)
     return out
 
 
@@ -171,52 +258,74 @@ def _decode(raw: bytes) -> str:
 
 def read_file(file: SourceFile) -> Iterator[Document | SkippedFile]:
     """The documents of one file (a ``.jsonl`` gives one per line), or why not."""
+    for _, item in _read(file):
+        yield item
+
+
+def _read(file: SourceFile) -> Iterator[tuple[int | None, Document | SkippedFile]]:
+    """(line, item) for each document of a file (line: None for a text file)."""
     try:
         raw = _read_bytes(file.path)
     except OSError as exc:
-        yield SkippedFile(file.source, _problem(exc))
+        yield None, SkippedFile(file.source, _problem(exc))
         return
-    base = {SOURCE_KEY: file.source, SOURCE_ROOT_KEY: file.root}
+    base = {SOURCE_KEY: file.source, FOLDERS_KEY: folders_of(file.source)}
     if not file.path.lower().endswith(".jsonl"):
         try:
             text = _decode(raw)
         except ValueError as exc:
-            yield SkippedFile(file.source, str(exc))
+            yield None, SkippedFile(file.source, str(exc))
             return
         if not text.strip():
-            yield SkippedFile(file.source, "empty (no text to index)")
+            yield None, SkippedFile(file.source, "empty (no text to index)")
             return
-        yield Document(file.source, text, base)
+        yield None, Document(file.source, text, base)
         return
     for number, line in enumerate(raw.splitlines(), 1):
         if line.strip():
-            yield _jsonl_document(line, f"{file.source}#{number}", base)
+            yield number, _jsonl_document(line, file.source, number, base)
 
 
-def _jsonl_document(line: bytes, where: str, base: dict[str, str]) -> Document | SkippedFile:
+def _jsonl_document(
+    line: bytes, source: str, number: int, base: dict[str, object]
+) -> Document | SkippedFile:
+    def skipped(reason: str) -> SkippedFile:
+        return SkippedFile(source, reason, line=number)
+
     try:
         row = json.loads(_decode(line))
     except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError
-        return SkippedFile(where, str(exc) if "UTF-8" in str(exc) else f"not JSON ({exc})")
+        return skipped(str(exc) if "UTF-8" in str(exc) else f"not JSON ({exc})")
     if not isinstance(row, dict):
-        return SkippedFile(where, f"a JSON {type(row).__name__}; expected an object with text")
+        return skipped(f"a JSON {type(row).__name__}; expected an object with text")
     text = row.pop("text", None)
     if not isinstance(text, str) or not text.strip():
-        return SkippedFile(where, "no text: each line needs a non-empty string 'text'")
+        return skipped("no text: each line needs a non-empty string 'text'")
     raw_id = row.pop("id", None)
     if raw_id is None or raw_id == "":
-        doc_id = where
+        doc_id = f"{source}#{number}"
     elif isinstance(raw_id, (str, int)) and not isinstance(raw_id, bool):
-        doc_id = str(raw_id)
+        doc_id = str(raw_id)  # an integer id is its decimal string: 1 and "1" are one id
     else:
-        return SkippedFile(where, f"'id' must be a string or an integer, got {raw_id!r}")
+        return skipped(f"'id' must be a string or an integer, got {raw_id!r}")
     nested = row.pop("metadata", None)
     if nested is not None and not isinstance(nested, dict):
-        return SkippedFile(where, f"'metadata' must be an object, got {type(nested).__name__}")
+        return skipped(f"'metadata' must be an object, got {type(nested).__name__}")
+    nested = nested or {}
+    reserved = sorted(RESERVED_FIELDS & (set(row) | set(nested)))
+    if reserved:
+        names = ", ".join(map(repr, reserved))
+        return skipped(
+            f"field {names} is reserved (the reader or the index sets it); rename the field"
+        )
+    twice = sorted(set(row) & set(nested))
+    if twice:
+        names = ", ".join(map(repr, twice))
+        return skipped(f"field {names} is both in 'metadata' and at the top level; keep one")
     try:
-        return Document(doc_id, text, {**(nested or {}), **row, **base})
+        return Document(doc_id, text, {**nested, **row, **base})
     except JinaV3Error as exc:
-        return SkippedFile(where, str(exc))
+        return skipped(str(exc))
 
 
 def read_corpus(
@@ -239,19 +348,35 @@ def read_corpus(
     return read_files(list_files(paths, glob=glob))
 
 
-def read_files(files: Iterable[SourceFile | SkippedFile]) -> Iterator[Document | SkippedFile]:
-    """The documents of files from :func:`list_files`, duplicate ids left out (skipped)."""
-    first: dict[str, str] = {}
+def read_files(
+    files: Iterable[SourceFile | SkippedFile], *, jsonl_ids: JsonlIds | None = None
+) -> Iterator[Document | SkippedFile]:
+    """The documents of files from :func:`list_files`, duplicate ids left out (skipped).
+
+    Args:
+        files: What :func:`list_files` lists.
+        jsonl_ids: Filled, as each ``.jsonl`` file is read through, with the ids read from
+            it (see :data:`JsonlIds`).
+    """
+    first: dict[str, tuple[str, int | None]] = {}
     for file in files:
         if isinstance(file, SkippedFile):
             yield file
             continue
-        for item in read_file(file):
-            if isinstance(item, Document):
-                where = str(item.metadata[SOURCE_KEY])
-                if item.id in first:
-                    seen = first[item.id]
-                    item = SkippedFile(where, f"duplicate id {item.id!r} (first in {seen})")
-                else:
-                    first[item.id] = where
+        ids: list[str] | None = []
+        readable = True
+        for line, item in _read(file):
+            if isinstance(item, SkippedFile):
+                readable = readable and line is not None  # None: the file itself
+                ids = None  # some of its lines were skipped
+            elif item.id in first:
+                seen, seen_line = first[item.id]
+                reason = f"duplicate id {item.id!r}"
+                item = SkippedFile(file.source, reason, line=line, first=seen, first_line=seen_line)
+            else:
+                first[item.id] = (file.source, line)
+                if ids is not None:
+                    ids.append(item.id)
             yield item
+        if jsonl_ids is not None and readable and file.path.lower().endswith(".jsonl"):
+            jsonl_ids[file.source] = ids

@@ -56,3 +56,19 @@ def test_stored_text_cannot_drive_the_terminal():
     rows = [{"collection": "c\x1b[2J", "points": 1, "signature": {"model": "m\u202e\n"}}]
     assert "c\\x1b[2J" in info_table("s", rows) and "m\\u202e\\n" in info_table("s", rows)
     assert "\x1b" not in info_table("s", rows) and "\u202e" not in info_table("s", rows)
+
+
+def test_sources_show_relative_to_the_working_directory_when_under_it(tmp_path, monkeypatch):
+    from jina_v3.cli.format import hit_source
+    from jina_v3.sources import identity
+
+    monkeypatch.chdir(tmp_path)
+    here = identity(tmp_path)
+    kb, outside = f"{here}/docs/kb.jsonl", "/elsewhere/notes.md"
+    assert hit_source(Hit("p", 1.0, "t", {"source": f"{here}/a.md"}, f"{here}/a.md", 2)) == (
+        "a.md [2]"
+    )
+    assert hit_source(Hit("p", 1.0, "t", {"source": kb}, f"{kb}#3", None)) == "docs/kb.jsonl#3"
+    assert hit_source(Hit("p", 1.0, "t", {"source": kb}, "k1", None)) == "docs/kb.jsonl › k1"
+    assert hit_source(Hit("p", 1.0, "t", {"source": outside}, outside, None)) == outside
+    assert hit_source(Hit("p", 1.0, "t", {}, "plain-id", None)) == "plain-id"

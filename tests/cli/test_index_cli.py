@@ -11,6 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from jina_v3.sources import identity
 from tests.cli.conftest import (
     CHUNK_TOKENS,
     DATA,
@@ -53,6 +54,8 @@ def indexed(request, fast_dir, tmp_path_factory, tiny_embedder):
         **expected_points(work / "extra", tiny_embedder),
     }
     env.first = env.index()
+    env.berlin = identity(corpus / "docs" / "en" / "berlin.md")
+    env.lyon = identity(corpus / "docs" / "fr" / "lyon.md")
     env.documents = len({v[0] for v in env.expected().values()})
     return env
 
@@ -77,10 +80,12 @@ def test_index_the_sample_corpus_into_each_embedded_store(indexed):
     stored = _state(indexed)
     expected = indexed.expected()
     assert {k: v[:3] for k, v in stored.items()} == expected  # exactly the chunks, as written
-    berlin = next(v for v in stored.values() if v[0] == "docs/en/berlin.md")
-    assert berlin[3]["source"] == "docs/en/berlin.md" and berlin[3]["source_root"] == "corpus"
+    berlin = next(v for v in stored.values() if v[0] == indexed.berlin)
+    assert berlin[3]["source"] == indexed.berlin  # the file's absolute path
+    assert identity(indexed.corpus) in berlin[3]["source_folders"]
     kb = next(v for v in stored.values() if v[0] == "kb-lisbon-trams")
-    assert kb[3]["source"] == "knowledge_base.jsonl" and kb[3]["lang"] == "en"
+    assert kb[3]["source"] == identity(indexed.corpus / "knowledge_base.jsonl")
+    assert kb[3]["lang"] == "en"
     info = cli("info", "--store", indexed.uri, "--json", cwd=indexed.work)
     (row,) = json.loads(info.stdout)["collections"]
     assert row["collection"] == "documents" and row["points"] == len(expected)
@@ -129,7 +134,7 @@ def test_a_rerun_re_embeds_nothing_and_duplicates_nothing(indexed):
 
 def test_a_changed_file_alone_is_re_embedded_and_its_old_chunks_go(indexed):
     before = _state(indexed)
-    old = [k for k, v in before.items() if v[0] == "docs/en/berlin.md"]
+    old = [k for k, v in before.items() if v[0] == indexed.berlin]
     assert len(old) >= 2  # several chunks, of which only one will remain
     (indexed.corpus / "docs" / "en" / "berlin.md").write_text(
         "# Berlin\n\nBerlin has more bridges than Venice.\n", encoding="utf-8"
@@ -141,29 +146,30 @@ def test_a_changed_file_alone_is_re_embedded_and_its_old_chunks_go(indexed):
         f"0 documents indexed, {unchanged} skipped unchanged, 1 replaced: 1 chunks" in proc.stdout
     )
     after = _state(indexed)
-    now = {k: v for k, v in after.items() if v[0] == "docs/en/berlin.md"}
+    now = {k: v for k, v in after.items() if v[0] == indexed.berlin}
     new = "# Berlin\n\nBerlin has more bridges than Venice."
     assert [v[1:3] for v in now.values()] == [(0, new)]
-    others = {k: v for k, v in before.items() if v[0] != "docs/en/berlin.md"}
-    assert {k: v for k, v in after.items() if v[0] != "docs/en/berlin.md"} == others
+    others = {k: v for k, v in before.items() if v[0] != indexed.berlin}
+    assert {k: v for k, v in after.items() if v[0] != indexed.berlin} == others
 
 
 def test_prune_removes_the_documents_of_deleted_files_only_under_this_runs_roots(indexed):
     lyon = indexed.corpus / "docs" / "fr" / "lyon.md"
     if lyon.exists():
         lyon.unlink()
-    indexed.gone = ["docs/fr/lyon.md", "note.txt"]
+    note = identity(indexed.work / "extra" / "note.txt")
+    indexed.gone = [indexed.lyon, note]
     (indexed.work / "extra" / "note.txt").unlink()  # a root this run does not name
     before = _state(indexed)
-    assert any(v[0] == "docs/fr/lyon.md" for v in before.values())
+    assert any(v[0] == indexed.lyon for v in before.values())
     proc = cli("index", "corpus", "--store", indexed.uri, "--chunk-tokens", str(CHUNK_TOKENS),
                "--prune", cwd=indexed.work)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    removed = sum(v[0] == "docs/fr/lyon.md" for v in before.values())
+    removed = sum(v[0] == indexed.lyon for v in before.values())
     assert f"pruned {removed} chunks" in proc.stdout
     after = _state(indexed)
-    assert after == {k: v for k, v in before.items() if v[0] != "docs/fr/lyon.md"}
-    assert any(v[0] == "note.txt" for v in after.values())  # another root: kept
+    assert after == {k: v for k, v in before.items() if v[0] != indexed.lyon}
+    assert any(v[0] == note for v in after.values())  # another root: kept
 
 
 # -- one store is enough for these ------------------------------------------------------------
@@ -279,7 +285,8 @@ def test_late_chunking_is_recorded_and_search_follows_it(fast_dir, edge):
     (row,) = json.loads(cli("info", "--store", uri, "--json", cwd=edge.work).stdout)["collections"]
     assert row["signature"]["late_chunking"] is True and row["signature"]["dimensions"] == 32
     hits = json.loads(cli("search", "first", "--store", uri, "--json", cwd=edge.work).stdout)
-    assert {h["document_id"] for h in hits} == {"a.md", "b.txt", "k1"}
+    docs = identity(edge.work / "docs")
+    assert {h["document_id"] for h in hits} == {f"{docs}/a.md", f"{docs}/b.txt", "k1"}
 
 
 def test_delete_by_source_by_id_and_all(fast_dir, edge):
@@ -291,7 +298,7 @@ def test_delete_by_source_by_id_and_all(fast_dir, edge):
         ][0]["points"]
 
     start = points()
-    proc = cli("delete", "--store", uri, "--source", "a.md", cwd=edge.work)
+    proc = cli("delete", "--store", uri, "--source", "docs/a.md", cwd=edge.work)
     assert proc.returncode == 0 and "deleted 1 point " in proc.stdout, proc.stderr
     proc = cli("delete", "--store", uri, "--id", "k1", cwd=edge.work)
     assert proc.returncode == 0 and "deleted 1 point " in proc.stdout

@@ -77,10 +77,11 @@ def _interrupted(args, cwd, signum, again=False):
     return rc, stdout, "".join(lines.queue)
 
 
-def _all_ids():
+def _all_ids(corpus):
+    from jina_v3.sources import identity
     from jina_v3.store import point_id
 
-    docs = [f"d{i:03d}" for i in range(DOCS)] + ["guide.md"]
+    docs = [f"d{i:03d}" for i in range(DOCS)] + [identity(corpus / "guide.md")]
     return {point_id(d, j) for d in docs for j in range(20)}
 
 
@@ -109,7 +110,9 @@ def corpus(fast_dir, tmp_path_factory):
     reference = f"qdrant-edge:{fast_dir / 'uninterrupted'}"
     full = cli(*_args(reference), cwd=work)
     assert full.returncode == 0, full.stderr
-    return SimpleNamespace(work=work, reference=reference, expected=dump(reference, _all_ids()))
+    return SimpleNamespace(
+        work=work, reference=reference, expected=dump(reference, _all_ids(work / "corpus"))
+    )
 
 
 def test_sigint_and_sigterm_stop_cleanly_and_the_next_run_continues(fast_dir, corpus):
@@ -122,7 +125,9 @@ def test_sigint_and_sigterm_stop_cleanly_and_the_next_run_continues(fast_dir, co
         assert rc == 130, (stdout, stderr)
         assert "(interrupted: re-run to continue)" in stdout and "Traceback" not in stderr
         assert "stopping after the batch in flight" in stderr
-        stored = dump(resumed, _all_ids())  # consistent: only whole, known points
+        stored = dump(
+            resumed, _all_ids(tmp_path / "corpus")
+        )  # consistent: only whole, known points
         assert all(expected[k] == v for k, v in stored.items())
         counts.append(len(stored))
     print("points after each stop:", counts, "of", len(expected))
@@ -134,7 +139,7 @@ def test_sigint_and_sigterm_stop_cleanly_and_the_next_run_continues(fast_dir, co
     indexed, unchanged = int(summary[1]), int(summary[2])
     assert indexed + unchanged == DOCS + 1 and ", 0 replaced" in last.stdout
     assert (unchanged > 0) == (counts[1] > 0)  # what the stopped runs wrote is not redone
-    assert dump(resumed, _all_ids()) == expected
+    assert dump(resumed, _all_ids(tmp_path / "corpus")) == expected
     ours, theirs = _vectors(resumed, expected), _vectors(reference, expected)
     # other batch compositions: float32 GEMMs of other shapes round differently (~1e-6)
     assert max(np.abs(ours[k] - theirs[k]).max() for k in expected) <= 1e-5
@@ -151,9 +156,11 @@ def test_a_second_sigint_stops_at_once_in_one_line(fast_dir, corpus):
         "jina-v3 index: stopping after the batch in flight (Ctrl-C again to stop at once)",
         "jina-v3 index: stopped at once; re-run to continue",
     ], stderr  # no traceback, no "generator ignored GeneratorExit"
-    stored = dump(aborted, _all_ids())  # the store opens, and holds only whole, known points
+    stored = dump(
+        aborted, _all_ids(corpus.work / "corpus")
+    )  # the store opens, and holds only whole, known points
     assert all(corpus.expected[k] == v for k, v in stored.items())
 
     last = cli(*_args(aborted), cwd=corpus.work)
     assert last.returncode == 0, last.stderr
-    assert dump(aborted, _all_ids()) == corpus.expected
+    assert dump(aborted, _all_ids(corpus.work / "corpus")) == corpus.expected

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+
 import pytest
 
 from tests.cli.conftest import cli
@@ -46,3 +49,26 @@ def test_a_library_error_on_ray_is_one_line_and_exit_2(fast_dir, tmp_path, tiny_
     assert last.startswith("jina-v3 index: AuthenticationError: "), run.stderr[-2000:]
     assert "RayTaskError" not in run.stderr and "Traceback" not in run.stderr
     assert "\x1b[" not in run.stderr and wrong not in run.stdout + run.stderr
+
+
+def test_ray_skips_a_name_that_is_not_utf8_and_prunes_removed_jsonl_lines(fast_dir, tmp_path):
+    pytest.importorskip("ray")
+    pytest.importorskip("qdrant_edge")
+    (tmp_path / "kb").mkdir()
+    kb = tmp_path / "kb" / "kb.jsonl"
+    kb.write_text("".join(f'{{"id": "k{i}", "text": "Line {i}."}}\n' for i in range(3)))
+    with open(os.path.join(os.fsencode(tmp_path / "kb"), b"caf\xe9.md"), "wb") as handle:
+        handle.write(b"A file whose name is Latin-1.")
+    uri = f"qdrant-edge:{fast_dir / 'ray-prune'}"
+    ray = ("--store", uri, "--ray", "--actors", "1")
+    first = cli("index", "kb", *ray, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert "3 documents indexed, 0 skipped unchanged, 0 replaced, 1 failed" in first.stdout
+    warning = "jina-v3 index: warning: skipped kb/caf\\xe9.md: its name is not valid UTF-8"
+    assert warning in first.stderr
+    kb.write_text('{"id": "k0", "text": "Line 0."}\n{"id": "k2", "text": "Line 2."}\n')
+    pruned = cli("index", "kb", *ray, "--prune", "--quiet", cwd=tmp_path)
+    assert pruned.returncode == 0, pruned.stderr[-2000:]
+    assert "2 skipped unchanged" in pruned.stdout and "pruned 1 chunks" in pruned.stdout
+    found = cli("search", "Line", "--store", uri, "--json", "-k", "10", cwd=tmp_path)
+    assert sorted(h["document_id"] for h in json.loads(found.stdout)) == ["k0", "k2"]

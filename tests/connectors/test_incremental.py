@@ -11,6 +11,7 @@ import pytest
 from jina_v3.errors import ConfigurationError, StoreError
 from jina_v3.index import AsyncVectorIndex, VectorIndex
 from jina_v3.progress import Progress
+from jina_v3.sources import folders_of
 from jina_v3.store import Document
 
 from .conftest import DIMS
@@ -86,6 +87,35 @@ def test_delete_by_filter_collections_and_reopen(engine, make_store, tiny_embedd
     assert reopened.search("topic 1", k=3)
     with pytest.raises(StoreError, match="does not exist"):
         VectorIndex.open(tiny_embedder, make_store())
+
+
+def test_the_reader_filters_of_prune_and_delete_source(engine, make_store, tiny_embedder):
+    """What `jina-v3 index --prune` and `delete --source` send, on every store: a list-valued
+    field (a file's folders) matched by any element, with $nin and $or beside it."""
+
+    def doc(source, line=None):
+        name = source if line is None else f"{source}#{line}"
+        metadata = {"source": source, "source_folders": folders_of(source)}
+        return Document(name, f"Text of {name}.", metadata)
+
+    store = make_store()
+    index = VectorIndex(tiny_embedder, store, dimensions=DIMS)
+    docs = [doc("/r/a.md"), doc("/r/b.md"), doc("/r/sub/c.md"), doc("/rx/d.md"), doc("/o/e.md")]
+    docs += [doc("/o/kb.jsonl", 1), doc("/o/kb.jsonl", 2)]
+    assert docs[2].metadata["source_folders"] == ["/", "/r", "/r/sub"]
+    index.add(docs)
+
+    def stored():
+        return sorted(h.document_id for h in store.query([1.0] * DIMS, k=100))
+
+    store.delete(filter={"source_folders": "/r", "source": {"$nin": ["/r/a.md"]}})  # a root
+    assert stored() == ["/o/e.md", "/o/kb.jsonl#1", "/o/kb.jsonl#2", "/r/a.md", "/rx/d.md"]
+    store.delete(filter={"source": "/o/kb.jsonl", "document_id": {"$nin": ["/o/kb.jsonl#2"]}})
+    assert stored() == ["/o/e.md", "/o/kb.jsonl#2", "/r/a.md", "/rx/d.md"]  # a .jsonl's lines
+    store.delete(filter={"$or": [{"source": "/o"}, {"source_folders": "/o"}]})  # a folder
+    assert stored() == ["/r/a.md", "/rx/d.md"]
+    store.delete(filter={"$or": [{"source": "/r/a.md"}, {"source_folders": "/r/a.md"}]})
+    assert stored() == ["/rx/d.md"]
 
 
 def test_progress_counts_documents_chunks_and_tokens(tiny_embedder, engine, make_store):

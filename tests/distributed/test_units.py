@@ -211,3 +211,30 @@ def test_a_worker_waits_longer_before_each_retry(tmp_path):
         waits.append(time.monotonic() - started)
     # backoff 1 s, doubled each time, with jitter in [0.5, 1]
     assert 0.5 <= waits[0] < waits[2] and waits[2] >= 2.0
+
+
+def test_the_ray_reader_reports_each_jsonl_files_ids_once_as_the_cli_reader_does(tmp_path):
+    pytest.importorskip("pyarrow")
+    import json
+
+    from jina_v3.distributed.workers import read_block
+    from jina_v3.sources import list_files, read_files
+
+    (tmp_path / "kb").mkdir()
+    (tmp_path / "kb" / "a.jsonl").write_text("".join(f'{{"text": "a{i}"}}\n' for i in range(5)))
+    (tmp_path / "kb" / "b.jsonl").write_text("")  # emptied: all its documents are gone
+    (tmp_path / "kb" / "c.jsonl").write_text('{"text": "c"}\nnot json\n')
+    (tmp_path / "kb" / "d.md").write_text("a text file")
+    files = list_files([str(tmp_path / "kb")])
+    expected: dict = {}
+    list(read_files(files, jsonl_ids=expected))
+    rows = [t.to_pylist()[0] for t in read_block(None, files=files, documents_per_batch=2,
+                                                 cwd=str(tmp_path))]  # fmt: skip
+    reported: dict = {}
+    for row in rows:
+        for source in json.loads(row["jsonl_ids"] or "{}"):
+            assert source not in reported  # each file once, in the batch that finished it
+        reported.update(json.loads(row["jsonl_ids"] or "{}"))
+    assert reported == expected and len(expected) == 3 and expected[files[1].source] == []
+    skipped = [line for row in rows for line in row["skipped"]]
+    assert skipped == ["skipped kb/c.jsonl#2: not JSON (Expecting value: line 1 column 1 (char 0))"]

@@ -10,7 +10,14 @@ from pathlib import Path
 import pytest
 
 from jina_v3 import ConfigurationError, Document
-from jina_v3.sources import SkippedFile, list_files, read_corpus, read_file, root_name
+from jina_v3.sources import (
+    SkippedFile,
+    folders_of,
+    identity,
+    list_files,
+    read_corpus,
+    read_file,
+)
 
 DATA = Path(__file__).parents[2] / "examples" / "data"
 
@@ -32,7 +39,7 @@ def tree(tmp_path):
     lines = [
         {"id": "k1", "text": "one", "lang": "en"},
         {"text": "two", "metadata": {"topic": "t"}},
-        {"id": 7, "text": "seven", "source": "overridden"},
+        {"id": 7, "text": "seven", "where": "kept"},
     ]
     (tmp_path / "docs" / "kb.jsonl").write_text(
         "\n".join(json.dumps(r) for r in lines) + "\n\n", encoding="utf-8"
@@ -44,29 +51,34 @@ def test_folder_ids_metadata_and_order(tree, monkeypatch):
     monkeypatch.chdir(tree)
     docs, skipped = _split(list(read_corpus(["./docs/"])))
     assert not skipped
-    assert [d.id for d in docs] == ["a.md", "b/c.txt", "k1", "kb.jsonl#2", "7"]
+    root = identity(tree / "docs")
+    kb = f"{root}/kb.jsonl"
+    assert [d.id for d in docs] == [f"{root}/a.md", f"{root}/b/c.txt", "k1", f"{kb}#2", "7"]
     assert docs[0].text == "# A\n\nalpha text"
-    assert docs[0].metadata == {"source": "a.md", "source_root": "docs"}
-    assert docs[2].metadata == {"lang": "en", "source": "kb.jsonl", "source_root": "docs"}
-    assert docs[3].metadata == {"topic": "t", "source": "kb.jsonl", "source_root": "docs"}
-    assert docs[4].metadata["source"] == "kb.jsonl"  # the reader's own keys win
+    folders = [*folders_of(root), root]
+    assert folders[-2:] == [identity(tree), root] and folders[0] == "/"
+    assert docs[0].metadata == {"source": f"{root}/a.md", "source_folders": folders}
+    assert docs[1].metadata["source_folders"] == [*folders, f"{root}/b"]
+    assert docs[2].metadata == {"lang": "en", "source": kb, "source_folders": folders}
+    assert docs[3].metadata == {"topic": "t", "source": kb, "source_folders": folders}
+    assert docs[4].metadata["where"] == "kept"
     assert list(read_corpus("docs")) == list(read_corpus(["docs"]))  # deterministic
 
 
 def test_a_file_root_is_its_own_id_and_source(tree, monkeypatch):
     monkeypatch.chdir(tree)
     (doc,) = read_corpus(["docs/b/c.txt"])
-    assert doc.id == "docs/b/c.txt"
-    assert doc.metadata == {"source": "docs/b/c.txt", "source_root": "docs/b/c.txt"}
+    assert doc.id == doc.metadata["source"] == identity(tree / "docs" / "b" / "c.txt")
     (skipped,) = read_corpus(["docs/b/skip.pdf"])
     assert isinstance(skipped, SkippedFile) and "skip.pdf" in str(skipped)
 
 
 def test_glob_matches_names_and_relative_paths(tree):
     root = str(tree / "docs")
-    assert [d.id for d in read_corpus(root, glob="*.md")] == ["a.md"]
-    assert [d.id for d in read_corpus(root, glob="b/*.txt")] == ["b/c.txt"]
-    assert [d.id for d in read_corpus(root, glob="**/*.txt")] == ["b/c.txt"]
+    real = identity(root)
+    assert [d.id for d in read_corpus(root, glob="*.md")] == [f"{real}/a.md"]
+    assert [d.id for d in read_corpus(root, glob="b/*.txt")] == [f"{real}/b/c.txt"]
+    assert [d.id for d in read_corpus(root, glob="**/*.txt")] == [f"{real}/b/c.txt"]
 
 
 def test_a_missing_root_fails_at_once(tmp_path):
@@ -76,15 +88,23 @@ def test_a_missing_root_fails_at_once(tmp_path):
         read_corpus([])
 
 
-def test_bad_files_are_skipped_with_one_line_each_never_fatal(tree):
+def test_bad_files_are_skipped_with_one_line_each_never_fatal(tree, monkeypatch):
+    monkeypatch.chdir(tree / "docs")  # skipped files are named relative to the cwd
     docs_dir = tree / "docs"
     (docs_dir / "latin1.txt").write_bytes("caf\xe9".encode("latin-1"))
     (docs_dir / "empty.md").write_text("  \n", encoding="utf-8")
     os.symlink(docs_dir / "gone.md", docs_dir / "broken.md")
     os.mkfifo(docs_dir / "pipe.txt")  # opening it would block: never opened
     docs, skipped = _split(list(read_corpus(str(docs_dir))))
-    assert [d.id for d in docs] == ["a.md", "b/c.txt", "k1", "kb.jsonl#2", "7"]
-    reasons = {s.source: s.reason for s in skipped}
+    real = identity(docs_dir)
+    assert [d.id for d in docs] == [
+        f"{real}/a.md",
+        f"{real}/b/c.txt",
+        "k1",
+        f"{real}/kb.jsonl#2",
+        "7",
+    ]
+    reasons = {str(s).split(":")[0].removeprefix("skipped "): s.reason for s in skipped}
     assert "not UTF-8" in reasons["latin1.txt"] and "byte 3" in reasons["latin1.txt"]
     assert "empty" in reasons["empty.md"]
     assert "broken link" in reasons["broken.md"]
@@ -92,7 +112,8 @@ def test_bad_files_are_skipped_with_one_line_each_never_fatal(tree):
     assert all("\n" not in str(s) for s in skipped)
 
 
-def test_bad_jsonl_lines_are_skipped_by_line(tmp_path):
+def test_bad_jsonl_lines_are_skipped_by_line(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     rows = [
         '{"id": "ok", "text": "fine"}',
         "not json",
@@ -108,27 +129,27 @@ def test_bad_jsonl_lines_are_skipped_by_line(tmp_path):
     (tmp_path / "kb.jsonl").write_bytes(raw)
     docs, skipped = _split(list(read_corpus(str(tmp_path))))
     assert [d.id for d in docs] == ["ok"]
-    lines = [f"kb.jsonl#{n}" for n in range(2, 8)]
-    assert [s.source for s in skipped] == [*lines, "kb.jsonl", "kb.jsonl#9", "kb.jsonl#10"]
-    where = {s.source: s.reason for s in skipped}
+    lines = [f"kb.jsonl#{n}" for n in range(2, 11)]
+    assert [str(s).split(":")[0].removeprefix("skipped ") for s in skipped] == lines
+    where = {f"kb.jsonl#{s.line}": str(s) for s in skipped}
     assert "not JSON" in where["kb.jsonl#2"]
     assert "object" in where["kb.jsonl#3"]
     assert "text" in where["kb.jsonl#4"]
     assert "'id'" in where["kb.jsonl#5"]
     assert "reserved" in where["kb.jsonl#6"]
     assert "surrogate" in where["kb.jsonl#7"]
-    assert "duplicate id 'ok'" in where["kb.jsonl"]
+    assert "kb.jsonl#8: duplicate id 'ok' (first at kb.jsonl#1)" in where["kb.jsonl#8"]
     assert "'metadata'" in where["kb.jsonl#9"]
     assert "UTF-8" in where["kb.jsonl#10"]
 
 
-def test_duplicate_ids_across_roots_keep_the_first(tmp_path):
-    for name in ("one", "two"):
-        (tmp_path / name).mkdir()
-        (tmp_path / name / "same.md").write_text(name, encoding="utf-8")
-    items = list(read_corpus([str(tmp_path / "one"), str(tmp_path / "two")]))
-    assert items[0].text == "one"
-    assert isinstance(items[1], SkippedFile) and "duplicate id 'same.md'" in items[1].reason
+def test_duplicate_ids_across_files_keep_the_first_and_name_both_lines(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.jsonl").write_text('{"id": "x", "text": "first"}\n', encoding="utf-8")
+    (tmp_path / "b.jsonl").write_text('\n{"id": "x", "text": "second"}\n', encoding="utf-8")
+    first, second = read_corpus(["a.jsonl", "b.jsonl"])
+    assert first.text == "first"
+    assert str(second) == "skipped b.jsonl#2: duplicate id 'x' (first at a.jsonl#1)"
 
 
 def test_the_work_splits_and_pickles(tmp_path):
@@ -137,7 +158,7 @@ def test_the_work_splits_and_pickles(tmp_path):
     docs = [d for f in files for d in read_file(f)]
     assert pickle.loads(pickle.dumps(docs)) == docs
     assert docs == [d for d in read_corpus([str(DATA)]) if isinstance(d, Document)]
-    assert root_name("./examples//data/") == "examples/data"
+    assert identity("./examples//data/") == identity(DATA)
 
 
 def test_the_sample_corpus_reads_cleanly():
@@ -145,5 +166,119 @@ def test_the_sample_corpus_reads_cleanly():
     docs, skipped = _split(items)
     assert not skipped, skipped
     assert len(docs) >= 17
-    assert {d.metadata["source_root"] for d in docs} == {root_name(DATA)}
+    assert all(identity(DATA) in d.metadata["source_folders"] for d in docs)
     assert any(d.metadata["source"].endswith(".jsonl") and "lang" in d.metadata for d in docs)
+
+
+# -- identity: one file, one document, however its path is typed -------------------------------
+
+
+def test_one_file_is_one_document_however_its_path_is_typed(tree, monkeypatch):
+    monkeypatch.chdir(tree)
+    (tree / "link").symlink_to(tree / "docs", target_is_directory=True)
+    (tree / "note.md").symlink_to(tree / "docs" / "a.md")
+    real = identity(tree / "docs")
+    files = {f"{real}/a.md", f"{real}/b/c.txt", f"{real}/kb.jsonl"}
+    folder_spellings = ["docs", "./docs/", "docs//b/..", str(tree / "docs"), "link", "link/"]
+    for spelling in folder_spellings:
+        assert {d.metadata["source"] for d in read_corpus([spelling])} == files, spelling
+    file_spellings = ["docs/a.md", "./docs/a.md", str(tree / "docs" / "a.md"), "link/a.md"]
+    for spelling in [*file_spellings, "note.md"]:
+        (doc,) = read_corpus([spelling])
+        assert doc.id == doc.metadata["source"] == f"{real}/a.md", spelling
+    # every spelling at once: still exactly one document per file (a file is read once)
+    everything = list(read_corpus([*folder_spellings, *file_spellings, "note.md", "."]))
+    docs, skipped = _split(everything)
+    assert not skipped, skipped
+    assert sorted(d.id for d in docs) == sorted([f"{real}/a.md", f"{real}/b/c.txt", "k1",
+                                                 f"{real}/kb.jsonl#2", "7"])  # fmt: skip
+
+
+def test_two_files_with_the_same_relative_name_never_share_an_id(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name in ("projA", "projB"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "README.md").write_text(name, encoding="utf-8")
+        (tmp_path / name / "kb.jsonl").write_text('{"text": "a line"}\n', encoding="utf-8")
+    together = list(read_corpus(["projA", "projB"]))
+    apart = [*read_corpus(["projA"]), *read_corpus(["projB"])]
+    assert together == apart and all(isinstance(d, Document) for d in together)
+    assert len({d.id for d in together}) == 4
+    assert [d.text for d in together if d.id.endswith("README.md")] == ["projA", "projB"]
+
+
+# -- reserved fields, ids, file names ----------------------------------------------------------
+
+
+def test_a_line_with_a_reserved_field_is_skipped_naming_line_and_field(tmp_path, monkeypatch):
+    from jina_v3.sources import RESERVED_FIELDS
+
+    monkeypatch.chdir(tmp_path)
+    assert {"source", "source_folders", "text", "document_id", "chunk_index",
+            "content_hash"} == RESERVED_FIELDS  # fmt: skip
+    names = sorted(RESERVED_FIELDS - {"text"})  # a top-level "text" is the line's text
+    rows = [{"id": f"top-{n}", "text": "x", n: "mine"} for n in names]
+    rows += [
+        {"id": f"nested-{n}", "text": "x", "metadata": {n: "mine"}} for n in sorted(RESERVED_FIELDS)
+    ]
+    rows += [{"id": "both", "text": "x", "lang": "en", "metadata": {"lang": "de"}}]
+    rows += [{"id": "kept", "text": "x", "source_root": "mine", "metadata": {"topic": "t"}}]
+    (tmp_path / "kb.jsonl").write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    docs, skipped = _split(list(read_corpus(["kb.jsonl"])))
+    assert [d.id for d in docs] == ["kept"]
+    assert docs[0].metadata["source_root"] == "mine" and docs[0].metadata["topic"] == "t"
+    reserved = [*names, *sorted(RESERVED_FIELDS)]
+    assert len(skipped) == len(reserved) + 1
+    for number, (item, name) in enumerate(zip(skipped, reserved, strict=False), 1):
+        assert str(item).startswith(f"skipped kb.jsonl#{number}: field {name!r} is reserved")
+        assert "rename the field" in str(item)
+    assert "'lang' is both in 'metadata' and at the top level" in str(skipped[-1])
+
+
+def test_integer_and_string_ids_are_one_id(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "kb.jsonl").write_text(
+        '{"id": 1, "text": "number"}\n{"id": "2", "text": "two"}\n{"id": "1", "text": "string"}\n',
+        encoding="utf-8",
+    )
+    first, two, again = read_corpus(["kb.jsonl"])
+    assert (first.id, first.text, two.id) == ("1", "number", "2")
+    assert str(again) == "skipped kb.jsonl#3: duplicate id '1' (first at kb.jsonl#1)"
+
+
+def test_a_file_name_that_is_not_utf8_is_skipped_named_escaped(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "ok.md").write_text("fine", encoding="utf-8")
+    bad = os.path.join(os.fsencode(tmp_path / "docs"), b"caf\xe9.md")
+    with open(bad, "wb") as handle:
+        handle.write(b"text")
+    for roots in (["docs"], [os.fsdecode(bad), "docs/ok.md"]):
+        items = list(read_corpus(roots))
+        docs, skipped = _split(items)
+        assert [d.text for d in docs] == ["fine"]
+        (item,) = skipped
+        assert str(item) == "skipped docs/caf\\xe9.md: its name is not valid UTF-8; rename the file"
+        item.source.encode("utf-8")  # printable: no lone surrogate
+
+
+def test_read_files_reports_the_ids_of_each_jsonl_file(tmp_path):
+    from jina_v3.sources import read_files
+
+    (tmp_path / "full.jsonl").write_text('{"id": "a", "text": "x"}\n{"text": "y"}\n')
+    (tmp_path / "empty.jsonl").write_text("\n")
+    (tmp_path / "broken.jsonl").write_text('{"id": "b", "text": "x"}\nnot json\n')
+    (tmp_path / "later.jsonl").write_text(
+        '{"id": "a", "text": "again"}\n{"id": "c", "text": "x"}\n'
+    )
+    (tmp_path / "text.md").write_text("not a jsonl file")
+    os.symlink(tmp_path / "nowhere", tmp_path / "unreadable.jsonl")
+    jsonl_ids: dict = {}
+    list(read_files(list_files([str(tmp_path)]), jsonl_ids=jsonl_ids))
+    root = identity(tmp_path)
+    assert jsonl_ids == {
+        f"{root}/broken.jsonl": None,  # a line was skipped: its lines are never pruned
+        f"{root}/later.jsonl": ["c"],  # "a" belongs to full.jsonl, read first
+        f"{root}/empty.jsonl": [],  # read, and empty: all its documents are gone
+        f"{root}/full.jsonl": ["a", f"{root}/full.jsonl#2"],
+    }  # unreadable.jsonl: not read, so unknown; text.md: not a .jsonl file

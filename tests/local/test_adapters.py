@@ -49,9 +49,10 @@ def test_weights_held_do_not_grow_with_the_tasks_used(dtype):
     for task in TASKS:
         embedder.encode(texts, task=task)
     assert _held_tensors(net) == one_task
-    # and one weight per linear layer: the plain one or its prepacked form, never both
+    # and one weight per linear layer: the widened one (the plain one and B are released)
     wqkv = net.encoder.layers[0].mixer.Wqkv
-    assert (wqkv.weight is None) != (wqkv.packed is None)
+    assert wqkv.weight is None and wqkv.lora_B is None
+    assert wqkv.widened.is_mkldnn or wqkv.widened.shape == (3 * 64, 64 + 5 * 4)
 
 
 def _forward_tasks(net):

@@ -95,7 +95,7 @@ class LocalBackend:
         net = JinaV3Model(self.config)
         load_weights(net, folder / "model.safetensors", self.dtype)
         self.net: Any = net.to(self.device).eval()
-        self.net.fuse_adapters()  # the one copy of each weight, before the first call
+        self.net.prepare(merge_adapters=opts.merge_adapters)  # before the first call
 
         self.tokenizer = _load_tokenizer(tokenizers, folder / "tokenizer.json")
         self.max_tokens = _model_max_length(folder)

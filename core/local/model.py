@@ -103,6 +103,9 @@ class LoRALinear(nn.Module):
     (out, in + N r). A token of task t enters as [x | 0 .. s x A[t]^T .. 0], so one GEMM adds
     each token's own side path, whatever the mix of tasks in the batch: no per-task copy, no
     merge, about N r / in more FLOPs (2 % at in = 1024) and no extra pass over the output.
+
+    :meth:`keep_merged` is the speed option instead: the plain weight plus a merged, prepacked
+    copy W + s B[t] A[t] per task used (built on the task's first call), no side path.
     """
 
     def __init__(self, n_in: int, n_out: int, n_adapters: int, rank: int, scale: float) -> None:
@@ -113,6 +116,7 @@ class LoRALinear(nn.Module):
         self.lora_B = nn.Parameter(torch.empty(n_adapters, n_out, rank), requires_grad=False)
         self.scale = scale
         self.widened: torch.Tensor | None = None  # W+, prepacked where the CPU supports it
+        self.merged: dict[int, torch.Tensor] | None = None  # per task, with keep_merged()
 
     @torch.no_grad()
     def fuse(self) -> torch.Tensor:
@@ -128,17 +132,49 @@ class LoRALinear(nn.Module):
         self.weight, self.lora_B = None, None  # type: ignore[assignment]
         return self.widened
 
+    def keep_merged(self) -> None:
+        """Run each task through its own merged weight (faster, one weight copy per task)."""
+        if self.widened is None:
+            self.merged = {}
+
     def forward(self, x: torch.Tensor, segments: Sequence[Segment]) -> torch.Tensor:
+        if self.merged is not None:
+            return self._forward_merged(x, segments)
         n, rank, _ = self.lora_A.shape
         side = x.new_zeros(x.shape[0], n * rank)  # zero: tokens without this adapter
         for start, end, task in segments:
             down = F.linear(x[start:end], self.lora_A[task]).mul_(self.scale)
             side[start:end, task * rank : (task + 1) * rank] = down
         inputs = torch.cat((x, side), dim=1)
-        widened = self.widened if self.widened is not None else self.fuse()
-        if widened.is_mkldnn:
-            return torch.ops.mkldnn._linear_pointwise(inputs, widened, self.bias, "none", [], "")
-        return F.linear(inputs, widened, self.bias)
+        return _linear(inputs, self.widened if self.widened is not None else self.fuse(), self.bias)
+
+    def _forward_merged(self, x: torch.Tensor, segments: Sequence[Segment]) -> torch.Tensor:
+        runs, at = [], 0  # the segments, and the tokens between them (no adapter)
+        for start, end, task in segments:
+            if at < start:
+                runs.append((at, start, None))
+            runs.append((start, end, task))
+            at = end
+        if at < x.shape[0]:
+            runs.append((at, x.shape[0], None))
+        outputs = [_linear(x[a:b], self._merged_weight(task), self.bias) for a, b, task in runs]
+        return outputs[0] if len(outputs) == 1 else torch.cat(outputs)
+
+    @torch.no_grad()
+    def _merged_weight(self, task: int | None) -> torch.Tensor:
+        assert self.merged is not None
+        if task is None:
+            return self.weight
+        if task not in self.merged:  # merged in fp32 whatever the dtype
+            delta = (self.lora_B[task].float() @ self.lora_A[task].float()) * self.scale
+            self.merged[task] = _prepack((self.weight.float() + delta).to(self.weight.dtype))
+        return self.merged[task]
+
+
+def _linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    if weight.is_mkldnn:
+        return torch.ops.mkldnn._linear_pointwise(x, weight, bias, "none", [], "")
+    return F.linear(x, weight, bias)
 
 
 def _prepack(weight: torch.Tensor) -> torch.Tensor:
@@ -279,12 +315,16 @@ class JinaV3Model(nn.Module):
         inv_freq = 1.0 / cfg.rotary_emb_base ** (torch.arange(0, half, dtype=torch.float32) / half)
         self.register_buffer("inv_freq", inv_freq, persistent=False)
 
-    def fuse_adapters(self) -> None:
-        """Widen (and prepack) every linear weight by its adapters, once, after loading and
-        placing the model; each layer's first forward does it otherwise."""
+    def prepare(self, *, merge_adapters: bool = False) -> None:
+        """Once, after loading and placing the model: widen (and prepack) every linear weight
+        by its adapters (each layer's first forward does it otherwise), or with
+        `merge_adapters` keep a merged copy per task used instead (faster, more memory)."""
         for module in self.modules():
             if isinstance(module, LoRALinear):
-                module.fuse()
+                if merge_adapters:
+                    module.keep_merged()
+                else:
+                    module.fuse()
 
     def forward(
         self,

@@ -110,3 +110,22 @@ def test_task_segments_are_runs_of_one_adapter():
     ]
     with pytest.raises(ConfigurationError, match="3 tasks given for 2 sequences"):
         task_segments([3, 2], [0, 1, 2])
+
+
+def test_merge_adapters_trades_memory_for_speed_with_the_same_vectors():
+    shared = Embedder(str(TINY_MODEL), dtype="float32").backend
+    merged = Embedder(str(TINY_MODEL), dtype="float32", merge_adapters=True).backend
+    texts = golden("texts.json")
+    requests = [(texts, _spec(task)) for task in TASKS]
+    merged.embed(texts, _spec("retrieval.passage"))
+    one_task = _held_tensors(merged.net)
+    for got, want in zip(merged.embed_many(requests), shared.embed_many(requests), strict=True):
+        assert np.abs(got - want).max() <= 1e-5
+    # the explicit option: one merged copy of every linear layer per task used
+    tensors, size = _held_tensors(merged.net)
+    assert tensors > one_task[0] and size > one_task[1]
+
+
+def test_merge_adapters_must_be_a_bool():
+    with pytest.raises(ConfigurationError, match="merge_adapters must be True or False"):
+        Embedder(str(TINY_MODEL), merge_adapters="yes")

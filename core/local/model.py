@@ -102,7 +102,8 @@ class LoRALinear(nn.Module):
     ONCE, widened by every adapter's up-projection: W+ = [W | B[0] | ... | B[N-1]], shape
     (out, in + N r). A token of task t enters as [x | 0 .. s x A[t]^T .. 0], so one GEMM adds
     each token's own side path, whatever the mix of tasks in the batch: no per-task copy, no
-    merge, about N r / in more FLOPs (2 % at in = 1024) and no extra pass over the output.
+    merge; the cost is N r / in more FLOPs (2 % at in = 1024), the small down-projection and
+    one copy of the input (the concatenation), never a second pass over the output.
 
     :meth:`keep_merged` is the speed option instead: the plain weight plus a merged, prepacked
     copy W + s B[t] A[t] per task used (built on the task's first call), no side path.

@@ -1,14 +1,31 @@
 """Local embedder throughput on a full-size (random, seeded) jina-embeddings-v3 checkpoint.
 
 Measured in one run, so the ratios hold on a noisy machine:
-  1. this machine's bf16 matmul rate on a model-shaped GEMM (the ceiling),
+  1. this machine's matmul rate (in the model's dtype) on a model-shaped GEMM (the ceiling),
   2. tokens/s at 8 x 512 and on a mixed-length passage corpus (median ~200 tokens, up to 2048),
-  3. a 20-token query through `encode_queries` versus one bare forward of the same tokens,
-  4. peak RSS with both retrieval adapters in use.
+  3. the adapters' cost: a bare forward of the 8 x 512 batch with the passage adapter on the
+     default model (one shared weight, adapters as a side path) versus the same forward with
+     `merge_adapters=True` (a merged copy per task, the speed option), interleaved
+     (`merge_speedup_8x512`; `merged_copy_gb` is what that option costs per task used),
+  4. a 20-token query through `encode_queries` versus one bare forward of the same tokens,
+  5. one call mixing 32 queries and 8 passages versus two single-task calls on the same rows
+     (`mixed_task_ratio`, below 1 when mixing pays),
+  6. peak RSS with both retrieval adapters in use (read before the merged model of 3 exists).
 MFU = achieved model FLOP/s / measured matmul FLOP/s. Medians over repetitions.
 The last line printed is one JSON object with every figure.
 
     python benchmarks/embed_throughput.py [--threads 1] [--repeats 3]
+
+On a CPU without native bf16 (AVX2 only) bf16 runs far below fp32; `--dtype float32`, fewer
+`--layers` and `--passages` give a reduced run that still measures every ratio.
+
+What was traded: the default model keeps ONE copy of its weights for all tasks (the adapters
+ride in each layer's GEMM as extra input columns), where it used to keep a merged copy per task
+used. With both retrieval tasks in use that is ~1.2 GB less at full size in bf16 (measured
+peak RSS 1.36 GB against 2.94 GB with short inputs, 2026-12-06, AVX2 EPYC), and mixed-task
+batches become possible. The price is the side path: ~2 % more GEMM FLOPs plus a copy of each
+layer's input, measured here at 3-6 % of a forward (`merge_speedup_8x512` 1.06 in a reduced fp32
+run); `merge_adapters=True` buys it back with a merged copy per task (`merged_copy_gb` each).
 """
 
 from __future__ import annotations
@@ -62,7 +79,7 @@ FULL_CONFIG = {
 }
 
 
-def build_checkpoint(folder: Path, seed: int = 0) -> None:
+def build_checkpoint(folder: Path, layers: int = 24, seed: int = 0) -> None:
     """Write a seeded random bf16 checkpoint in the official layout, with the project's model."""
     import torch
     from safetensors.torch import save_file
@@ -72,7 +89,8 @@ def build_checkpoint(folder: Path, seed: int = 0) -> None:
 
     folder.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
-    model = JinaV3Model(JinaV3Config.from_dict(FULL_CONFIG))
+    config = {**FULL_CONFIG, "num_hidden_layers": layers}
+    model = JinaV3Model(JinaV3Config.from_dict(config))
     tensors = {}
     for name, param in model.named_parameters():
         if name.endswith(("norm1.weight", "norm2.weight", "emb_ln.weight")):  # LayerNorm gains
@@ -83,22 +101,23 @@ def build_checkpoint(folder: Path, seed: int = 0) -> None:
             value = torch.randn(param.shape) * 0.02
         tensors[official_name(name)] = value.to(torch.bfloat16)
     save_file(tensors, str(folder / "model.safetensors"))
-    (folder / "config.json").write_text(json.dumps(FULL_CONFIG, indent=1))
+    (folder / "config.json").write_text(json.dumps(config, indent=1))
     for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
         shutil.copy(TOKENIZER_DIR / name, folder / name)
 
 
-def matmul_gflops(threads: int, repeats: int) -> float:
-    """bf16 GEMM rate on the model's largest shape, (2048 x 1024) @ (1024 x 4096): the better of
-    plain `torch.mm` and oneDNN with a prepacked weight (what the model uses), so that MFU is
-    measured against the fastest kernel this machine offers."""
+def matmul_gflops(threads: int, repeats: int, dtype_name: str, clock=time.perf_counter) -> float:  # type: ignore[no-untyped-def]
+    """GEMM rate on the model's largest shape, (2048 x 1024) @ (1024 x 4096): the better of
+    plain `torch.mm` and oneDNN with a prepacked weight (what the model uses in bf16), so that
+    MFU is measured against the fastest kernel this machine offers."""
     import torch
 
     from jina_v3.local.model import _prepack
 
     torch.set_num_threads(threads)
-    x = torch.randn(2048, 1024, dtype=torch.bfloat16)
-    w = torch.randn(4096, 1024, dtype=torch.bfloat16)
+    dtype = torch.bfloat16 if dtype_name == "bfloat16" else torch.float32
+    x = torch.randn(2048, 1024, dtype=dtype)
+    w = torch.randn(4096, 1024, dtype=dtype)
     packed = _prepack(w)
     kernels = [lambda: torch.mm(x, w.t())]
     if packed.is_mkldnn:
@@ -108,10 +127,10 @@ def matmul_gflops(threads: int, repeats: int) -> float:
         kernel()
         rates = []
         for _ in range(max(5, repeats * 3)):
-            start = time.perf_counter()
+            start = clock()
             for _ in range(4):
                 kernel()
-            rates.append(4 * 2 * 2048 * 1024 * 4096 / (time.perf_counter() - start) / 1e9)
+            rates.append(4 * 2 * 2048 * 1024 * 4096 / (clock() - start) / 1e9)
         best = max(best, statistics.median(rates))
     return best
 
@@ -136,11 +155,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--dtype", choices=["bfloat16", "float32"], default="bfloat16")
+    parser.add_argument("--layers", type=int, default=24, help="fewer for a reduced run")
+    parser.add_argument("--passages", type=int, default=96, help="of the mixed corpus")
+    parser.add_argument(
+        "--cpu-time",
+        action="store_true",
+        help="time with this thread's CPU time (with --threads 1 on a busy shared machine: "
+        "leaves out the time other processes had the core)",
+    )
     parser.add_argument("--checkpoint", type=Path, default=None, help="reuse/keep it here")
     parser.add_argument("--build-only", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.build_only:
-        build_checkpoint(args.build_only)
+        build_checkpoint(args.build_only, args.layers)
         return
 
     tmp = None
@@ -150,27 +178,38 @@ def main() -> None:
         folder = Path(tmp) / "ckpt"
     if not (folder / "model.safetensors").exists():
         # a separate process, so building the weights does not count in this one's peak RSS
-        subprocess.run([sys.executable, __file__, "--build-only", str(folder)], check=True)
+        build = [
+            sys.executable,
+            __file__,
+            "--build-only",
+            str(folder),
+            "--layers",
+            str(args.layers),
+        ]
+        subprocess.run(build, check=True)
 
     import numpy as np
     import torch
 
     from jina_v3 import Embedder
     from jina_v3.local.model import forward_flops_per_token
+    from jina_v3.types import EmbedSpec
 
-    ceiling = matmul_gflops(args.threads, args.repeats)
-    embedder = Embedder(str(folder), dtype="bfloat16", threads=args.threads)
+    embedder = Embedder(str(folder), dtype=args.dtype, threads=args.threads)
     backend = embedder.backend
     cfg = backend.config  # type: ignore[attr-defined]
     tok = backend.tokenizer  # type: ignore[attr-defined]
     passage = backend.instruction("retrieval.passage")  # type: ignore[attr-defined]
 
-    def timed(fn) -> float:  # type: ignore[no-untyped-def]
-        start = time.perf_counter()
-        fn()
-        return time.perf_counter() - start
+    clock = time.thread_time if args.cpu_time else time.perf_counter
+    ceiling = matmul_gflops(args.threads, args.repeats, args.dtype, clock)
 
-    # warm up both retrieval adapters (merged once, then reused)
+    def timed(fn) -> float:  # type: ignore[no-untyped-def]
+        start = clock()
+        fn()
+        return clock() - start
+
+    # warm up both retrieval adapters (nothing is merged: this is only the first call's cost)
     embedder.encode_queries(["warm up"])
     embedder.encode_passages(["warm up"])
 
@@ -185,7 +224,7 @@ def main() -> None:
 
     # 2. mixed passages: lognormal lengths, median ~200 tokens, clipped to [16, 2048]
     rng = np.random.default_rng(0)
-    lengths = np.clip(rng.lognormal(np.log(200), 0.8, size=96), 16, 2048).astype(int)
+    lengths = np.clip(rng.lognormal(np.log(200), 0.8, size=args.passages), 16, 2048).astype(int)
     mixed = [text_of(tok, int(n), passage, seed=100 + i) for i, n in enumerate(lengths)]
     counts = backend.count_tokens(mixed, "retrieval.passage")  # type: ignore[attr-defined]
     flops = sum(n * forward_flops_per_token(cfg, n) for n in counts)
@@ -195,23 +234,59 @@ def main() -> None:
     tps_mixed = sum(counts) / t
     mfu_mixed = flops / t / (ceiling * 1e9)
 
-    # 3. a 20-token query: the full call versus one bare forward of the same tokens
+    net = backend.net  # type: ignore[attr-defined]
+
+    # 4. a 20-token query: the full call versus one bare forward of the same tokens
     query_prefix = backend.instruction("retrieval.query")  # type: ignore[attr-defined]
     query = text_of(tok, 20, query_prefix, seed=7)
     ids = torch.tensor(tok.encode(query_prefix + query).ids)
-    net, task_id = backend.net, 0  # type: ignore[attr-defined]
 
     def bare() -> None:
         with torch.inference_mode():
-            net(ids, [len(ids)], task_id)
+            net(ids, [len(ids)], 0)
 
     reps = 30
     call = statistics.median(timed(lambda: embedder.encode_queries([query])) for _ in range(reps))
     forward = statistics.median(timed(bare) for _ in range(reps))
 
+    # 5. queries and passages in one call (the server's batcher does this) versus one per task
+    queries = [text_of(tok, 20, query_prefix, seed=200 + i) for i in range(32)]
+    passages = mixed[:8]
+    query_spec = EmbedSpec("retrieval.query", None, True, "float")
+    passage_spec = EmbedSpec("retrieval.passage", None, True, "float")
+    embed, embed_many = backend.embed, backend.embed_many  # type: ignore[attr-defined]
+    one_call, two_calls = [], []
+    for _ in range(max(3, args.repeats)):
+        one_call.append(
+            timed(lambda: embed_many([(queries, query_spec), (passages, passage_spec)]))
+        )
+        two_calls.append(timed(lambda: (embed(queries, query_spec), embed(passages, passage_spec))))
+    mixed_task_ratio = statistics.median(one_call) / statistics.median(two_calls)
+
     peak_rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+
+    # 3. the side path against merged weights: the same 8 x 512 forward, interleaved
+    merged_net = Embedder(str(folder), dtype=args.dtype, merge_adapters=True).backend.net  # type: ignore[attr-defined]
+    batch = torch.tensor([t for text in texts for t in tok.encode(passage + text).ids])
+
+    def bare_512(model) -> None:  # type: ignore[no-untyped-def]
+        with torch.inference_mode():
+            model(batch, [512] * 8, 1)
+
+    bare_512(merged_net)  # builds its merged copy
+    shared_times, merged_times = [], []
+    for _ in range(args.repeats):
+        shared_times.append(timed(lambda: bare_512(net)))
+        merged_times.append(timed(lambda: bare_512(merged_net)))
+    merge_speedup = statistics.median(shared_times) / statistics.median(merged_times)
+    c, f = cfg.hidden_size, cfg.intermediate_size
+    linear_weights = cfg.num_hidden_layers * (4 * c * c + 2 * c * f)
+    merged_copy_gb = linear_weights * (2 if args.dtype == "bfloat16" else 4) / 1024**3
     result = {
         "threads": args.threads,
+        "clock": "thread CPU time" if args.cpu_time else "wall",
+        "dtype": args.dtype,
+        "layers": args.layers,
         "matmul_gflops": round(ceiling, 1),
         "tokens_per_s_8x512": round(tps_512, 1),
         "mfu_8x512": round(mfu_512, 3),
@@ -219,10 +294,15 @@ def main() -> None:
         "mixed_median_tokens": int(np.median(counts)),
         "tokens_per_s_mixed": round(tps_mixed, 1),
         "mfu_mixed": round(mfu_mixed, 3),
+        "merge_speedup_8x512": round(merge_speedup, 3),
+        "merged_copy_gb": round(merged_copy_gb, 3),
         "query_tokens": len(ids),
         "query_latency_ms": round(call * 1e3, 2),
         "bare_forward_ms": round(forward * 1e3, 2),
         "query_latency_ratio": round(call / forward, 3),
+        "mixed_task_ms": round(statistics.median(one_call) * 1e3, 1),
+        "two_single_task_ms": round(statistics.median(two_calls) * 1e3, 1),
+        "mixed_task_ratio": round(mixed_task_ratio, 3),
         "peak_rss_gb": round(peak_rss_gb, 3),
         "torch": torch.__version__,
         "cpu_count": os.cpu_count(),

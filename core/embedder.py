@@ -146,6 +146,7 @@ class _BaseEmbedder:
         max_batch_tokens: int | None = None,
         window_tokens: int | None = None,
         window_overlap: int | None = None,
+        merge_adapters: bool | None = None,
         api_key: str | Secret | None = None,
         base_url: str | None = None,
         timeout: float | None = None,
@@ -333,6 +334,9 @@ class Embedder(_BaseEmbedder, Closing):
             (dtype ``"float32"`` or ``"bfloat16"``; bf16 by default where the hardware has it).
         window_tokens, window_overlap: Local late-chunking windows for documents longer than
             the context (defaults 8192 and 512 tokens).
+        merge_adapters: Local: keep a merged copy of the linear weights per task used
+            (faster by a few percent, about 0.6 GB more per task in bf16) instead of the one
+            shared copy with the adapters as a side path (the default).
         api_key, base_url, timeout, max_retries, backoff_base, backoff_max, max_concurrency,
             max_request_tokens, http_client, tokenizer, max_dimensions: API options (see
             :class:`~jina_v3.options.RemoteOptions`); ``timeout`` bounds each whole request.

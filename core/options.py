@@ -121,6 +121,7 @@ class LocalOptions:
     max_batch_tokens: int | None = None
     window_tokens: int = 8192
     window_overlap: int = 512
+    merge_adapters: bool = False
 
     def __post_init__(self) -> None:
         if self.device is not None and not isinstance(self.device, str):
@@ -135,6 +136,10 @@ class LocalOptions:
         for name in ("threads", "max_batch_tokens"):
             if getattr(self, name) is not None:
                 _positive(name, getattr(self, name), integer=True)
+        if not isinstance(self.merge_adapters, bool):
+            raise ConfigurationError(
+                f"merge_adapters must be True or False, got {self.merge_adapters!r}"
+            )
         if not (isinstance(self.window_tokens, int) and self.window_tokens >= 2):
             raise ConfigurationError(
                 f"window_tokens must be an integer >= 2, got {self.window_tokens!r}"

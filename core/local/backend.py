@@ -1,8 +1,10 @@
 """The local torch backend: tokenise, pack by a token budget, run the model, pool, finish.
 
 Every request, plain or late-chunked, becomes a list of token sequences plus, per token, the
-output row it is pooled into (-1 = not pooled). One engine then sorts sequences by length,
-packs them into batches of at most `max_batch_tokens` tokens, and mean-pools with index_add.
+output row it is pooled into (-1 = not pooled), and the sequence's task. One engine then sorts
+sequences by task and length, packs them into batches of at most `max_batch_tokens` tokens
+(tasks may share a batch: the model applies each sequence's adapter), and mean-pools with
+index_add.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ def _require_torch():  # type: ignore[no-untyped-def]
 class _Sequence:
     ids: list[int]
     rows: list[int]  # output row of each token, -1 for tokens that are not pooled
+    task: int | None  # adapter index, None for the bare model
 
 
 class LocalBackend:
@@ -95,6 +98,7 @@ class LocalBackend:
         net = JinaV3Model(self.config)
         load_weights(net, folder / "model.safetensors", self.dtype)
         self.net: Any = net.to(self.device).eval()
+        self.net.prepare(merge_adapters=opts.merge_adapters)  # before the first call
 
         self.tokenizer = _load_tokenizer(tokenizers, folder / "tokenizer.json")
         self.max_tokens = _model_max_length(folder)
@@ -126,25 +130,42 @@ class LocalBackend:
 
     def embed(self, texts: Sequence[str], spec: EmbedSpec) -> np.ndarray:
         """One embedding per text (inputs over the context: an error, or cut with truncate)."""
+        return self.embed_many([(texts, spec)])[0]
+
+    def embed_many(self, requests: Sequence[tuple[Sequence[str], EmbedSpec]]) -> list[np.ndarray]:
+        """:meth:`embed` for several requests at once, each with its own spec and task.
+
+        All texts share the forward passes whatever their task (each row takes its task's
+        adapter), so queries and passages cost one pass instead of one per task; each result
+        equals what :meth:`embed` gives for its request alone.
+        """
         self._check_open()
-        prefix = self.instruction(spec.task)
-        sequences = []
-        for i, enc in enumerate(self.tokenizer.encode_batch([prefix + t for t in texts])):
-            ids = enc.ids
-            if len(ids) > self.max_tokens:
-                if not spec.truncate:
-                    raise InputTooLongError(
-                        f"Input {i} has {len(ids)} tokens (instruction and special tokens "
-                        f"included), over the model's limit of {self.max_tokens}. Shorten it, "
-                        "or pass truncate=True to cut it at the limit.",
-                        index=i,
-                        tokens=len(ids),
-                        limit=self.max_tokens,
-                    )
-                ids = [*ids[: self.max_tokens - 1], self.eos_id]  # keep <s> ... </s>
-            sequences.append(_Sequence(ids, [i] * len(ids)))
-        pooled = self._pool(sequences, len(texts), spec.task)
-        return finish(pooled, spec.dimensions, spec.normalized, spec.embedding_type)
+        sequences: list[_Sequence] = []
+        bounds = []
+        for texts, spec in requests:
+            prefix = self.instruction(spec.task)
+            task = _task_index(spec.task)
+            first = len(sequences)
+            for i, enc in enumerate(self.tokenizer.encode_batch([prefix + t for t in texts])):
+                ids = enc.ids
+                if len(ids) > self.max_tokens:
+                    if not spec.truncate:
+                        raise InputTooLongError(
+                            f"Input {i} has {len(ids)} tokens (instruction and special tokens "
+                            f"included), over the model's limit of {self.max_tokens}. Shorten "
+                            "it, or pass truncate=True to cut it at the limit.",
+                            index=i,
+                            tokens=len(ids),
+                            limit=self.max_tokens,
+                        )
+                    ids = [*ids[: self.max_tokens - 1], self.eos_id]  # keep <s> ... </s>
+                sequences.append(_Sequence(ids, [first + i] * len(ids), task))
+            bounds.append((first, len(sequences)))
+        pooled = self._pool(sequences, len(sequences))
+        return [
+            finish(pooled[a:b], spec.dimensions, spec.normalized, spec.embedding_type)
+            for (a, b), (_, spec) in zip(bounds, requests, strict=True)
+        ]
 
     def embed_documents(
         self, documents: Sequence[Sequence[str]], spec: EmbedSpec
@@ -161,10 +182,10 @@ class LocalBackend:
         bounds = []
         for d, chunks in enumerate(documents):
             ids, rows = self._late_chunk_rows(chunks, task, d)
-            sequences.extend(self._windows(ids, [first_row + r for r in rows]))
+            sequences.extend(self._windows(ids, [first_row + r for r in rows], _task_index(task)))
             bounds.append((first_row, first_row + len(chunks)))
             first_row += len(chunks)
-        pooled = self._pool(sequences, first_row, task)
+        pooled = self._pool(sequences, first_row)
         out = finish(pooled, spec.dimensions, spec.normalized, spec.embedding_type)
         return [out[a:b] for a, b in bounds]
 
@@ -195,7 +216,7 @@ class LocalBackend:
             )
         return enc.ids, rows
 
-    def _windows(self, ids: list[int], rows: list[int]) -> list[_Sequence]:
+    def _windows(self, ids: list[int], rows: list[int], task: int | None) -> list[_Sequence]:
         """Overlapping windows over a document longer than `window_tokens` (reference layout).
 
         Windows start every E - O tokens; after the first, each is a raw slice (no new <s>,
@@ -204,24 +225,28 @@ class LocalBackend:
         """
         size, overlap, n = self.window_tokens, self.window_overlap, len(ids)
         if n <= size:
-            return [_Sequence(ids, rows)]
+            return [_Sequence(ids, rows, task)]
         windows = []
         for start in range(0, n, size - overlap):
             if start and start + overlap >= n:
                 break  # would contribute no pooled token
             end = min(start + size, n)
             skip = overlap if start else 0
-            windows.append(_Sequence(ids[start:end], [-1] * skip + rows[start + skip : end]))
+            windows.append(_Sequence(ids[start:end], [-1] * skip + rows[start + skip : end], task))
         return windows
 
-    def _pool(self, sequences: list[_Sequence], n_rows: int, task: str | None) -> np.ndarray:
+    def _pool(self, sequences: list[_Sequence], n_rows: int) -> np.ndarray:
         import torch
 
-        task_id = None if task is None else TASKS.index(task)
         hidden = self.config.hidden_size
         sums = torch.zeros(n_rows, hidden, dtype=torch.float32, device=self.device)
         counts = torch.zeros(n_rows, dtype=torch.float32, device=self.device)
-        order = sorted(range(len(sequences)), key=lambda i: -len(sequences[i].ids))
+
+        def by_task_then_length(i: int) -> tuple[int, int]:  # one adapter segment per task
+            task = sequences[i].task
+            return (-1 if task is None else task, -len(sequences[i].ids))
+
+        order = sorted(range(len(sequences)), key=by_task_then_length)
         with self._lock, torch.inference_mode():
             sizes = [len(sequences[i].ids) for i in order]
             for part in pack(sizes, max_size=self.max_batch_tokens):
@@ -230,7 +255,8 @@ class LocalBackend:
                 rows = torch.tensor(
                     [r for i in batch for r in sequences[i].rows], device=self.device
                 )
-                states = self.net(ids, [len(sequences[i].ids) for i in batch], task_id)
+                lengths = [len(sequences[i].ids) for i in batch]
+                states = self.net(ids, lengths, [sequences[i].task for i in batch])
                 if bool((rows < 0).any()):  # overlap tokens of later windows are not pooled
                     keep = rows >= 0
                     rows, states = rows[keep], states[keep]
@@ -247,6 +273,11 @@ class LocalBackend:
     def close(self) -> None:
         """Free the model's memory; later calls raise ConfigurationError."""
         self.net = None
+
+
+def _task_index(task: str | None) -> int | None:
+    """The adapter index of a (validated) task name; None for the bare model."""
+    return None if task is None else TASKS.index(task)
 
 
 def _device(torch: Any, name: str | None) -> Any:

@@ -6,19 +6,26 @@ the official code. Module and parameter names mirror the checkpoint's, so loadin
 
 Layout: sequences are packed without padding into one (T, C) tensor; linear layers run on all T
 tokens at once, attention runs per group of equal-length sequences. No padding means no wasted
-FLOPs and no masks. Per-task weights (W + s * B @ A) are merged once and cached per module.
+FLOPs and no masks.
+
+Adapters: every linear layer holds ONE weight, shared by all tasks; a task's rank-r update
+s * B @ A is applied on the activations as a side path (s * x A^T B^T, folded into the layer's
+one GEMM, see LoRALinear) instead of being merged into a per-task copy. So memory does not grow
+with the tasks used, a task's first call costs nothing extra, and one forward can mix tasks:
+each run of tokens (a `Segment`) takes its own adapter.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from jina_v3.errors import ModelLoadError
+from jina_v3.errors import ConfigurationError, ModelLoadError
 from jina_v3.tasks import TASKS
 
 
@@ -80,10 +87,26 @@ class JinaV3Config:
         return config
 
 
-class LoRALinear(nn.Module):
-    """nn.Linear with N rank-r adapters: W_t = W + s * B[t] @ A[t].
+class Segment(NamedTuple):
+    """Tokens [start, end) of a packed batch that take adapter `task`."""
 
-    Shapes: A (N, r, in), B (N, out, r).
+    start: int
+    end: int
+    task: int
+
+
+class LoRALinear(nn.Module):
+    """nn.Linear with N rank-r adapters: y = x W^T + b + s * (x A[t]^T) B[t]^T.
+
+    Shapes (the checkpoint's): A (N, r, in), B (N, out, r). :meth:`fuse` then holds the weight
+    ONCE, widened by every adapter's up-projection: W+ = [W | B[0] | ... | B[N-1]], shape
+    (out, in + N r). A token of task t enters as [x | 0 .. s x A[t]^T .. 0], so one GEMM adds
+    each token's own side path, whatever the mix of tasks in the batch: no per-task copy, no
+    merge; the cost is N r / in more FLOPs (2 % at in = 1024), the small down-projection and
+    one copy of the input (the concatenation), never a second pass over the output.
+
+    :meth:`keep_merged` is the speed option instead: the plain weight plus a merged, prepacked
+    copy W + s B[t] A[t] per task used (built on the task's first call), no side path.
     """
 
     def __init__(self, n_in: int, n_out: int, n_adapters: int, rank: int, scale: float) -> None:
@@ -93,19 +116,66 @@ class LoRALinear(nn.Module):
         self.lora_A = nn.Parameter(torch.empty(n_adapters, rank, n_in), requires_grad=False)
         self.lora_B = nn.Parameter(torch.empty(n_adapters, n_out, rank), requires_grad=False)
         self.scale = scale
-        self._merged: dict[int, torch.Tensor] = {}
+        self.widened: torch.Tensor | None = None  # W+, prepacked where the CPU supports it
+        self.merged: dict[int, torch.Tensor] | None = None  # per task, with keep_merged()
 
-    def merge(self, task: int) -> None:
-        """Build and cache the task's weight; the merge runs in fp32 whatever the dtype."""
-        if task not in self._merged:
+    @torch.no_grad()
+    def fuse(self) -> torch.Tensor:
+        """Build W+ once after loading; the plain weight and B are released (one copy)."""
+        if self.widened is not None:
+            return self.widened
+        weight = self.weight.detach()
+        n, out, r = self.lora_B.shape
+        up = self.lora_B.detach().permute(1, 0, 2).reshape(out, n * r)  # [B[0] | B[1] | ...]
+        self.widened = _prepack(torch.cat((weight, up.to(weight.dtype)), dim=1))
+        # A in the activations' dtype: the down-projection runs on x as it comes
+        self.lora_A = nn.Parameter(self.lora_A.detach().to(weight.dtype), requires_grad=False)
+        self.weight, self.lora_B = None, None  # type: ignore[assignment]
+        return self.widened
+
+    def keep_merged(self) -> None:
+        """Run each task through its own merged weight (faster, one weight copy per task)."""
+        if self.widened is None:
+            self.merged = {}
+
+    def forward(self, x: torch.Tensor, segments: Sequence[Segment]) -> torch.Tensor:
+        if self.merged is not None:
+            return self._forward_merged(x, segments)
+        n, rank, _ = self.lora_A.shape
+        side = x.new_zeros(x.shape[0], n * rank)  # zero: tokens without this adapter
+        for start, end, task in segments:
+            down = F.linear(x[start:end], self.lora_A[task]).mul_(self.scale)
+            side[start:end, task * rank : (task + 1) * rank] = down
+        inputs = torch.cat((x, side), dim=1)
+        return _linear(inputs, self.widened if self.widened is not None else self.fuse(), self.bias)
+
+    def _forward_merged(self, x: torch.Tensor, segments: Sequence[Segment]) -> torch.Tensor:
+        runs, at = [], 0  # the segments, and the tokens between them (no adapter)
+        for start, end, task in segments:
+            if at < start:
+                runs.append((at, start, None))
+            runs.append((start, end, task))
+            at = end
+        if at < x.shape[0]:
+            runs.append((at, x.shape[0], None))
+        outputs = [_linear(x[a:b], self._merged_weight(task), self.bias) for a, b, task in runs]
+        return outputs[0] if len(outputs) == 1 else torch.cat(outputs)
+
+    @torch.no_grad()
+    def _merged_weight(self, task: int | None) -> torch.Tensor:
+        assert self.merged is not None
+        if task is None:
+            return self.weight
+        if task not in self.merged:  # merged in fp32 whatever the dtype
             delta = (self.lora_B[task].float() @ self.lora_A[task].float()) * self.scale
-            self._merged[task] = _prepack((self.weight.float() + delta).to(self.weight.dtype))
+            self.merged[task] = _prepack((self.weight.float() + delta).to(self.weight.dtype))
+        return self.merged[task]
 
-    def forward(self, x: torch.Tensor, task: int | None) -> torch.Tensor:
-        weight = self.weight if task is None else self._merged[task]
-        if weight.is_mkldnn:
-            return torch.ops.mkldnn._linear_pointwise(x, weight, self.bias, "none", [], "")
-        return F.linear(x, weight, self.bias)
+
+def _linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    if weight.is_mkldnn:
+        return torch.ops.mkldnn._linear_pointwise(x, weight, bias, "none", [], "")
+    return F.linear(x, weight, bias)
 
 
 def _prepack(weight: torch.Tensor) -> torch.Tensor:
@@ -136,12 +206,15 @@ class LoRAEmbedding(nn.Module):
         self.lora_B = nn.Parameter(torch.empty(n_adapters, rank, dim), requires_grad=False)
         self.scale = scale
 
-    def forward(self, ids: torch.Tensor, task: int | None) -> torch.Tensor:
+    def forward(self, ids: torch.Tensor, segments: Sequence[Segment]) -> torch.Tensor:
         rows = F.embedding(ids, self.weight)  # (T, C)
-        if task is None:
+        if not segments:
             return rows
-        delta = (self.lora_A[task][ids].float() @ self.lora_B[task].float()) * self.scale
-        return (rows.float() + delta).to(rows.dtype)
+        out = rows.float()
+        for start, end, task in segments:
+            lookup = self.lora_A[task][ids[start:end]].float()
+            out[start:end] += (lookup @ self.lora_B[task].float()) * self.scale
+        return out.to(rows.dtype)
 
 
 class Embeddings(nn.Module):
@@ -151,10 +224,13 @@ class Embeddings(nn.Module):
         self.word_embeddings = LoRAEmbedding(cfg.vocab_size, *row)
         self.token_type_embeddings = LoRAEmbedding(cfg.type_vocab_size, *row)
 
-    def forward(self, ids: torch.Tensor, task: int | None) -> torch.Tensor:
+    def forward(self, ids: torch.Tensor, segments: Sequence[Segment]) -> torch.Tensor:
         # every token adds row 0 of the token-type table; there is no position table (rotary)
-        type_row = self.token_type_embeddings(ids.new_zeros(1), task)  # (1, C)
-        return self.word_embeddings(ids, task) + type_row
+        if segments:  # the row differs per adapter: one per token
+            type_rows = self.token_type_embeddings(torch.zeros_like(ids), segments)
+        else:
+            type_rows = self.token_type_embeddings(ids.new_zeros(1), segments)  # (1, C)
+        return self.word_embeddings(ids, segments) + type_rows
 
 
 def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
@@ -176,10 +252,12 @@ class Attention(nn.Module):
         cos: torch.Tensor,
         sin: torch.Tensor,
         groups: list[tuple[int, int, int]],
-        task: int | None,
+        segments: Sequence[Segment],
     ) -> torch.Tensor:
         T = x.shape[0]
-        q, k, v = self.Wqkv(x, task).view(T, 3, self.n_head, self.head_dim).unbind(1)  # (T, H, D)
+        q, k, v = (
+            self.Wqkv(x, segments).view(T, 3, self.n_head, self.head_dim).unbind(1)
+        )  # (T, H, D)
         q, k = rotate(q, cos, sin), rotate(k, cos, sin)
         outputs = []
         for start, count, length in groups:  # `count` sequences of `length` tokens from `start`
@@ -191,7 +269,7 @@ class Attention(nn.Module):
             out = F.scaled_dot_product_attention(qg, kg, vg)  # softmax(q k^T / sqrt(D)) v
             outputs.append(out.transpose(1, 2).reshape(end - start, -1))
         context = outputs[0] if len(outputs) == 1 else torch.cat(outputs)  # (T, C)
-        return self.out_proj(context, task)
+        return self.out_proj(context, segments)
 
 
 class Mlp(nn.Module):
@@ -200,8 +278,8 @@ class Mlp(nn.Module):
         self.fc1 = LoRALinear(cfg.hidden_size, cfg.intermediate_size, *cfg.lora)
         self.fc2 = LoRALinear(cfg.intermediate_size, cfg.hidden_size, *cfg.lora)
 
-    def forward(self, x: torch.Tensor, task: int | None) -> torch.Tensor:
-        return self.fc2(F.gelu(self.fc1(x, task)), task)  # exact (erf) GELU
+    def forward(self, x: torch.Tensor, segments: Sequence[Segment]) -> torch.Tensor:
+        return self.fc2(F.gelu(self.fc1(x, segments)), segments)  # exact (erf) GELU
 
 
 class Block(nn.Module):
@@ -214,9 +292,9 @@ class Block(nn.Module):
         self.mlp = Mlp(cfg)
         self.norm2 = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
 
-    def forward(self, x, cos, sin, groups, task):  # type: ignore[no-untyped-def]
-        x = self.norm1(x + self.mixer(x, cos, sin, groups, task))
-        return self.norm2(x + self.mlp(x, task))
+    def forward(self, x, cos, sin, groups, segments):  # type: ignore[no-untyped-def]
+        x = self.norm1(x + self.mixer(x, cos, sin, groups, segments))
+        return self.norm2(x + self.mlp(x, segments))
 
 
 class Encoder(nn.Module):
@@ -238,28 +316,58 @@ class JinaV3Model(nn.Module):
         inv_freq = 1.0 / cfg.rotary_emb_base ** (torch.arange(0, half, dtype=torch.float32) / half)
         self.register_buffer("inv_freq", inv_freq, persistent=False)
 
-    def merge_adapter(self, task: int) -> None:
-        """Merge adapter `task` into every linear layer once (idempotent)."""
+    def prepare(self, *, merge_adapters: bool = False) -> None:
+        """Once, after loading and placing the model: widen (and prepack) every linear weight
+        by its adapters (each layer's first forward does it otherwise), or with
+        `merge_adapters` keep a merged copy per task used instead (faster, more memory)."""
         for module in self.modules():
             if isinstance(module, LoRALinear):
-                module.merge(task)
+                if merge_adapters:
+                    module.keep_merged()
+                else:
+                    module.fuse()
 
     def forward(
-        self, input_ids: torch.Tensor, lengths: list[int], task: int | None
+        self,
+        input_ids: torch.Tensor,
+        lengths: list[int],
+        tasks: int | Sequence[int | None] | None,
     ) -> torch.Tensor:
-        """input_ids: (T,) concatenation of sequences of `lengths`; returns (T, C) states."""
-        if task is not None:
-            self.merge_adapter(task)
+        """input_ids: (T,) concatenation of sequences of `lengths`; returns (T, C) states.
+
+        `tasks`: the adapter index of every sequence (None: no adapter), or one for all.
+        """
         positions = torch.cat([torch.arange(n) for n in lengths]).to(input_ids.device)
         angles = torch.outer(positions.float(), self.inv_freq)  # (T, D/2), fp32 as the reference
         angles = torch.cat((angles, angles), dim=-1)[:, None, :]  # (T, 1, D)
         dtype = self.emb_ln.weight.dtype
         cos, sin = angles.cos().to(dtype), angles.sin().to(dtype)
         groups = _equal_length_groups(lengths)
-        x = self.emb_ln(self.embeddings(input_ids, task))  # (T, C)
+        segments = task_segments(lengths, tasks)
+        x = self.emb_ln(self.embeddings(input_ids, segments))  # (T, C)
         for block in self.encoder.layers:
-            x = block(x, cos, sin, groups, task)
+            x = block(x, cos, sin, groups, segments)
         return x
+
+
+def task_segments(lengths: list[int], tasks: int | Sequence[int | None] | None) -> list[Segment]:
+    """Runs of neighbouring sequences with the same adapter, as token ranges (None: skipped).
+
+    Callers that sort sequences by task get one segment per task in the batch.
+    """
+    if tasks is None or isinstance(tasks, int):
+        return [] if tasks is None else [Segment(0, sum(lengths), tasks)]
+    if len(tasks) != len(lengths):
+        raise ConfigurationError(f"{len(tasks)} tasks given for {len(lengths)} sequences")
+    runs: list[Segment] = []
+    start = 0
+    for n, task in zip(lengths, tasks, strict=True):
+        if runs and runs[-1].task == task and runs[-1].end == start:
+            runs[-1] = runs[-1]._replace(end=start + n)
+        elif task is not None:
+            runs.append(Segment(start, start + n, task))
+        start += n
+    return runs
 
 
 def _equal_length_groups(lengths: list[int]) -> list[tuple[int, int, int]]:
@@ -302,4 +410,11 @@ def _cpu_has_native_bf16() -> bool:
     return any(flag in flags.split() for flag in ("avx512_bf16", "amx_bf16"))
 
 
-__all__ = ["JinaV3Config", "JinaV3Model", "default_dtype", "forward_flops_per_token"]
+__all__ = [
+    "JinaV3Config",
+    "JinaV3Model",
+    "Segment",
+    "default_dtype",
+    "forward_flops_per_token",
+    "task_segments",
+]

@@ -1,8 +1,9 @@
 """The server's dynamic batcher: concurrent requests merged into token-budget batches.
 
-Pending requests with the same (task, late_chunking) are packed (:func:`jina_v3._packing.pack`)
-into batches of at most `max_batch_tokens` and run on the model in ONE worker thread, so the
-event loop never blocks and many small requests cost about as much as a few large ones.
+Pending requests are packed (:func:`jina_v3._packing.pack`) into batches of at most
+`max_batch_tokens` and run on the model in ONE worker thread, so the event loop never blocks
+and many small requests cost about as much as a few large ones. Plain requests of any task share
+a batch (the model applies each row's adapter); late-chunked ones are batched per task.
 """
 
 from __future__ import annotations
@@ -36,17 +37,23 @@ class _Job:
     loop: asyncio.AbstractEventLoop
     queued_at: float = field(default_factory=time.monotonic)
 
+    @property
+    def key(self) -> tuple[str | None, bool]:
+        """Jobs with equal keys may share a batch: any plain job, late-chunked ones per task."""
+        return (self.task if self.late_chunking else None, self.late_chunking)
+
 
 class DynamicBatcher:
     """Merges concurrent requests into token-budget batches run in ONE worker thread.
 
-    Jobs are taken oldest first: the oldest job's (task, late_chunking) decides the batch,
-    which then takes the queued jobs with that key, in order, while the batch stays within
-    `max_batch_tokens` (the oldest job always goes, however large). Results are the pooled
-    float vectors at full size, unnormalised; each request finishes its own.
+    Jobs are taken oldest first: the oldest job's key (plain, or late-chunked with its task)
+    decides the batch, which then takes the queued jobs with that key, in order, while the
+    batch stays within `max_batch_tokens` (the oldest job always goes, however large). Plain
+    jobs of different tasks share the forward passes. Results are the pooled float vectors
+    at full size, unnormalised; each request finishes its own.
 
     Args:
-        backend: A sync backend (``embed`` and ``embed_documents``), the local one.
+        backend: The local backend (``embed_many`` and ``embed_documents``).
         max_batch_tokens: Token budget of one merged batch.
         max_queue: Jobs waiting at most; beyond it :meth:`submit` raises QueueFullError.
         max_wait: Longest wait (seconds) for more jobs before a batch starts. The batcher
@@ -127,8 +134,7 @@ class DynamicBatcher:
     def _take(self) -> list[_Job]:
         """Under the lock: the oldest job's key decides; its jobs are packed by the budget."""
         first = self._pending[0]
-        key = (first.task, first.late_chunking)
-        same = [j for j in self._pending if (j.task, j.late_chunking) == key]
+        same = [j for j in self._pending if j.key == first.key]
         taken = same[: len(next(pack((j.tokens for j in same), max_size=self.max_batch_tokens)))]
         chosen = {id(j) for j in taken}
         self._pending = collections.deque(j for j in self._pending if id(j) not in chosen)
@@ -174,18 +180,15 @@ class DynamicBatcher:
             self.in_flight = 0
 
     def _execute(self, jobs: list[_Job]) -> None:
-        task, late = jobs[0].task, jobs[0].late_chunking
         # full-size, unnormalised floats; over-long inputs without truncate were refused already
-        spec = EmbedSpec(task, None, False, "float", truncate=True)
+        specs = [EmbedSpec(j.task, None, False, "float", truncate=True) for j in jobs]
         try:
-            if late:
-                results: list[Any] = self.backend.embed_documents([j.texts for j in jobs], spec)
+            if jobs[0].late_chunking:  # one task (the key)
+                results: list[Any] = self.backend.embed_documents([j.texts for j in jobs], specs[0])
             else:
-                pooled = self.backend.embed([t for j in jobs for t in j.texts], spec)
-                results, start = [], 0
-                for j in jobs:
-                    results.append(pooled[start : start + len(j.texts)])
-                    start += len(j.texts)
+                results = self.backend.embed_many(
+                    [(j.texts, spec) for j, spec in zip(jobs, specs, strict=True)]
+                )
         except Exception as exc:
             if len(jobs) > 1:  # one bad request must not fail the others: run them alone
                 for j in jobs:

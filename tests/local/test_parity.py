@@ -122,10 +122,12 @@ def test_prepacked_bf16_weights_are_bit_identical(monkeypatch):
     texts = golden("texts.json")
     packed = Embedder(str(TINY_MODEL), dtype="bfloat16")
     out_packed = packed.encode(texts, task="retrieval.passage")
-    merged = packed.backend.net.encoder.layers[0].mixer.Wqkv._merged[1]
-    # packed wherever this CPU's oneDNN can pack bf16 (not on AVX2-only CPUs: plain weights)
+    wqkv = packed.backend.net.encoder.layers[0].mixer.Wqkv
+    # packed wherever this CPU's oneDNN can pack bf16 (not on AVX2-only CPUs: plain weights),
+    # and the plain weight is gone: one copy either way
     can_pack = model._prepack(torch.zeros(16, 16, dtype=torch.bfloat16)).is_mkldnn
-    assert merged.is_mkldnn == can_pack
+    assert wqkv.widened.is_mkldnn == can_pack
+    assert wqkv.weight is None
     monkeypatch.setattr(model, "_prepack", lambda weight: weight)
     plain = Embedder(str(TINY_MODEL), dtype="bfloat16").encode(texts, task="retrieval.passage")
     assert np.array_equal(out_packed, plain)

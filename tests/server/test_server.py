@@ -333,6 +333,39 @@ def test_concurrent_small_requests_are_merged(server, tiny_embedder):
     assert batches < 64, f"no request was merged ({batches} batches for 64 requests)"
 
 
+def test_concurrent_requests_of_different_tasks_share_batches(server, tiny_embedder):
+    texts = [f"mixed request number {i}" for i in range(48)]
+    tasks = [TASKS[i % len(TASKS)] for i in range(len(texts))]
+    batcher = server.app.state.batcher
+    before_batches, before_jobs = batcher.batches, batcher.jobs
+    forwards: list[list[int | None]] = []
+    hook = batcher.backend.net.register_forward_pre_hook(
+        lambda module, args: forwards.append(list(args[2]))
+    )  # the tasks of every forward the server's model runs
+    try:
+
+        async def run():
+            async with httpx.AsyncClient(base_url=server.url, timeout=30, headers=AUTH) as c:
+                return await asyncio.gather(
+                    *(
+                        c.post("/v1/embeddings", json={"input": [t], "task": task})
+                        for t, task in zip(texts, tasks, strict=True)
+                    )
+                )
+
+        resps = asyncio.run(run())
+    finally:
+        hook.remove()
+    assert all(r.status_code == 200 for r in resps)
+    for resp, text, task in zip(resps, texts, tasks, strict=True):
+        local = tiny_embedder.encode([text], task=task)
+        assert np.abs(rows(resp) - local).max() <= 1e-5
+    jobs, batches = batcher.jobs - before_jobs, batcher.batches - before_batches
+    assert jobs == 48
+    assert batches < 48, f"no request was merged ({batches} batches for 48 requests)"
+    assert any(len(set(tasks)) > 1 for tasks in forwards), "no forward mixed tasks"
+
+
 def test_full_queue_answers_429_with_retry_after(tiny_embedder):
     backend = tiny_embedder.backend
     app = create_app(tiny_embedder, max_queue=2)

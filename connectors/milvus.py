@@ -297,6 +297,14 @@ class MilvusStore(BaseStore):
     def _drop(self) -> Flow[None]:
         yield client("drop_collection", self.collection)
 
+    def _check_record(self, record: Record, where: str) -> None:
+        size = len(record.document_id.encode("utf-8"))
+        if size > MAX_VARCHAR_BYTES:  # the text is cut to fit; an id cannot be
+            raise ConfigurationError(
+                f"the id of {where[:80]}... is {size} bytes; Milvus holds at most "
+                f"{MAX_VARCHAR_BYTES}. Use a shorter document id."
+            )
+
     def _item(self, record: Record, vector: np.ndarray) -> tuple[Any, int]:
         row = {
             "id": record.id,

@@ -288,7 +288,28 @@ class BaseStore(Closing, AsyncClosing, ABC):
             self._signature = signature
             return
         found = yield from self._describe()
-        self._check_described(found, signature)
+        try:
+            self._check_described(found, signature)
+        except SignatureMismatchError:
+            # Settings that nothing was written with (a first run that failed before its
+            # first batch, e.g. a refused API key) bind no one: an empty collection of ours
+            # is made anew for this run's signature; one with data, or made by someone
+            # else, is refused.
+            if found.signature is None or not self._can_remake():
+                raise
+            yield from self._opened()
+            if (yield from self._foreign_points()):
+                raise
+            logger.warning(
+                "%s collection %r is empty and records other settings; re-creating it for "
+                "this index's",
+                self.engine,
+                self.collection,
+            )
+            yield from self._drop()
+            yield from self._create(signature)
+            self._signature = signature
+            return
         yield from self._opened()
         if found.signature is None:
             # Made elsewhere: its vectors' model and task are unknown, so only an empty
@@ -456,6 +477,11 @@ class BaseStore(Closing, AsyncClosing, ABC):
         """Called once an existing collection is found usable (e.g. to load it)."""
         return
         yield  # pragma: no cover
+
+    def _can_remake(self) -> bool:
+        """Whether this store may drop and create its collection (a store that could not
+        create it again must never drop it)."""
+        return True
 
     def _adopt(self, signature: EmbeddingSignature) -> Flow[None]:
         raise SignatureMismatchError(

@@ -302,6 +302,9 @@ class PineconeStore(BaseStore):
         # tags keep a digest of a long model name: compare the signature as it reads back
         super()._check_described(found, _comparable(signature))
 
+    def _can_remake(self) -> bool:
+        return self._create_missing
+
     def _adopt(self, signature: EmbeddingSignature) -> Flow[None]:
         yield client("configure", signature_tags(signature))
 

@@ -84,3 +84,82 @@ def test_a_record_the_engine_cannot_hold_is_skipped_by_name(
     assert not {s for s in stored if s[0] == "notes.md" and s[2] in ("one", "two", "three")}
     assert ("faq.jsonl#2", None, "plain answer") in stored  # left as stored before
     assert store.count() == 3
+
+
+def test_a_first_run_refused_by_the_api_does_not_bind_the_collection(
+    engine, make_store, tiny_embedder
+):
+    from jina_v3 import Embedder
+    from jina_v3.errors import AuthenticationError
+    from tests._servers import FaultServer
+
+    store = make_store()
+    with FaultServer(dims=DIMS) as server:
+        server.push(("status", 401, {}, "invalid API key"))
+        api = Embedder(backend="api", api_key="wrong", base_url=server.url, max_retries=0)
+        with pytest.raises(AuthenticationError):
+            VectorIndex(api, store, dimensions=DIMS).add(VERSION_1)
+        api.close()
+    assert store.count() == 0
+
+    corrected = VectorIndex(tiny_embedder, store, dimensions=DIMS // 2)  # the settings differ
+    assert corrected.add(VERSION_1) == 4
+    assert store.read_signature() == corrected.signature
+    assert len(corrected.search("one", k=10)) == 4
+
+
+def test_a_collection_with_data_is_still_refused(engine, make_store, tiny_embedder):
+    from jina_v3.errors import DimensionMismatchError
+
+    store = make_store()
+    VectorIndex(tiny_embedder, store, dimensions=DIMS).add(VERSION_1)
+    with pytest.raises(DimensionMismatchError):
+        VectorIndex(tiny_embedder, store, dimensions=DIMS // 2).add(VERSION_1)
+    assert store.count() == 4
+
+
+def _uri(store: Any) -> str:
+    kind = type(store).__name__
+    if kind == "QdrantEdgeStore":
+        return f"qdrant-edge:{store.root}"
+    if kind == "QdrantStore":
+        return f"qdrant:{store._path}"
+    return f"milvus-lite:{store._uri}"
+
+
+def test_a_store_another_process_holds_is_refused_in_one_line(
+    engine, make_store, tiny_embedder, capfd
+):
+    from jina_v3.errors import StoreInUseError
+    from tests._servers import hold_store
+
+    if engine not in ("qdrant-path", "qdrant-edge", "milvus-lite"):
+        pytest.skip("a server or an in-memory engine is not held by a process")
+    name = f"held{engine.replace('-', '')}"
+    first = make_store(name)
+    VectorIndex(tiny_embedder, first, dimensions=DIMS).add(VERSION_1)
+    first.close()
+    second = make_store(name)
+    with hold_store(_uri(first), name):
+        capfd.readouterr()
+        with pytest.raises(StoreInUseError, match=r"in use by another process \(a running"):
+            VectorIndex.open(tiny_embedder, second).search("one")
+        assert "Traceback" not in capfd.readouterr().err  # the engine logged nothing
+    assert len(VectorIndex.open(tiny_embedder, second).search("one", k=10)) == 4  # released
+
+
+def test_two_first_runs_on_one_edge_store_one_proceeds(fast_tmp, tiny_embedder):
+    """In one process as across two: the shard's lock is taken before it is created."""
+    pytest.importorskip("qdrant_edge")
+    from jina_v3.errors import StoreInUseError
+    from tests.connectors.conftest import FACTORIES
+
+    first, second = (FACTORIES["qdrant-edge"]("docs", fast_tmp) for _ in range(2))
+    index = VectorIndex(tiny_embedder, first, dimensions=DIMS)
+    index.add(VERSION_1)
+    with pytest.raises(StoreInUseError, match="in use by another process"):
+        VectorIndex(tiny_embedder, second, dimensions=DIMS).add(VERSION_2)
+    first.close()
+    assert VectorIndex(tiny_embedder, second, dimensions=DIMS).add(VERSION_2) == 3
+    assert second.count() == 3
+    second.close()

@@ -376,6 +376,12 @@ class QdrantEdgeStore(BaseStore):
     def _count(self) -> Flow[int]:
         return int((yield client("count")))
 
+    def _adopt(self, signature: EmbeddingSignature) -> Flow[None]:
+        # an empty shard without its signature file was half made (a run stopped between
+        # the two): made again, whole
+        yield from self._drop()
+        yield from self._create(signature)
+
     def _foreign_points(self) -> Flow[int]:
         return int((yield client("peek_count")))
 

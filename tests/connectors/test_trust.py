@@ -163,3 +163,16 @@ def test_two_first_runs_on_one_edge_store_one_proceeds(fast_tmp, tiny_embedder):
     assert VectorIndex(tiny_embedder, second, dimensions=DIMS).add(VERSION_2) == 3
     assert second.count() == 3
     second.close()
+
+
+def test_a_half_made_empty_edge_shard_is_adopted(fast_tmp, tiny_embedder):
+    pytest.importorskip("qdrant_edge")
+    from jina_v3.connectors.qdrant_edge import QdrantEdgeStore
+
+    with QdrantEdgeStore("docs", path=fast_tmp) as first:
+        first.ensure_collection(VectorIndex(tiny_embedder, first, dimensions=DIMS).signature)
+        first.signature_path.unlink()  # stopped between the shard and its signature
+    with QdrantEdgeStore("docs", path=fast_tmp) as store:
+        index = VectorIndex(tiny_embedder, store, dimensions=DIMS // 2)
+        assert index.add(VERSION_1) == 4
+        assert store.read_signature() == index.signature

@@ -12,6 +12,7 @@ A connector is a subclass that implements a handful of *engine hooks*, each a fl
     _search(vector, k, native_filter, signature) -> list[Hit]
     _delete(ids, document_ids)  delete points (one request's worth of each)
     _count() / _fetch(ids)      read
+    _check_record(record)       refuse a record over the engine's own limits (pure)
     _item(record, vector)       one record as an engine item, with its size for the packer
     _translate(tree)            a parsed filter in the engine's native form
 
@@ -287,7 +288,28 @@ class BaseStore(Closing, AsyncClosing, ABC):
             self._signature = signature
             return
         found = yield from self._describe()
-        self._check_described(found, signature)
+        try:
+            self._check_described(found, signature)
+        except SignatureMismatchError:
+            # Settings that nothing was written with (a first run that failed before its
+            # first batch, e.g. a refused API key) bind no one: an empty collection of ours
+            # is made anew for this run's signature; one with data, or made by someone
+            # else, is refused.
+            if found.signature is None or not self._can_remake():
+                raise
+            yield from self._opened()
+            if (yield from self._foreign_points()):
+                raise
+            logger.warning(
+                "%s collection %r is empty and records other settings; re-creating it for "
+                "this index's",
+                self.engine,
+                self.collection,
+            )
+            yield from self._drop()
+            yield from self._create(signature)
+            self._signature = signature
+            return
         yield from self._opened()
         if found.signature is None:
             # Made elsewhere: its vectors' model and task are unknown, so only an empty
@@ -358,9 +380,18 @@ class BaseStore(Closing, AsyncClosing, ABC):
         for part in pack(sizes, max_items=self.batch_size, max_size=self.max_request_bytes):
             yield from self._write([items[i][0] for i in part], signature)
 
+    def check_record(self, record: Record) -> None:
+        """Refuse a record this store cannot hold, naming its document: metadata or text no
+        store can hold (ConfigurationError), or over this engine's own limits
+        (ConfigurationError or StoreError). Pure: nothing is read or written, so a caller can
+        leave such a document out before it touches the store."""
+        where = f"document {record.document_id!r}"
+        check_metadata(record.metadata, where)
+        check_text(record.text, f"text of {where}")
+        self._check_record(record, where)
+
     def _checked_item(self, record: Record, signature: EmbeddingSignature) -> tuple[Any, int]:
-        check_metadata(record.metadata, f"point {record.id}")
-        check_text(record.text, f"text of point {record.id}")
+        self.check_record(record)
         return self._item(record, self._vector(record.vector, signature))
 
     def _vector(self, vector: Any, signature: EmbeddingSignature) -> np.ndarray:
@@ -448,12 +479,20 @@ class BaseStore(Closing, AsyncClosing, ABC):
         return
         yield  # pragma: no cover
 
+    def _can_remake(self) -> bool:
+        """Whether this store may drop and create its collection (a store that could not
+        create it again must never drop it)."""
+        return True
+
     def _adopt(self, signature: EmbeddingSignature) -> Flow[None]:
         raise SignatureMismatchError(
             f"{self.engine} collection {self.collection!r} exists but was not created by "
             f"jina_v3 (it has no embedding signature). Fix: {REBUILD_FIX}."
         )
         yield  # pragma: no cover
+
+    def _check_record(self, record: Record, where: str) -> None:
+        """Raise if the engine cannot hold `record` (`where` names its document)."""
 
     def _item(self, record: Record, vector: np.ndarray) -> tuple[Any, int]:
         """One record as the engine writes it, and its size for the request packer."""

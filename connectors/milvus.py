@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -34,7 +33,12 @@ from jina_v3._flow import Call, Flow
 from jina_v3.connectors._base import BaseStore, Described, client
 from jina_v3.connectors._common import LAYOUT_KEY, SIGNATURE_KEY, require
 from jina_v3.connectors._milvus_filter import list_literal, needs_exact_check, to_expression
-from jina_v3.errors import ConfigurationError, StoreError, UnsupportedFilterError
+from jina_v3.connectors._milvus_lite import open_lite, release_lite
+from jina_v3.errors import (
+    ConfigurationError,
+    StoreError,
+    UnsupportedFilterError,
+)
 from jina_v3.index.filters import FilterNode, matches
 from jina_v3.index.store import (
     CHUNK_INDEX_KEY,
@@ -61,11 +65,6 @@ MAX_REQUEST_BYTES = 16 * 1024 * 1024
 _OUTPUT_FIELDS = ["text", "document_id", "chunk_index", "metadata"]
 #: Connection attempts before a server that refuses connections is an error.
 _CONNECT_ATTEMPTS = 3
-
-# Milvus Lite runs one in-process server per data path; release it when our last store closes
-# (MilvusClient.close() keeps the path locked otherwise).
-_lite_lock = threading.Lock()
-_lite_users: dict[str, int] = {}
 
 
 class MilvusStore(BaseStore):
@@ -154,19 +153,22 @@ class MilvusStore(BaseStore):
             kwargs["token"] = self._token
         if self._timeout is not None:
             kwargs["timeout"] = self._timeout
+        if not self._uri.endswith(".db"):
+            return self._connect_server(pymilvus, kwargs)
+        made = open_lite(pymilvus, kwargs)
+        self._lite_path = os.path.abspath(self._uri)
+        return made
+
+    @staticmethod
+    def _connect_server(pymilvus: Any, kwargs: dict[str, Any]) -> Any:
         for attempt in range(_CONNECT_ATTEMPTS):  # a busy or starting server: try again
             try:
-                made = pymilvus.MilvusClient(**kwargs)
-                break
+                return pymilvus.MilvusClient(**kwargs)
             except pymilvus.MilvusException as exc:
                 if attempt + 1 == _CONNECT_ATTEMPTS or "connect" not in str(exc).lower():
                     raise
                 time.sleep(1.0 + attempt)
-        if self._uri.endswith(".db"):
-            self._lite_path = os.path.abspath(self._uri)
-            with _lite_lock:
-                _lite_users[self._lite_path] = _lite_users.get(self._lite_path, 0) + 1
-        return made
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _close_clients(self) -> None:
         """Close the client if this store created it (and free a Milvus Lite data path).
@@ -179,25 +181,10 @@ class MilvusStore(BaseStore):
                 self._client.close()
             except Exception:  # closing is best effort
                 logger.debug("closing the Milvus client failed", exc_info=True)
-            self._release_lite()
+            path, self._lite_path = self._lite_path, None
+            if path is not None:
+                release_lite(path)
         self._client = None
-
-    def _release_lite(self) -> None:
-        path, self._lite_path = self._lite_path, None
-        if path is None:
-            return
-        with _lite_lock:
-            users = _lite_users.get(path, 1) - 1
-            if users > 0:
-                _lite_users[path] = users
-                return
-            _lite_users.pop(path, None)
-        try:
-            from milvus_lite.server_manager import server_manager_instance
-
-            server_manager_instance.release_server(path)
-        except Exception:
-            logger.debug("releasing Milvus Lite path %s failed", path, exc_info=True)
 
     @contextmanager
     def _guard(self, operation: str, call: Call) -> Iterator[None]:
@@ -296,6 +283,14 @@ class MilvusStore(BaseStore):
 
     def _drop(self) -> Flow[None]:
         yield client("drop_collection", self.collection)
+
+    def _check_record(self, record: Record, where: str) -> None:
+        size = len(record.document_id.encode("utf-8"))
+        if size > MAX_VARCHAR_BYTES:  # the text is cut to fit; an id cannot be
+            raise ConfigurationError(
+                f"the id of {where[:80]}... is {size} bytes; Milvus holds at most "
+                f"{MAX_VARCHAR_BYTES}. Use a shorter document id."
+            )
 
     def _item(self, record: Record, vector: np.ndarray) -> tuple[Any, int]:
         row = {

@@ -302,6 +302,9 @@ class PineconeStore(BaseStore):
         # tags keep a digest of a long model name: compare the signature as it reads back
         super()._check_described(found, _comparable(signature))
 
+    def _can_remake(self) -> bool:
+        return self._create_missing
+
     def _adopt(self, signature: EmbeddingSignature) -> Flow[None]:
         yield client("configure", signature_tags(signature))
 
@@ -330,6 +333,9 @@ class PineconeStore(BaseStore):
     def _clear_flow(self) -> Flow[None]:
         yield from self._expected()
         yield client("delete", delete_all=True)
+
+    def _check_record(self, record: Record, where: str) -> None:
+        _fields(record, where)
 
     def _item(self, record: Record, vector: np.ndarray) -> tuple[Any, int]:
         metadata, metadata_size = _metadata(record)
@@ -447,11 +453,11 @@ def _bare_host(host: str) -> str:
     return host.rstrip("/")
 
 
-def _metadata(record: Record) -> tuple[dict[str, Any], int]:
-    """Pinecone metadata for a record (user fields checked, the reserved keys, the text cut so
-    the whole stays within 40 KB) and its size in bytes as JSON."""
+def _fields(record: Record, where: str) -> tuple[dict[str, Any], int]:
+    """Pinecone metadata for a record with an empty text (user fields checked, the reserved
+    keys) and its size in bytes as JSON: what must fit in 40 KB whatever the text."""
     metadata = {
-        key: _metadata_value(record.id, key, value)
+        key: _metadata_value(where, key, value)
         for key, value in record_payload(record).items()
         if value is not None  # Pinecone has no null
     }
@@ -459,9 +465,16 @@ def _metadata(record: Record) -> tuple[dict[str, Any], int]:
     base = _json_size(metadata)
     if base > MAX_METADATA_BYTES:
         raise StoreError(
-            f"metadata of point {record.id} is {base} bytes without its text; Pinecone allows "
+            f"metadata of {where} is {base} bytes without its text; Pinecone allows "
             f"{MAX_METADATA_BYTES} bytes per vector. Store less metadata."
         )
+    return metadata, base
+
+
+def _metadata(record: Record) -> tuple[dict[str, Any], int]:
+    """Pinecone metadata for a record (see :func:`_fields`; the text cut so the whole stays
+    within 40 KB) and its size in bytes as JSON."""
+    metadata, base = _fields(record, f"document {record.document_id!r}")
     text = record.text
     size = base + _json_size(text) - 2
     if size > MAX_METADATA_BYTES:
@@ -483,7 +496,7 @@ def _metadata(record: Record) -> tuple[dict[str, Any], int]:
     return metadata, size
 
 
-def _metadata_value(point: str, key: str, value: Any) -> Any:
+def _metadata_value(where: str, key: str, value: Any) -> Any:
     if isinstance(value, (bool, str)):
         return value
     if isinstance(value, (int, float, np.integer, np.floating)) and np.isfinite(value):
@@ -491,7 +504,7 @@ def _metadata_value(point: str, key: str, value: Any) -> Any:
     if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
         return list(value)
     raise ConfigurationError(
-        f"metadata {key!r} of point {point} is {type(value).__name__}; Pinecone stores strings, "
+        f"metadata {key!r} of {where} is {type(value).__name__}; Pinecone stores strings, "
         "finite numbers, booleans and lists of strings."
     )
 

@@ -35,7 +35,7 @@ from jina_v3.connectors._qdrant_common import (
     FilterModels,
     check_payload_indexes,
 )
-from jina_v3.errors import ConfigurationError, SignatureMismatchError
+from jina_v3.errors import ConfigurationError, SignatureMismatchError, StoreInUseError
 from jina_v3.index.filters import FilterNode
 from jina_v3.index.store import (
     DOCUMENT_ID_KEY,
@@ -138,9 +138,14 @@ class QdrantStore(BaseStore):
 
     def _connect(self) -> Any:
         qdrant_client = require("qdrant_client", "qdrant", "qdrant-client")
-        return qdrant_client.QdrantClient(
-            url=self._url, location=self._location, path=self._path, **self._client_kwargs
-        )
+        try:
+            return qdrant_client.QdrantClient(
+                url=self._url, location=self._location, path=self._path, **self._client_kwargs
+            )
+        except RuntimeError as exc:  # local mode's folder lock
+            if self._path is None or "already accessed" not in str(exc):
+                raise
+            raise StoreInUseError(str(self._path)) from None
 
     def _async_client(self) -> Any:
         if self._aclient is None and self._url is not None:

@@ -18,13 +18,14 @@ import json
 import os
 import shutil
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from jina_v3._flow import Flow, InThread
+from jina_v3._flow import Call, Flow, InThread
 from jina_v3.connectors._base import BaseStore, Described, client
 from jina_v3.connectors._common import LAYOUT_KEY, SIGNATURE_KEY, require
 from jina_v3.connectors._qdrant_common import (
@@ -33,7 +34,7 @@ from jina_v3.connectors._qdrant_common import (
     FilterModels,
     check_payload_indexes,
 )
-from jina_v3.errors import ConfigurationError, StoreError
+from jina_v3.errors import ConfigurationError, StoreError, StoreInUseError
 from jina_v3.index.filters import FilterNode
 from jina_v3.index.store import (
     DOCUMENT_ID_KEY,
@@ -48,6 +49,11 @@ __all__ = ["QdrantEdgeStore", "to_edge_filter"]
 
 _CONFIG_FILE = "edge_config.json"  # written by Edge in every shard directory
 
+try:
+    import fcntl
+except ImportError:  # Windows: Edge's own WAL lock still refuses a second process
+    fcntl = None  # type: ignore[assignment]
+
 
 def _edge() -> Any:
     return require("qdrant_edge", "qdrant-edge", "qdrant-edge-py")
@@ -60,14 +66,32 @@ class _Shard:
     def __init__(self, root: Path, collection: str) -> None:
         self.path = root / collection
         self.meta_path = root / f"{collection}.jina_v3.json"
+        self._lock_path = root / f"{collection}.jina_v3.lock"
+        self._held: Any | None = None  # the lock file, while this process holds the shard
         self._shard: Any | None = None
         self.lock = threading.RLock()
 
     def exists(self) -> bool:
         return (self.path / _CONFIG_FILE).is_file()
 
+    def _hold(self) -> None:
+        """Hold the shard's lock file from before it is created or opened until it is
+        closed: a second process is refused at once, before it reads or writes anything,
+        so two first runs never both create the shard (one would lack its signature)."""
+        if self._held is not None or fcntl is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        held = open(self._lock_path, "ab")  # kept open while held
+        try:
+            fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            held.close()
+            raise StoreInUseError(str(self.path.parent)) from None
+        self._held = held
+
     def _open(self) -> Any:
         if self._shard is None:
+            self._hold()
             self._shard = _edge().EdgeShard.load(str(self.path))
         return self._shard
 
@@ -86,7 +110,9 @@ class _Shard:
 
     def create(self, config: Any, field_indexes: list[tuple[str, Any]]) -> None:
         edge = _edge()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._hold()
+        if self.exists():  # made by another process since this one looked
+            raise StoreInUseError(str(self.path.parent))
         shard = edge.EdgeShard.create(str(self.path), config)
         # payload indexes must exist before optimize() builds the segments
         for name, schema in field_indexes:
@@ -94,7 +120,8 @@ class _Shard:
         self._shard = shard
 
     def drop(self) -> None:
-        self.close()
+        self._hold()  # never remove a shard another process has open
+        self._close_shard()
         shutil.rmtree(self.path, ignore_errors=True)
         self.meta_path.unlink(missing_ok=True)
 
@@ -110,6 +137,16 @@ class _Shard:
     def count(self) -> int:
         return int(self._open().count(_edge().CountRequest(exact=True)))
 
+    def peek_count(self) -> int:
+        """count(), leaving the shard closed (and unheld) if it was: a collection that is
+        refused must not stay held by a store its caller may never close."""
+        was_open = self._shard is not None
+        try:
+            return self.count()
+        finally:
+            if not was_open:
+                self.close()
+
     def optimize(self) -> bool:
         return bool(self._open().optimize())
 
@@ -121,11 +158,17 @@ class _Shard:
             return []
         return sorted(p.name[: -len(suffix)] for p in root.glob(f"*{suffix}"))
 
-    def close(self) -> None:
+    def _close_shard(self) -> None:
         if self._shard is not None:
             shard, self._shard = self._shard, None
             shard.flush()
             shard.close()
+
+    def close(self) -> None:
+        self._close_shard()
+        held, self._held = self._held, None
+        if held is not None:
+            held.close()  # releases the lock
 
 
 class QdrantEdgeStore(BaseStore):
@@ -197,6 +240,16 @@ class QdrantEdgeStore(BaseStore):
 
     def _async_client(self) -> Any:
         return InThread(self.client, lock=self.client.lock)
+
+    @contextmanager
+    def _guard(self, operation: str, call: Call) -> Iterator[None]:
+        try:
+            with super()._guard(operation, call):
+                yield
+        except StoreError as exc:  # Edge's own lock: "failed to open WAL ... WouldBlock"
+            if "WouldBlock" not in str(exc):
+                raise
+            raise StoreInUseError(str(self.root)) from None
 
     def _close_clients(self) -> None:
         if self._client is not None:
@@ -322,6 +375,15 @@ class QdrantEdgeStore(BaseStore):
 
     def _count(self) -> Flow[int]:
         return int((yield client("count")))
+
+    def _adopt(self, signature: EmbeddingSignature) -> Flow[None]:
+        # an empty shard without its signature file was half made (a run stopped between
+        # the two): made again, whole
+        yield from self._drop()
+        yield from self._create(signature)
+
+    def _foreign_points(self) -> Flow[int]:
+        return int((yield client("peek_count")))
 
     def _translate(self, tree: FilterNode) -> Any:
         return to_edge_filter(tree)

@@ -10,6 +10,11 @@ scripts and Ray workers (a URI pickles; an open client does not).
     pinecone:INDEX            a Pinecone index (key from PINECONE_API_KEY); collections are
                               its namespaces
 
+A target that looks like a server where a folder or file is meant (``qdrant:localhost:6333``,
+``qdrant://localhost:6333``, ``milvus-lite://m.db``) is refused with the right form: such a
+string is almost always a server address, and taking it as a path would write a folder named
+after it (or at the filesystem root). A folder whose name looks like one is ``./NAME``.
+
 The default, Qdrant Edge in ``./.jina-v3``, was chosen by ``benchmarks/default_store.py``:
 it inserts several times faster than Milvus Lite, answers in about a millisecond at 100k
 points, and reopens at once (Milvus Lite indexes in the background and holds its data
@@ -19,6 +24,7 @@ directory until the process exits).
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 from jina_v3.errors import ConfigurationError
@@ -37,6 +43,12 @@ URI_FORMS = (
     "pinecone:INDEX",
 )
 _SERVER = ("http://", "https://")
+#: A target that names a server: ``//HOST...``, ``SCHEME://HOST...`` (other than http(s)), or
+#: a bare ``HOST:PORT`` (IPv6 in brackets); group "host" is the address without the scheme.
+_SERVER_LIKE = re.compile(
+    r"(?:[A-Za-z][A-Za-z0-9+.-]*:)?//(?P<host>[^/]*)"
+    r"|(?P<bare>(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):\d+)/?"
+)
 
 
 def open_store(uri: str = DEFAULT_STORE_URI, collection: str = DEFAULT_COLLECTION) -> Any:
@@ -47,6 +59,7 @@ def open_store(uri: str = DEFAULT_STORE_URI, collection: str = DEFAULT_COLLECTIO
         MissingDependencyError: The engine's extra is not installed.
     """
     scheme, _, target = uri.partition(":") if isinstance(uri, str) else ("", "", "")
+    _refuse_server_as_path(uri, scheme, target)
     if scheme == "qdrant-edge" and target:
         from jina_v3.connectors.qdrant_edge import QdrantEdgeStore
 
@@ -84,6 +97,30 @@ def open_store(uri: str = DEFAULT_STORE_URI, collection: str = DEFAULT_COLLECTIO
     raise ConfigurationError(
         f"--store {uri!r} is not a store URI; use one of: {', '.join(URI_FORMS)} "
         f"(default {DEFAULT_STORE_URI})"
+    )
+
+
+def _refuse_server_as_path(uri: str, scheme: str, target: str) -> None:
+    """A ConfigurationError naming the right form when a target meant as a folder, a file or
+    an index name looks like a server address."""
+    if target.startswith(_SERVER) and scheme in ("qdrant", "milvus"):
+        return  # a server, as it should be
+    if target == ":memory:" and scheme == "qdrant":
+        return
+    found = _SERVER_LIKE.fullmatch(target)
+    if found is None:
+        return
+    host = found.group("host") or found.group("bare")
+    if scheme == "pinecone":
+        fix = "pinecone:INDEX (the index name; the key in PINECONE_API_KEY)"
+    elif scheme == "milvus-lite" and host.endswith(".db"):
+        fix = f"milvus-lite:./{host} for a file here"
+    elif scheme.startswith("milvus"):
+        fix = f"milvus:http://{host} for a Milvus server, or milvus-lite:./FILE.db for a file"
+    else:
+        fix = f"qdrant:http://{host} for a Qdrant server, or {scheme}:./DIR for a local folder"
+    raise ConfigurationError(
+        f"--store {uri!r} looks like a server address, not a local path; use {fix}"
     )
 
 

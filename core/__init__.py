@@ -28,6 +28,7 @@ from jina_v3.errors import (
     ServerError,
     SignatureMismatchError,
     StoreError,
+    StoreInUseError,
     UnknownTaskError,
     UnsupportedFilterError,
 )
@@ -67,6 +68,7 @@ __all__ = [
     "ServerError",
     "SignatureMismatchError",
     "StoreError",
+    "StoreInUseError",
     "Task",
     "UnknownTaskError",
     "UnsupportedFilterError",

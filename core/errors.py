@@ -19,6 +19,7 @@
     └── StoreError                           a vector database refused or failed an operation
         ├── SignatureMismatchError           a collection built with other embedding settings
         │   └── DimensionMismatchError       ... in particular another vector size
+        ├── StoreInUseError                  an embedded store another process holds
         └── UnsupportedFilterError           a filter operator the dialect does not have
 
 Every message says what went wrong and which parameter fixes it.
@@ -246,6 +247,21 @@ class SignatureMismatchError(StoreError):
 
 class DimensionMismatchError(SignatureMismatchError):
     """The collection's vector size differs from the embedder's `dimensions`."""
+
+
+class StoreInUseError(StoreError):
+    """An embedded store (a folder or file) is held by another process; `path` is where."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            f"the store at {path} is in use by another process (a running `jina-v3 index`?); "
+            "wait for it to finish, or use a server (qdrant:http://..., milvus:http://...) "
+            "for concurrent access"
+        )
+        self.path = path
+
+    def __reduce__(self) -> tuple[type[StoreInUseError], tuple[str]]:
+        return type(self), (self.path,)
 
 
 class UnsupportedFilterError(StoreError, ValueError):

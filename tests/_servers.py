@@ -6,6 +6,7 @@
   faults from a script (429 + Retry-After, 5xx, slow answers, dropped connections, truncated
   JSON, 401, shuffled `data`) and records every request it saw.
 - :func:`serve_process`: ``jina-v3 serve`` as a subprocess (for SIGTERM and the CLI).
+- :func:`hold_store`: another process that holds an embedded store open.
 
 Everything is bounded in time and cleans up its threads, processes and ports.
 """
@@ -292,3 +293,38 @@ def serve_process(
                 proc.wait(10)
         if proc.stdout:
             proc.stdout.close()
+
+
+_HOLD = """
+import sys
+from jina_v3.connectors.uris import open_store
+store = open_store(sys.argv[1], sys.argv[2])
+store.count()  # opens it: the engine holds the folder from here on
+print("holding", flush=True)
+sys.stdin.read()  # until the test closes our stdin
+store.close()
+"""
+
+
+@contextlib.contextmanager
+def hold_store(uri: str, collection: str, cwd: Path | None = None) -> Iterator[None]:
+    """Another process holding the store at `uri` open (as a running index would) inside
+    the block; released when the block ends."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD, uri, collection],
+        cwd=cwd,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdin is not None and holder.stdout is not None
+    try:
+        assert holder.stdout.readline().strip() == "holding", "the holder did not open the store"
+        yield
+    finally:
+        holder.stdin.close()
+        try:
+            holder.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            holder.kill()
+            holder.wait()

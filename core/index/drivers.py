@@ -53,15 +53,18 @@ class Writer:
         self._pool: ThreadPoolExecutor | None = None
         self._pending: Future[None] | None = None
 
-    def write(self, document_ids: list[str], records: list[Record]) -> None:
+    def write(self, records: list[Record], stale: Any | None) -> None:
+        """Write `records`, then delete the points matching `stale` (the documents' old
+        versions): never before, so a failed write leaves every stored version whole."""
         self.wait()
         if self._pool is None:
             self._pool = ThreadPoolExecutor(1, thread_name_prefix="jina-v3-writer")
-        self._pending = self._pool.submit(self._replace, document_ids, records)
+        self._pending = self._pool.submit(self._replace, records, stale)
 
-    def _replace(self, document_ids: list[str], records: list[Record]) -> None:
-        self._store.delete(document_ids=document_ids)  # first: never a stale chunk left
+    def _replace(self, records: list[Record], stale: Any | None) -> None:
         self._store.upsert(records)
+        if stale is not None:
+            self._store.delete(filter=stale)
 
     def wait(self) -> None:
         pending, self._pending = self._pending, None
@@ -80,13 +83,14 @@ class AsyncWriter:
         self._store = store
         self._pending: asyncio.Task[None] | None = None
 
-    async def write(self, document_ids: list[str], records: list[Record]) -> None:
+    async def write(self, records: list[Record], stale: Any | None) -> None:
         await self.wait()
-        self._pending = asyncio.ensure_future(self._replace(document_ids, records))
+        self._pending = asyncio.ensure_future(self._replace(records, stale))
 
-    async def _replace(self, document_ids: list[str], records: list[Record]) -> None:
-        await self._store.delete(document_ids=document_ids)
+    async def _replace(self, records: list[Record], stale: Any | None) -> None:
         await self._store.upsert(records)
+        if stale is not None:
+            await self._store.delete(filter=stale)
 
     async def wait(self, raise_errors: bool = True) -> None:
         pending, self._pending = self._pending, None

@@ -3,9 +3,10 @@
 Ingestion is one pipeline, the same for both classes:
 
     documents -> batches -> skip the unchanged (content hash of the stored head point) ->
-    plan (pure, :mod:`jina_v3.index.plan`) -> embed (one call per kind) -> records -> writer
-    (delete the documents' old points, upsert; in the background, so batch n is written
-    while batch n+1 is embedded)
+    plan (pure, :mod:`jina_v3.index.plan`) -> embed (one call per kind) -> records, less
+    the documents the store cannot hold (checked against its limits, warned about) ->
+    writer (upsert, heads last; then delete the documents' stale points; in the
+    background, so batch n is written while batch n+1 is embedded)
 
 written once as a flow (:mod:`jina_v3._flow`) that the sync class runs with the embedder and
 store as they are and the async class runs with their async twins.
@@ -31,6 +32,8 @@ from jina_v3.index.plan import (
     content_hash,
     head_ids,
     plan_ingest,
+    refused_documents,
+    stale_points,
 )
 from jina_v3.index.store import (
     AsyncVectorStore,
@@ -194,15 +197,21 @@ class _IndexBase:
                     if not (skip_unchanged and stored.get(p.document.id) == p.digest)
                 ]
                 summary.unchanged += len(batch) - len(todo)
-                summary.replaced += sum(p.document.id in stored for p in todo)
-                summary.indexed += sum(p.document.id not in stored for p in todo)
                 points = 0
                 if todo:
                     plan = plan_ingest(todo, late_chunking=self._late_chunking)
                     vectors, late = yield from self._embed_flow(plan, embed)
                     records = plan.records(vectors, late)
+                    versions = plan.versions
+                    refused = refused_documents(records, getattr(self._store, "check_record", None))
+                    if refused:
+                        records = [r for r in records if r.document_id not in refused]
+                        versions = {d: h for d, h in versions.items() if d not in refused}
+                        summary.refused += len(refused)
+                    summary.replaced += sum(d in stored for d in versions)
+                    summary.indexed += sum(d not in stored for d in versions)
                     # a re-added document replaces all its points, whatever its old shape
-                    yield Call("writer", "write", (plan.document_ids, records))
+                    yield Call("writer", "write", (records, stale_points(versions)))
                     points = len(records)
                 summary.points += points
                 tokens = (usage.total_tokens if usage is not None else 0) - tokens_before

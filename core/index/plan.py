@@ -5,16 +5,28 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from jina_v3.errors import InputTooLongError
-from jina_v3.index.store import CONTENT_HASH_KEY, Document, Record, point_id
+from jina_v3.errors import ConfigurationError, InputTooLongError, StoreError
+from jina_v3.index.store import CONTENT_HASH_KEY, DOCUMENT_ID_KEY, Document, Record, point_id
 
-__all__ = ["IngestPlan", "IngestSummary", "Planned", "content_hash", "head_ids", "plan_ingest"]
+__all__ = [
+    "IngestPlan",
+    "IngestSummary",
+    "Planned",
+    "content_hash",
+    "head_ids",
+    "plan_ingest",
+    "refused_documents",
+    "stale_points",
+]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -43,6 +55,41 @@ def head_ids(document_id: str) -> tuple[str, str]:
     return point_id(document_id), point_id(document_id, 0)
 
 
+def stale_points(versions: Mapping[str, str]) -> dict[str, Any] | None:
+    """The filter matching the points of these documents (id -> new content hash) that are
+    not part of their new version. Deleted only after the new version is written, so a
+    document's stored version survives any failure before that."""
+    by_digest: dict[str, list[str]] = {}
+    for document_id, digest in versions.items():
+        by_digest.setdefault(digest, []).append(document_id)
+    clauses = [
+        {DOCUMENT_ID_KEY: {"$in": ids}, CONTENT_HASH_KEY: {"$ne": digest}}
+        for digest, ids in by_digest.items()
+    ]
+    if len(clauses) > 1:
+        return {"$or": clauses}
+    return clauses[0] if clauses else None
+
+
+def refused_documents(
+    records: Sequence[Record], check: Callable[[Record], None] | None
+) -> set[str]:
+    """The documents with a record the store's `check` refuses (its own limits), each warned
+    about by name: they are left as stored before, and the rest of the batch is written."""
+    refused: set[str] = set()
+    for record in records if check is not None else ():
+        if record.document_id in refused:
+            continue
+        try:
+            check(record)
+        except (ConfigurationError, StoreError) as exc:
+            refused.add(record.document_id)
+            logger.warning(
+                "document %r skipped (its stored version is kept): %s", record.document_id, exc
+            )
+    return refused
+
+
 @dataclass(frozen=True)
 class _Slot:
     """Where one point's vector comes from: row `row` of the plain texts, or chunk `row` of
@@ -65,8 +112,9 @@ class IngestPlan:
     slots: list[_Slot]
 
     @property
-    def document_ids(self) -> list[str]:
-        return list(dict.fromkeys(slot.planned.document.id for slot in self.slots))
+    def versions(self) -> dict[str, str]:
+        """Each planned document's id and new content hash."""
+        return {slot.planned.document.id: slot.planned.digest for slot in self.slots}
 
     def too_long(self, error: InputTooLongError, *, late: bool) -> InputTooLongError:
         """`error` (from embedding `texts`, or `late_documents` when `late`) told in terms of
@@ -142,6 +190,7 @@ class IngestSummary:
     documents: int = 0  # seen
     indexed: int = 0  # new documents
     replaced: int = 0  # changed documents, their old points gone
+    refused: int = 0  # documents the store cannot hold (left as stored before)
     unchanged: int = 0  # skipped: same content hash as stored
     points: int = 0  # written
     tokens: int = 0  # embedded
@@ -153,6 +202,7 @@ class IngestSummary:
     def __str__(self) -> str:
         stop = " (interrupted: re-run to continue)" if self.interrupted else ""
         failed = f", {self.failed} failed" if self.failed else ""
+        failed += f", {self.refused} refused by the store" if self.refused else ""
         return (
             f"{self.indexed} documents indexed, {self.unchanged} skipped unchanged, "
             f"{self.replaced} replaced{failed}: {self.points} chunks, {self.tokens} tokens in "

@@ -5,6 +5,7 @@ indexes reopened from a collection's signature."""
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
 
@@ -155,3 +156,45 @@ def test_store_uris():
     for bad in ("qdrant", "nosuch:x", "milvus-lite:./m", "milvus:./m.db", "", "qdrant:"):
         with pytest.raises(ConfigurationError, match=r"qdrant-edge:\./DIR"):
             open_store(bad, "c")
+
+
+@pytest.mark.parametrize(
+    ("uri", "fix"),
+    [
+        ("qdrant:localhost:6333", "qdrant:http://localhost:6333"),
+        ("qdrant://localhost:6333", "qdrant:http://localhost:6333"),
+        ("qdrant:127.0.0.1:6333/", "qdrant:http://127.0.0.1:6333"),
+        ("qdrant:[::1]:6333", "qdrant:http://[::1]:6333"),
+        ("qdrant:grpc://db:6334", "qdrant:http://db:6334"),
+        ("qdrant-edge:localhost:6333", "qdrant:http://localhost:6333"),
+        ("qdrant-edge://data", "qdrant-edge:./DIR"),
+        ("milvus://host:19530", "milvus:http://host:19530"),
+        ("milvus:tcp://host:19530", "milvus:http://host:19530"),
+        ("milvus-lite:localhost:19530", "milvus:http://localhost:19530"),
+        ("milvus-lite://m.db", "milvus-lite:./m.db"),
+        ("pinecone://my-index", "pinecone:INDEX"),
+    ],
+)
+def test_store_uris_that_look_like_servers_are_refused(uri, fix, tmp_path, monkeypatch):
+    from jina_v3.connectors.uris import open_store
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigurationError, match="looks like a server") as err:
+        open_store(uri, "c")
+    assert fix in str(err.value)
+    assert list(tmp_path.iterdir()) == []  # no folder or file named after the address
+
+
+def test_local_store_paths_still_open(tmp_path):
+    pytest.importorskip("qdrant_client")
+    pytest.importorskip("pymilvus")
+    from jina_v3.connectors.uris import open_store
+
+    for uri, attribute, where in (
+        ("qdrant:./localhost:6333", "_path", "./localhost:6333"),  # a folder, said so
+        (f"qdrant:{tmp_path}/q", "_path", f"{tmp_path}/q"),
+        (f"qdrant-edge:{tmp_path}/e", "root", tmp_path / "e"),
+        ("qdrant-edge:./x", "root", Path("x")),
+        (f"milvus-lite:{tmp_path}/m.db", "_uri", f"{tmp_path}/m.db"),
+    ):
+        assert getattr(open_store(uri, "c"), attribute) == where, uri

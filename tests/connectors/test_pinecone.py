@@ -121,6 +121,7 @@ def test_signature_is_stored_as_index_tags(server, pc):
     other = _store(server, "local")
     other.ensure_collection(local)
     other.ensure_collection(local)  # the same long name matches its digest
+    other.upsert(_records(1))  # (an empty index would be re-created for the new settings)
     with pytest.raises(SignatureMismatchError, match="model"):
         other.ensure_collection(EmbeddingSignature(model="/other/path", dimensions=DIMS))
     other.close()

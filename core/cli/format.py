@@ -131,3 +131,15 @@ def info_table(store: str, rows: Sequence[Mapping[str, Any]]) -> str:
             "  ".join(c + " " * (w - _columns(c)) for c, w in zip(cells, widths, strict=True))
         )
     return "\n".join(line.rstrip() for line in lines) + "\n"
+
+
+def settings_table(settings: Mapping[str, Mapping[str, Any]]) -> str:
+    """The settings in effect, each with where it came from (flag, env, file, default)."""
+    rows = [(key, "-" if s["value"] is None else str(s["value"]), s["origin"])
+            for key, s in settings.items()]  # fmt: skip
+    width = max(_columns(key) for key, _, _ in rows)
+    value_width = max(_columns(value) for _, value, _ in rows)
+    lines = ["settings (value, from)"]
+    for key, value, origin in rows:
+        lines.append(f"  {key:<{width}}  {value}{' ' * (value_width - _columns(value))}  {origin}")
+    return "\n".join(lines) + "\n"

@@ -43,8 +43,6 @@ SETTINGS: dict[str, tuple[type, Any, str | None]] = {
     "glob": (str, None, None),
     "k": (int, 5, None),
 }
-#: Commands whose flags the file may set (embed and serve take only flags).
-COMMANDS = frozenset({"index", "search", "info", "delete", "ls"})
 FLAG, DEFAULT = "flag", "default"
 
 

@@ -83,7 +83,8 @@ class _StopFlag:
     """SIGINT / SIGTERM set the flag (the index stops after the batch in flight); a second
     SIGINT interrupts at once."""
 
-    def __init__(self) -> None:
+    def __init__(self, command: str = "index") -> None:
+        self.command = command
         self.stopped = False
         self._previous: dict[int, Any] = {}
 
@@ -95,7 +96,8 @@ class _StopFlag:
             raise KeyboardInterrupt
         self.stopped = True
         print(
-            "jina-v3 index: stopping after the batch in flight (Ctrl-C again to abort now)",
+            f"jina-v3 {self.command}: stopping after the batch in flight (Ctrl-C again to "
+            "abort now)",
             file=sys.stderr,
             flush=True,
         )

@@ -123,6 +123,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from jina_v3.cli.collection import add_collection_commands
     from jina_v3.cli.index import add_commands
 
     base = argparse.ArgumentParser(add_help=False)
@@ -143,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command")
     add_commands(commands, base)
+    add_collection_commands(commands, base)
 
     embed = commands.add_parser(
         "embed", parents=[common], help="embed a JSON list of strings (FILE or stdin)"

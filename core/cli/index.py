@@ -423,7 +423,9 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
 def add_commands(commands: Any, base: argparse.ArgumentParser) -> None:
     """Add index, search, info and delete to the CLI's subcommands."""
     index = commands.add_parser(
-        "index", parents=[base], help="index .txt, .md and .jsonl files and folders"
+        "index",
+        parents=[base],
+        help="index .txt, .md, .jsonl, PDF, DOCX, PPTX, XLSX and HTML files and folders",
     )
     index.add_argument("paths", nargs="+", metavar="PATH", help="files and folders")
     _store_options(index)

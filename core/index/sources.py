@@ -12,6 +12,8 @@ documents in the same order. Ids and metadata:
 
 - a ``.txt`` / ``.md`` file is one document; its id is its path relative to the root given
   (POSIX form), or the path as given when the root is the file itself;
+- so is a PDF, DOCX, PPTX, XLSX or HTML file, converted to Markdown
+  (:mod:`jina_v3.index.formats`; skipped with a line naming the ``formats`` extra without it);
 - a ``.jsonl`` file holds one JSON object per line with ``text`` and an optional ``id``
   (else the id is ``relative/path.jsonl#LINE``, lines counted from 1); the line's other
   fields become metadata;
@@ -37,7 +39,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from jina_v3.errors import ConfigurationError, JinaV3Error
+from jina_v3.errors import ConfigurationError, JinaV3Error, MissingDependencyError
+from jina_v3.index.formats import CONVERTED, is_converted, to_markdown
 from jina_v3.index.store import Document
 
 __all__ = [
@@ -52,7 +55,7 @@ __all__ = [
 ]
 
 #: The file types the reader takes.
-SUFFIXES = (".jsonl", ".md", ".txt")
+SUFFIXES = (".jsonl", ".md", ".txt", *CONVERTED)
 SOURCE_KEY, SOURCE_ROOT_KEY = "source", "source_root"
 
 
@@ -179,8 +182,8 @@ def read_file(file: SourceFile) -> Iterator[Document | SkippedFile]:
     base = {SOURCE_KEY: file.source, SOURCE_ROOT_KEY: file.root}
     if not file.path.lower().endswith(".jsonl"):
         try:
-            text = _decode(raw)
-        except ValueError as exc:
+            text = to_markdown(file.path, raw) if is_converted(file.path) else _decode(raw)
+        except (ValueError, MissingDependencyError) as exc:
             yield SkippedFile(file.source, str(exc))
             return
         if not text.strip():

@@ -84,7 +84,9 @@ def hits_table(hits: Sequence[Any], query: str, *, tty: bool, width: int = 100) 
     lines = [BOLD + header + RESET if tty else header]
     for rank, (hit, source) in enumerate(zip(hits, sources, strict=True), 1):
         pad = " " * (source_width - _columns(source))
-        text = snippet(hit.text, query, width=room, tty=tty)
+        heading = str(hit.metadata.get("headings", ""))  # the chunk's section, first
+        prefix = f"[{_cut(heading, room // 3)}] " if heading else ""
+        text = prefix + snippet(hit.text, query, width=room - _columns(prefix), tty=tty)
         lines.append(f"{rank:>{rank_width}}  {hit.score:7.4f}  {source}{pad}  {text}")
     return "\n".join(lines) + "\n"
 

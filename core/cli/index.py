@@ -221,7 +221,9 @@ def _ingest(args: argparse.Namespace, store: Any, files: list[Any], stop: _StopF
     from jina_v3.progress import Progress
 
     embedder = make_embedder(args)
-    chunker = TextChunker.for_embedder(embedder, args.chunk_tokens or DEFAULT_CHUNK_TOKENS)
+    chunker = TextChunker.for_embedder(
+        embedder, args.chunk_tokens or DEFAULT_CHUNK_TOKENS, overlap=args.chunk_overlap or 0
+    )
     batch = {} if args.batch_size is None else {"batch_size": args.batch_size}
     index = VectorIndex(
         embedder,
@@ -252,6 +254,9 @@ def _ingest_on_ray(args: argparse.Namespace, stop: _StopFlag) -> Any:
     from jina_v3.distributed import index_dataset
     from jina_v3.index.chunking import DEFAULT_CHUNK_TOKENS
     from jina_v3.progress import Progress
+
+    if args.chunk_overlap:
+        raise ConfigurationError("--chunk-overlap does not run on --ray yet; drop one of them")
 
     _notes(args)
     backend, model = resolve_model(args)
@@ -438,6 +443,13 @@ def add_commands(commands: Any, base: argparse.ArgumentParser) -> None:
         help="late-chunk each document (default: the collection's, else no)",
     )
     index.add_argument("--chunk-tokens", type=int, default=None, metavar="N", help="chunk size")
+    index.add_argument(
+        "--chunk-overlap",
+        type=int,
+        default=None,
+        metavar="N",
+        help="tokens a chunk repeats of the one before (default: 0)",
+    )
     index.add_argument(
         "--batch-size", type=int, default=None, metavar="N", help="points embedded per batch"
     )

@@ -33,3 +33,10 @@ def test_the_table_has_one_row_per_hit():
     assert lines[1].split()[:4] == ["1", "0.9123", "docs/berlin.md", "[0]"]
     assert "**Berlin**" in lines[1] and "kb.jsonl › kb-kyoto" in lines[2]
     assert hits_table([], "x", tty=False) == "no hits\n"
+
+
+def test_a_chunk_shows_the_headings_it_sits_under():
+    meta = {"source": "guide.md", "headings": "# Guide > ## Backups"}
+    hits = [Hit("p1", 0.8, "Restore the snapshot.", meta, "guide.md", 2)]
+    (row,) = hits_table(hits, "snapshot", tty=False).splitlines()[1:]
+    assert row.split("[2]", 1)[1].strip().startswith("[# Guide > ## Backups] Restore the")

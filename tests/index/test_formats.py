@@ -145,7 +145,7 @@ def test_documents_are_indexed_and_searchable(tmp_path):
     pytest.importorskip("qdrant_edge")
     found = make_documents(tmp_path / "docs")
     store = f"qdrant-edge:{tmp_path / 'edge'}"
-    proc = cli("index", "docs", "--store", store, cwd=tmp_path)
+    proc = cli("index", "docs", "--store", store, "--chunk-overlap", "4", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert f"{len(found)} documents indexed" in proc.stdout and "warning" not in proc.stderr
     from jina_v3.store import point_id
@@ -158,6 +158,8 @@ def test_documents_are_indexed_and_searchable(tmp_path):
                    json.dumps({"source": name}), cwd=tmp_path)  # fmt: skip
         (hit, *_) = json.loads(hits.stdout)
         assert hit["source"] == name and sentence in hit["text"]
+        if name == "runbook.docx":  # its Word heading, in the chunk's metadata
+            assert hit["metadata"]["headings"] == "# Backups"
 
 
 def test_without_the_extra_each_file_is_one_line_naming_it(tmp_path):

@@ -14,6 +14,7 @@ checks = [
     ("qdrant-edge", lambda: _store("qdrant_edge", "QdrantEdgeStore")("c", path="unused")),
     ("milvus", lambda: _store("milvus", "MilvusStore")("c", uri="x.db")),
     ("pinecone", lambda: _store("pinecone", "PineconeStore")("i", api_key="k")),
+    ("formats", lambda: importlib.import_module("jina_v3.index.formats").to_markdown("a.pdf", b"")),
 ]
 
 

@@ -13,6 +13,7 @@ A connector is a subclass that implements a handful of *engine hooks*, each a fl
     _delete(ids, document_ids)  delete points (one request's worth of each)
     _count() / _fetch(ids)      read
     _check_record(record)       refuse a record over the engine's own limits (pure)
+    _scroll(cursor, limit, vectors)  one page of points (Records) and the next page's cursor
     _item(record, vector)       one record as an engine item, with its size for the packer
     _translate(tree)            a parsed filter in the engine's native form
 
@@ -255,7 +256,30 @@ class BaseStore(Closing, AsyncClosing, ABC):
         """Async twin of :meth:`count`."""
         return await self._arun("count", self._count_flow())
 
+    def scroll(
+        self, cursor: str | None = None, *, limit: int = 256, vectors: bool = True
+    ) -> tuple[list[Record], str | None]:
+        """One page of at most `limit` stored points in the engine's order, from `cursor`
+        (None: the first page), and the next page's cursor (None after the last). Each point
+        is the Record that wrote it (the vector empty unless `vectors`)."""
+        return self._run("scroll", self._scroll_flow(cursor, limit, vectors))
+
+    async def ascroll(
+        self, cursor: str | None = None, *, limit: int = 256, vectors: bool = True
+    ) -> tuple[list[Record], str | None]:
+        """Async twin of :meth:`scroll`."""
+        return await self._arun("scroll", self._scroll_flow(cursor, limit, vectors))
+
     # -- the glue, written once ----------------------------------------------------------------
+
+    def _scroll_flow(
+        self, cursor: str | None, limit: int, vectors: bool
+    ) -> Flow[tuple[list[Record], str | None]]:
+        limit = check_positive("limit", limit)
+        if not (yield from self._exists()):
+            return [], None
+        yield from self._expected()  # ours, and opened (loaded)
+        return (yield from self._scroll(cursor, limit, vectors))
 
     def _check_fits(self, signature: EmbeddingSignature) -> None:
         """Refuse a signature this store cannot hold, before anything is written."""
@@ -511,6 +535,13 @@ class BaseStore(Closing, AsyncClosing, ABC):
     @abstractmethod
     def _fetch(self, ids: list[str]) -> Flow[list[Hit]]:
         """The stored points among `ids` (one request)."""
+
+    def _scroll(
+        self, cursor: str | None, limit: int, vectors: bool
+    ) -> Flow[tuple[list[Record], str | None]]:
+        """One page of points from `cursor` and the next cursor (see :meth:`scroll`)."""
+        raise StoreError(f"{self.engine} stores cannot list their points")
+        yield  # pragma: no cover
 
     @abstractmethod
     def _delete(self, *, ids: list[str] = (), document_ids: list[str] = ()) -> Flow[None]:  # type: ignore[assignment]

@@ -32,24 +32,27 @@ import numpy as np
 from jina_v3._flow import Call, Flow
 from jina_v3.connectors._base import BaseStore, Described, client
 from jina_v3.connectors._common import LAYOUT_KEY, SIGNATURE_KEY, require
-from jina_v3.connectors._milvus_filter import list_literal, needs_exact_check, to_expression
-from jina_v3.connectors._milvus_lite import open_lite, release_lite
-from jina_v3.errors import (
-    ConfigurationError,
-    StoreError,
-    UnsupportedFilterError,
+from jina_v3.connectors._milvus_filter import (
+    list_literal,
+    literal,
+    needs_exact_check,
+    to_expression,
 )
+from jina_v3.connectors._milvus_lite import open_lite, release_lite
+from jina_v3.errors import ConfigurationError, StoreError, UnsupportedFilterError
 from jina_v3.index.filters import FilterNode, matches
 from jina_v3.index.store import (
     CHUNK_INDEX_KEY,
     CONTENT_HASH_KEY,
     DOCUMENT_ID_KEY,
+    NO_VECTOR,
     REBUILD_FIX,
     TEXT_KEY,
     EmbeddingSignature,
     Hit,
     Record,
     prefix_vectors,
+    record_from_payload,
 )
 
 __all__ = ["MilvusStore", "to_expression"]
@@ -387,6 +390,30 @@ class MilvusStore(BaseStore):
         rows = yield client("get", self.collection, ids=ids, output_fields=_OUTPUT_FIELDS)
         return [_hit({"id": row["id"], "entity": row}, 1.0) for row in rows]
 
+    def _scroll(
+        self, cursor: str | None, limit: int, vectors: bool
+    ) -> Flow[tuple[list, str | None]]:
+        # pages in primary-key order, as pymilvus' own query iterator asks for them
+        rows = yield client(
+            "query",
+            self.collection,
+            filter=f"id > {literal(cursor or '')}",
+            limit=limit,
+            output_fields=[*_OUTPUT_FIELDS, "vector"] if vectors else _OUTPUT_FIELDS,
+            iterator="True",
+            reduce_stop_for_best="True",
+            consistency_level=self._consistency,
+        )
+        records = [
+            record_from_payload(
+                row["id"],
+                _stored(row["vector"]) if vectors else NO_VECTOR,
+                {**(row.get("metadata") or {}), **{k: row.get(k) for k in _OUTPUT_FIELDS[:3]}},
+            )
+            for row in rows
+        ]
+        return records, records[-1].id if len(records) == limit else None
+
     def _delete(self, *, ids: list[str] = (), document_ids: list[str] = ()) -> Flow[None]:  # type: ignore[assignment]
         field, values = ("id", ids) if ids else ("document_id", document_ids)
         yield client("delete", self.collection, filter=f"{field} in {list_literal(list(values))}")
@@ -438,6 +465,15 @@ def _payload(hit: Hit) -> dict[str, Any]:
     if hit.chunk_index is not None:
         payload[CHUNK_INDEX_KEY] = hit.chunk_index
     return payload
+
+
+def _stored(vector: Any) -> np.ndarray:
+    """A vector as Milvus returns it: floats, or the packed bits of a BINARY_VECTOR."""
+    if isinstance(vector, list) and len(vector) == 1 and isinstance(vector[0], bytes):
+        vector = vector[0]
+    if isinstance(vector, bytes):
+        return np.frombuffer(vector, dtype=np.uint8).copy()
+    return np.asarray(vector, dtype=np.float32)
 
 
 def _first(result: Any) -> list[dict]:

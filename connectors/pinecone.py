@@ -34,11 +34,13 @@ from jina_v3.errors import (
 from jina_v3.index.filters import parse_filter
 from jina_v3.index.store import (
     DOCUMENT_ID_KEY,
+    NO_VECTOR,
     REBUILD_FIX,
     TEXT_KEY,
     EmbeddingSignature,
     Hit,
     hit_from_payload,
+    record_from_payload,
     record_payload,
 )
 
@@ -123,6 +125,11 @@ class _Pinecone:
 
     def fetch(self, ids: list[str]) -> Any:
         return self.index.fetch(ids=ids, namespace=self.namespace)
+
+    def list_page(self, limit: int, token: str | None) -> Any:
+        return self.index.list_paginated(
+            namespace=self.namespace, limit=limit, pagination_token=token
+        )
 
     def delete(self, **kwargs: Any) -> None:
         self.index.delete(namespace=self.namespace, **kwargs)
@@ -367,6 +374,24 @@ class PineconeStore(BaseStore):
         result = yield client("fetch", ids)
         vectors = result.vectors or {}
         return [hit_from_payload(i, 1.0, dict(v.metadata or {})) for i, v in vectors.items()]
+
+    def _scroll(
+        self, cursor: str | None, limit: int, vectors: bool
+    ) -> Flow[tuple[list, str | None]]:
+        page = yield client("list_page", min(limit, 100), cursor)  # Pinecone lists <= 100
+        ids = [v.id for v in page.vectors or []]
+        found = ((yield client("fetch", ids)).vectors or {}) if ids else {}
+        records = [
+            record_from_payload(
+                i,
+                np.asarray(found[i].values, dtype=np.float32) if vectors else NO_VECTOR,
+                dict(found[i].metadata or {}),
+            )
+            for i in ids
+            if i in found
+        ]
+        following = page.pagination.next if page.pagination else None
+        return records, following or None
 
     def _delete(self, *, ids: list[str] = (), document_ids: list[str] = ()) -> Flow[None]:  # type: ignore[assignment]
         if ids:

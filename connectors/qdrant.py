@@ -39,11 +39,13 @@ from jina_v3.errors import ConfigurationError, SignatureMismatchError, StoreInUs
 from jina_v3.index.filters import FilterNode
 from jina_v3.index.store import (
     DOCUMENT_ID_KEY,
+    NO_VECTOR,
     REBUILD_FIX,
     EmbeddingSignature,
     Hit,
     hit_from_payload,
     prefix_vectors,
+    record_from_payload,
     record_payload,
 )
 
@@ -297,6 +299,23 @@ class QdrantStore(BaseStore):
         )
         return [hit_from_payload(p.id, 1.0, p.payload or {}) for p in points]
 
+    def _scroll(
+        self, cursor: str | None, limit: int, vectors: bool
+    ) -> Flow[tuple[list, str | None]]:
+        points, following = yield client(
+            "scroll",
+            collection_name=self.collection,
+            limit=limit,
+            offset=cursor,
+            with_payload=True,
+            with_vectors=vectors,
+        )
+        records = [
+            record_from_payload(p.id, _full(p.vector) if vectors else NO_VECTOR, p.payload or {})
+            for p in points
+        ]
+        return records, None if following is None else str(following)
+
     def _delete(self, *, ids: list[str] = (), document_ids: list[str] = ()) -> Flow[None]:  # type: ignore[assignment]
         models = _models()
         if ids:
@@ -337,3 +356,8 @@ def to_qdrant_filter(node: FilterNode) -> Any:
     ``Filter`` (semantics: :func:`~jina_v3.connectors._qdrant_common.to_qdrant_family_filter`)."""
     models = _models()
     return FilterModels(models, models.Range).translate(node)
+
+
+def _full(vector: Any) -> np.ndarray:
+    """The full vector of a scrolled point (named when the collection has a funnel)."""
+    return np.asarray(vector[FULL] if isinstance(vector, Mapping) else vector, dtype=np.float32)

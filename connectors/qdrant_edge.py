@@ -38,10 +38,12 @@ from jina_v3.errors import ConfigurationError, StoreError, StoreInUseError
 from jina_v3.index.filters import FilterNode
 from jina_v3.index.store import (
     DOCUMENT_ID_KEY,
+    NO_VECTOR,
     EmbeddingSignature,
     Hit,
     hit_from_payload,
     prefix_vectors,
+    record_from_payload,
     record_payload,
 )
 
@@ -133,6 +135,9 @@ class _Shard:
 
     def retrieve(self, ids: list[str]) -> Any:
         return self._open().retrieve(ids, with_payload=True, with_vector=False)
+
+    def scroll(self, request: Any) -> Any:
+        return self._open().scroll(request)
 
     def count(self) -> int:
         return int(self._open().count(_edge().CountRequest(exact=True)))
@@ -355,6 +360,23 @@ class QdrantEdgeStore(BaseStore):
     def _fetch(self, ids: list[str]) -> Flow[list[Hit]]:
         records = yield client("retrieve", ids)
         return [hit_from_payload(str(r.id), 1.0, r.payload or {}) for r in records]
+
+    def _scroll(
+        self, cursor: str | None, limit: int, vectors: bool
+    ) -> Flow[tuple[list, str | None]]:
+        request = _edge().ScrollRequest(
+            offset=cursor, limit=limit, with_payload=True, with_vector=vectors
+        )
+        points, following = yield client("scroll", request)
+        records = [
+            record_from_payload(
+                p.id,
+                np.asarray(p.vector[FULL], dtype=np.float32) if vectors else NO_VECTOR,
+                p.payload or {},
+            )
+            for p in points
+        ]
+        return records, None if following is None else str(following)
 
     def _delete(self, *, ids: list[str] = (), document_ids: list[str] = ()) -> Flow[None]:  # type: ignore[assignment]
         edge = _edge()

@@ -5,6 +5,9 @@
 - ``index.py``: the main job: ``index``, ``search``, ``info`` and ``delete`` on a collection.
 - ``by_source.py``: documents selected by their files (``index --prune``, ``delete --source``).
 - ``format.py``: how results are printed (the search table, snippets, ``--json``).
+- ``config.py``: the settings file (``jina-v3.toml`` / ``[tool.jina-v3]``) and each setting's
+  origin; ``about.py``: ``--version``.
+- ``collection.py``: ``ls``, ``copy``, ``export`` and ``import`` (no model involved).
 
 May import anything below it: the foundations, ``index``, ``server``, ``distributed`` and the
 connectors (store URIs). Nothing imports the CLI.

@@ -112,7 +112,9 @@ def hits_table(hits: Sequence[Any], query: str, *, tty: bool, width: int = 100) 
     lines = [BOLD + header + RESET if tty else header]
     for rank, (hit, source) in enumerate(zip(hits, sources, strict=True), 1):
         pad = " " * (source_width - _columns(source))
-        text = snippet(hit.text, query, width=room, tty=tty)
+        heading = str(hit.metadata.get("headings", ""))  # the chunk's section, first
+        prefix = f"[{_cut(heading, room // 3)}] " if heading else ""
+        text = prefix + snippet(hit.text, query, width=room - _columns(prefix), tty=tty)
         lines.append(f"{rank:>{rank_width}}  {hit.score:7.4f}  {source}{pad}  {text}")
     return "\n".join(lines) + "\n"
 
@@ -160,3 +162,15 @@ def info_table(store: str, rows: Sequence[Mapping[str, Any]]) -> str:
             "  ".join(c + " " * (w - _columns(c)) for c, w in zip(cells, widths, strict=True))
         )
     return "\n".join(line.rstrip() for line in lines) + "\n"
+
+
+def settings_table(settings: Mapping[str, Mapping[str, Any]]) -> str:
+    """The settings in effect, each with where it came from (flag, env, file, default)."""
+    rows = [(key, "-" if s["value"] is None else str(s["value"]), s["origin"])
+            for key, s in settings.items()]  # fmt: skip
+    width = max(_columns(key) for key, _, _ in rows)
+    value_width = max(_columns(value) for _, value, _ in rows)
+    lines = ["settings (value, from)"]
+    for key, value, origin in rows:
+        lines.append(f"  {key:<{width}}  {value}{' ' * (value_width - _columns(value))}  {origin}")
+    return "\n".join(lines) + "\n"

@@ -19,7 +19,8 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from jina_v3.cli.format import hits_json, hits_table, info_table
+from jina_v3.cli.config import adopt_signature, settle
+from jina_v3.cli.format import hits_json, hits_table, info_table, settings_table
 from jina_v3.errors import ConfigurationError, StoreError
 
 MODEL_ENV = "JINA_V3_MODEL"
@@ -83,7 +84,8 @@ class _StopFlag:
     The second aborts at once (KeyboardInterrupt: the write in flight completes and the store
     closes on the way out, so the index stays consistent); a third exits on the spot."""
 
-    def __init__(self) -> None:
+    def __init__(self, command: str = "index") -> None:
+        self.command = command
         self.stopped = False
         self.aborted = False
         self._previous: dict[int, Any] = {}
@@ -96,11 +98,16 @@ class _StopFlag:
             os._exit(INTERRUPTED)
         if self.stopped:
             self.aborted = True
-            print("jina-v3 index: stopped at once; re-run to continue", file=sys.stderr, flush=True)
+            print(
+                f"jina-v3 {self.command}: stopped at once; re-run to continue",
+                file=sys.stderr,
+                flush=True,
+            )
             raise KeyboardInterrupt  # main() exits 130; the finally blocks close the store
         self.stopped = True
         print(
-            "jina-v3 index: stopping after the batch in flight (Ctrl-C again to stop at once)",
+            f"jina-v3 {self.command}: stopping after the batch in flight (Ctrl-C again to "
+            "stop at once)",
             file=sys.stderr,
             flush=True,
         )
@@ -173,7 +180,8 @@ def run_index(args: argparse.Namespace) -> int:
     roots = list(dict.fromkeys(identity(p) for p in args.paths if os.path.isdir(p)))
     store = open_store(args)
     try:
-        store.read_signature()  # a store that cannot be opened fails before the model loads
+        # a store that cannot be opened fails before the model loads
+        adopt_signature(args, store.read_signature())
     except BaseException:
         store.close()
         raise
@@ -207,7 +215,9 @@ def _ingest(args: argparse.Namespace, store: Any, files: list[Any], stop: _StopF
     from jina_v3.progress import Progress
 
     embedder = make_embedder(args)
-    chunker = TextChunker.for_embedder(embedder, args.chunk_tokens)  # VectorIndex's default
+    chunker = TextChunker.for_embedder(  # VectorIndex's default, with the overlap asked
+        embedder, args.chunk_tokens, overlap=args.chunk_overlap or 0
+    )
     batch = {} if args.batch_size is None else {"batch_size": args.batch_size}
     index = VectorIndex(
         embedder,
@@ -216,6 +226,7 @@ def _ingest(args: argparse.Namespace, store: Any, files: list[Any], stop: _StopF
         late_chunking=args.late_chunking,
         chunker=chunker,
         recreate=args.recreate,
+        embedding_type=getattr(args, "embedding_type", "float"),
         **batch,
     )
     failed: list[str] = []
@@ -238,6 +249,9 @@ def _ingest_on_ray(args: argparse.Namespace, stop: _StopFlag) -> Any:
     from jina_v3.index.chunking import DEFAULT_CHUNK_TOKENS
     from jina_v3.progress import Progress
 
+    if args.chunk_overlap:
+        raise ConfigurationError("--chunk-overlap does not run on --ray yet; drop one of them")
+
     _notes(args)
     backend, model = resolve_model(args)
     warn = (lambda line: None) if args.quiet else (lambda line: print(line, file=sys.stderr))
@@ -253,6 +267,7 @@ def _ingest_on_ray(args: argparse.Namespace, stop: _StopFlag) -> Any:
         api_key_env="JINA_API_KEY" if backend == "api" else None,
         dimensions=args.dimensions,
         late_chunking=args.late_chunking,
+        embedding_type=getattr(args, "embedding_type", "float"),
         chunk_tokens=args.chunk_tokens or DEFAULT_CHUNK_TOKENS,
         batch_size=args.batch_size or 256,
         recreate=args.recreate,
@@ -362,11 +377,13 @@ def run_info(args: argparse.Namespace) -> int:
             )
         finally:
             store.close()
+    settings = {k: {"value": s.value, "origin": s.origin} for k, s in args.settings.items()}
     if args.json:
-        json.dump({"store": args.store, "collections": rows}, sys.stdout, indent=2)
+        report = {"store": args.store, "collections": rows, "settings": settings}
+        json.dump(report, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        sys.stdout.write(info_table(args.store, rows))
+        sys.stdout.write(info_table(args.store, rows) + settings_table(settings))
     return 0
 
 
@@ -400,7 +417,7 @@ def _store_options(parser: argparse.ArgumentParser, *, collection: bool = True) 
     uri, name = _defaults()
     parser.add_argument(
         "--store",
-        default=uri,
+        default=None,
         metavar="URI",
         help=(
             "qdrant-edge:./DIR, milvus-lite:./FILE.db, qdrant:./DIR, qdrant::memory:, "
@@ -408,7 +425,7 @@ def _store_options(parser: argparse.ArgumentParser, *, collection: bool = True) 
         ),
     )
     if collection:
-        parser.add_argument("--collection", default=name, help=f"default: {name}")
+        parser.add_argument("--collection", default=None, help=f"default: {name}")
 
 
 def _model_options(parser: argparse.ArgumentParser) -> None:
@@ -421,7 +438,7 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
         f"JINA_API_KEY is set, else {HUB_MODEL})",
     )
     group.add_argument(
-        "--api", action="store_true", help="the hosted Jina API (key in JINA_API_KEY)"
+        "--api", action="store_true", default=None, help="the hosted Jina API (key in JINA_API_KEY)"
     )
     parser.add_argument("--dtype", choices=["float32", "bfloat16"], default=None)
 
@@ -429,14 +446,28 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
 def add_commands(commands: Any, base: argparse.ArgumentParser) -> None:
     """Add index, search, info and delete to the CLI's subcommands."""
     index = commands.add_parser(
-        "index", parents=[base], help="index .txt, .md and .jsonl files and folders"
+        "index",
+        parents=[base],
+        help="index .txt, .md, .jsonl, PDF, DOCX, PPTX, XLSX and HTML files and folders",
     )
     index.add_argument("paths", nargs="+", metavar="PATH", help="files and folders")
     _store_options(index)
     _model_options(index)
     index.add_argument("--dimensions", type=int, default=None, help="Matryoshka size")
-    index.add_argument("--late-chunking", action="store_true", help="late-chunk each document")
+    index.add_argument(
+        "--late-chunking",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="late-chunk each document (default: the collection's, else no)",
+    )
     index.add_argument("--chunk-tokens", type=int, default=None, metavar="N", help="chunk size")
+    index.add_argument(
+        "--chunk-overlap",
+        type=int,
+        default=None,
+        metavar="N",
+        help="tokens a chunk repeats of the one before (default: 0)",
+    )
     index.add_argument(
         "--batch-size", type=int, default=None, metavar="N", help="points embedded per batch"
     )
@@ -457,25 +488,25 @@ def add_commands(commands: Any, base: argparse.ArgumentParser) -> None:
     index.add_argument(
         "--recreate", action="store_true", help="drop the collection first (deletes its data)"
     )
-    index.set_defaults(run=run_index)
+    index.set_defaults(run=settle(run_index))
 
     search = commands.add_parser("search", parents=[base], help="search an indexed collection")
     search.add_argument("query", metavar="QUERY")
     _store_options(search)
     _model_options(search)
-    search.add_argument("-k", type=int, default=5, help="number of hits (default: 5)")
+    search.add_argument("-k", type=int, default=None, help="number of hits (default: 5)")
     search.add_argument(
         "--filter", default=None, metavar="JSON", help='metadata filter, e.g. \'{"lang": "en"}\''
     )
     search.add_argument("--json", action="store_true", help="hits as JSON")
-    search.set_defaults(run=run_search)
+    search.set_defaults(run=settle(run_search))
 
     info = commands.add_parser(
         "info", parents=[base], help="collections, embedding signatures and point counts"
     )
     _store_options(info, collection=False)
     info.add_argument("--json", action="store_true")
-    info.set_defaults(run=run_info)
+    info.set_defaults(run=settle(run_info))
 
     delete = commands.add_parser("delete", parents=[base], help="delete documents or everything")
     _store_options(delete)
@@ -485,4 +516,4 @@ def add_commands(commands: Any, base: argparse.ArgumentParser) -> None:
     )
     which.add_argument("--id", metavar="ID", help="one document (all its chunks)")
     which.add_argument("--all", action="store_true", help="every point (keeps the collection)")
-    delete.set_defaults(run=run_delete)
+    delete.set_defaults(run=settle(run_delete))

@@ -140,6 +140,7 @@ def _pairs(values: list[str], flag: str) -> dict[str, str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from jina_v3.cli.collection import add_collection_commands
     from jina_v3.cli.index import add_commands
 
     base = argparse.ArgumentParser(add_help=False)
@@ -154,8 +155,13 @@ def build_parser() -> argparse.ArgumentParser:
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    parser.add_argument(
+        "--verbose", action="store_true", help="with --version: Python's and the engines' too"
+    )
+    commands = parser.add_subparsers(dest="command")
     add_commands(commands, base)
+    add_collection_commands(commands, base)
 
     embed = commands.add_parser(
         "embed", parents=[common], help="embed a JSON list of strings (FILE or stdin)"
@@ -300,7 +306,15 @@ def _too_long(exc: InputTooLongError, command: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args: Any = build_parser().parse_args(argv)
+    parser = build_parser()
+    args: Any = parser.parse_args(argv)
+    if args.version:
+        from jina_v3.cli.about import version_text
+
+        sys.stdout.write(version_text(args.verbose))
+        return 0
+    if args.command is None:
+        parser.error("a command is required (jina-v3 --help lists them)")
     try:
         return int(args.run(args))
     except KeyboardInterrupt:

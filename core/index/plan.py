@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from jina_v3.errors import ConfigurationError, InputTooLongError, StoreError
+from jina_v3.index.chunking import HEADING_KEY, heading_paths
 from jina_v3.index.store import CONTENT_HASH_KEY, DOCUMENT_ID_KEY, Document, Record, point_id
 
 __all__ = [
@@ -141,11 +142,18 @@ class IngestPlan:
         """The points, given the embeddings of `texts` and of `late_documents`; every
         document's head point comes after all other points (see :func:`head_ids`)."""
         body, heads = [], []
+        paths: dict[int, list[str]] = {}  # per chunked document: each chunk's headings
         for slot in self.slots:
             rows = vectors if slot.late is None else late[slot.late]
             assert rows is not None
             doc = slot.planned.document
             metadata = {**doc.metadata, CONTENT_HASH_KEY: slot.planned.digest}
+            if slot.planned.chunks is not None and slot.chunk_index is not None:
+                key = id(slot.planned)
+                if key not in paths:
+                    paths[key] = heading_paths(doc.text, slot.planned.chunks)
+                if paths[key][slot.chunk_index]:  # a document's own field of that name wins
+                    metadata.setdefault(HEADING_KEY, paths[key][slot.chunk_index])
             record = Record(
                 point_id(doc.id, slot.chunk_index),
                 rows[slot.row],

@@ -16,6 +16,8 @@ folder or as itself), and never the same for two files. A file named twice in on
 read once. Ids and metadata:
 
 - a ``.txt`` / ``.md`` file is one document; its id is its identity;
+- so is a PDF, DOCX, PPTX, XLSX or HTML file, converted to Markdown
+  (:mod:`jina_v3.index.formats`; skipped with a line naming the ``formats`` extra without it);
 - a ``.jsonl`` file holds one JSON object per line with ``text`` and an optional ``id`` (a
   string; an integer is taken as its decimal string, so ``1`` and ``"1"`` are the same id),
   else the id is ``<identity>#LINE`` (lines counted from 1); the line's other fields (and
@@ -47,7 +49,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from jina_v3.errors import ConfigurationError, JinaV3Error
+from jina_v3.errors import ConfigurationError, JinaV3Error, MissingDependencyError
+from jina_v3.index.formats import CONVERTED, is_converted, to_markdown
 from jina_v3.index.store import RESERVED_KEYS, Document
 
 __all__ = [
@@ -70,7 +73,7 @@ __all__ = [
 ]
 
 #: The file types the reader takes.
-SUFFIXES = (".jsonl", ".md", ".txt")
+SUFFIXES = (".jsonl", ".md", ".txt", *CONVERTED)
 SOURCE_KEY, FOLDERS_KEY = "source", "source_folders"
 #: Metadata names a corpus line may not carry: the reader's own and the index's.
 RESERVED_FIELDS = frozenset({SOURCE_KEY, FOLDERS_KEY} | RESERVED_KEYS)
@@ -272,8 +275,8 @@ def _read(file: SourceFile) -> Iterator[tuple[int | None, Document | SkippedFile
     base = {SOURCE_KEY: file.source, FOLDERS_KEY: folders_of(file.source)}
     if not file.path.lower().endswith(".jsonl"):
         try:
-            text = _decode(raw)
-        except ValueError as exc:
+            text = to_markdown(file.path, raw) if is_converted(file.path) else _decode(raw)
+        except (ValueError, MissingDependencyError) as exc:
             yield None, SkippedFile(file.source, str(exc))
             return
         if not text.strip():

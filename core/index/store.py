@@ -347,6 +347,27 @@ def hit_from_payload(id: str, score: float, payload: Mapping[str, Any]) -> Hit:
     )
 
 
+#: The vector of a point read without its vectors (``scroll(vectors=False)``).
+NO_VECTOR = np.empty(0, dtype=np.float32)
+
+
+def record_from_payload(id: Any, vector: np.ndarray, payload: Mapping[str, Any]) -> Record:
+    """A stored point back as the :class:`Record` that wrote it: the metadata keeps the
+    content hash, so writing the record elsewhere stores the same payload."""
+    metadata = {
+        k: v for k, v in payload.items() if k not in (TEXT_KEY, DOCUMENT_ID_KEY, CHUNK_INDEX_KEY)
+    }
+    chunk = payload.get(CHUNK_INDEX_KEY)
+    return Record(
+        id=str(id),
+        vector=vector,
+        text=str(payload.get(TEXT_KEY, "")),
+        metadata=metadata,
+        document_id=str(payload.get(DOCUMENT_ID_KEY, "")),
+        chunk_index=None if chunk is None or int(chunk) < 0 else int(chunk),
+    )
+
+
 class PointSelector(TypedDict, total=False):
     """Which points ``delete`` removes: by point id, by document, by filter (any of them)."""
 

@@ -72,3 +72,10 @@ def test_sources_show_relative_to_the_working_directory_when_under_it(tmp_path, 
     assert hit_source(Hit("p", 1.0, "t", {"source": kb}, "k1", None)) == "docs/kb.jsonl › k1"
     assert hit_source(Hit("p", 1.0, "t", {"source": outside}, outside, None)) == outside
     assert hit_source(Hit("p", 1.0, "t", {}, "plain-id", None)) == "plain-id"
+
+
+def test_a_chunk_shows_the_headings_it_sits_under():
+    meta = {"source": "guide.md", "headings": "# Guide > ## Backups"}
+    hits = [Hit("p1", 0.8, "Restore the snapshot.", meta, "guide.md", 2)]
+    (row,) = hits_table(hits, "snapshot", tty=False).splitlines()[1:]
+    assert row.split("[2]", 1)[1].strip().startswith("[# Guide > ## Backups] Restore the")

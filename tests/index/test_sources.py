@@ -33,7 +33,7 @@ def tree(tmp_path):
     (tmp_path / "docs" / "b").mkdir(parents=True)
     (tmp_path / "docs" / "a.md").write_text("# A\n\nalpha text", encoding="utf-8")
     (tmp_path / "docs" / "b" / "c.txt").write_text("gamma", encoding="utf-8")
-    (tmp_path / "docs" / "b" / "skip.pdf").write_bytes(b"%PDF")
+    (tmp_path / "docs" / "b" / "skip.bin").write_bytes(b"\x00binary")
     (tmp_path / "docs" / ".hidden").mkdir()
     (tmp_path / "docs" / ".hidden" / "x.md").write_text("hidden", encoding="utf-8")
     lines = [
@@ -69,8 +69,8 @@ def test_a_file_root_is_its_own_id_and_source(tree, monkeypatch):
     monkeypatch.chdir(tree)
     (doc,) = read_corpus(["docs/b/c.txt"])
     assert doc.id == doc.metadata["source"] == identity(tree / "docs" / "b" / "c.txt")
-    (skipped,) = read_corpus(["docs/b/skip.pdf"])
-    assert isinstance(skipped, SkippedFile) and "skip.pdf" in str(skipped)
+    (skipped,) = read_corpus(["docs/b/skip.bin"])
+    assert isinstance(skipped, SkippedFile) and "skip.bin" in str(skipped)
 
 
 def test_glob_matches_names_and_relative_paths(tree):

@@ -2,12 +2,15 @@
 ``query_keywords`` / ``query_hybrid`` (and async twins) written once; engines implement two
 hooks, ``_search_keywords`` and ``_search_fused``.
 
-The engine keeps the IDF statistics (Qdrant's IDF modifier) and fuses the two channels itself;
-fused scores are divided by :func:`jina_v3.index.keywords.rrf_max`, so they lie in (0, 1].
+The engine keeps the IDF statistics (Qdrant's IDF modifier). With equal weights it fuses the
+two channels itself (its RRF is :func:`jina_v3.index.keywords.fuse` then); unequal weights
+are fused here from each channel's own results. Scores are divided by
+:func:`~jina_v3.index.keywords.rrf_max`, so they lie in (0, 1].
 """
 
 from __future__ import annotations
 
+import dataclasses
 from abc import abstractmethod
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -17,8 +20,8 @@ import numpy as np
 from jina_v3._flow import Flow
 from jina_v3.connectors._common import check_positive
 from jina_v3.errors import ConfigurationError
-from jina_v3.index.keywords import DEFAULT_RRF_K, SparseVector, check_search_mode
-from jina_v3.index.store import EmbeddingSignature, Hit
+from jina_v3.index.keywords import DEFAULT_RRF_K, SparseVector, check_search_mode, fuse
+from jina_v3.index.store import Hit
 
 #: The sparse vector's name in the collection.
 KEYWORDS = "keywords"
@@ -35,6 +38,15 @@ def no_channel(engine: str, collection: str) -> ConfigurationError:
         "hybrid=True. Fix: search with mode='dense', or re-index into a new collection with "
         "hybrid=True (`jina-v3 index --hybrid`)."
     )
+
+
+def fuse_hits(
+    channels: Sequence[Sequence[Hit]], *, weights: Sequence[float], rrf_k: int, k: int
+) -> list[Hit]:
+    """The client-side fusion: :func:`~jina_v3.index.keywords.fuse` over each channel's hits."""
+    by_id = {hit.id: hit for channel in channels for hit in channel}
+    ranked = fuse([[h.id for h in channel] for channel in channels], k=rrf_k, weights=weights)
+    return [dataclasses.replace(by_id[i], score=score) for i, score in ranked[:k]]
 
 
 class KeywordChannel:
@@ -112,9 +124,15 @@ class KeywordChannel:
             return (yield from self._search_keywords(keywords, k, native))
         rrf_k = check_positive("rrf_k", rrf_k)
         query = self._vector(vector, signature)  # type: ignore[attr-defined]
-        return (
-            yield from self._search_fused(query, keywords, k, native, weights, rrf_k, signature)
+        if weights[0] == weights[1]:
+            return (yield from self._search_fused(query, keywords, k, native, rrf_k))
+        # the engines' weighted RRF is another formula: fuse the channels' own results here
+        limit = prefetch_limit(k)
+        dense = yield from self._search(query, limit, native, signature)  # type: ignore[attr-defined]
+        sparse = (
+            (yield from self._search_keywords(keywords, limit, native)) if len(keywords) else []
         )
+        return fuse_hits([dense, sparse], weights=weights, rrf_k=rrf_k, k=k)
 
     @abstractmethod
     def _search_keywords(self, keywords: SparseVector, k: int, native: Any) -> Flow[list[Hit]]:
@@ -127,8 +145,8 @@ class KeywordChannel:
         keywords: SparseVector,
         k: int,
         native: Any,
-        weights: tuple[float, float],
         rrf_k: int,
-        signature: EmbeddingSignature,
     ) -> Flow[list[Hit]]:
-        """Both channels fused by the engine, scores normalised by ``rrf_max``."""
+        """Both channels (``prefetch_limit(k)`` candidates each) fused by the engine's own
+        equal-weight RRF (:func:`~jina_v3.index.keywords.fuse`), scores divided by
+        ``rrf_max(rrf_k)``."""

@@ -314,9 +314,7 @@ class QdrantStore(KeywordChannel, BaseStore):
         keywords: SparseVector,
         k: int,
         native: Any,
-        weights: tuple[float, float],
         rrf_k: int,
-        signature: EmbeddingSignature,
     ) -> Flow[list[Hit]]:
         models = _models()
         limit = prefetch_limit(k)
@@ -329,7 +327,7 @@ class QdrantStore(KeywordChannel, BaseStore):
             prefetch.append(
                 models.Prefetch(query=_sparse(keywords), using=KEYWORDS, filter=native, limit=limit)
             )
-        fusion = models.RrfQuery(rrf=models.Rrf(k=rrf_k, weights=list(weights[: len(prefetch)])))
+        fusion = models.RrfQuery(rrf=models.Rrf(k=rrf_k + 1))  # Qdrant counts from 0
         response = yield client(
             "query_points",
             collection_name=self.collection,
@@ -339,7 +337,7 @@ class QdrantStore(KeywordChannel, BaseStore):
             limit=k,
             with_payload=True,
         )
-        best = rrf_max(rrf_k, weights)
+        best = rrf_max(rrf_k)
         return [hit_from_payload(p.id, p.score / best, p.payload or {}) for p in response.points]
 
     def _fetch(self, ids: list[str]) -> Flow[list[Hit]]:

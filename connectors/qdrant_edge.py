@@ -333,9 +333,7 @@ class QdrantEdgeStore(KeywordChannel, BaseStore):
         keywords: SparseVector,
         k: int,
         native: Any,
-        weights: tuple[float, float],
         rrf_k: int,
-        signature: EmbeddingSignature,
     ) -> Flow[list[Hit]]:
         edge = _edge()
         limit = prefetch_limit(k)
@@ -352,16 +350,15 @@ class QdrantEdgeStore(KeywordChannel, BaseStore):
                     filter=native,
                 )
             )
-        used = list(weights[: len(prefetches)])
         request = edge.QueryRequest(
             limit=k,
-            query=edge.Fusion.Rrf(k=rrf_k, weights=used),
+            query=edge.Fusion.Rrf(k=rrf_k + 1),  # Edge counts positions from 0
             prefetches=prefetches,
             filter=native,
             with_payload=True,
         )
         points = yield client("query", request)
-        best = rrf_max(rrf_k, weights)
+        best = rrf_max(rrf_k)
         return [hit_from_payload(str(p.id), p.score / best, p.payload or {}) for p in points]
 
     def _fetch(self, ids: list[str]) -> Flow[list[Hit]]:

@@ -18,10 +18,14 @@ Weights follow BM25 (Robertson; Lucene's and Qdrant's IDF):
   applied by the engine where it keeps the statistics (Qdrant's IDF modifier, Milvus's BM25
   function), by the connector from the statistics it keeps otherwise.
 
-Fusion is Qdrant's weighted reciprocal rank fusion, the engines' own: a point at 0-based
-position ``p`` of a channel with weight ``w`` scores ``1 / ((p + 1) / w + k - 1)``, summed
-over the channels; :func:`fuse` divides by the best possible sum, so a hybrid score lies in
-(0, 1] and 1.0 means first in every channel.
+Fusion is weighted reciprocal rank fusion (Cormack et al.; Elasticsearch's and OpenSearch's
+weighted form): a point at rank ``r`` (1 = first) of a channel with weight ``w`` scores
+``w / (k + r)``, summed over the channels. :func:`fuse` divides by the best possible sum, so a
+hybrid score lies in (0, 1] and 1.0 means first in every channel. With equal weights this is
+exactly the engines' own RRF (Qdrant's ``Rrf(k + 1)``, which counts positions from 0, and
+Milvus's ``RRFRanker(k)``), so the engine fuses; Qdrant's weighted RRF divides the position by
+the weight instead (a weight barely moves the top ranks), so unequal weights fuse here, from
+each channel's own results.
 """
 
 from __future__ import annotations
@@ -54,7 +58,7 @@ __all__ = [
 #: BM25's usual constants; ``avg_length`` is the typical chunk in tokens (the index's chunks
 #: are at most a few hundred pieces).
 K1, B, AVG_LENGTH = 1.2, 0.75, 256.0
-#: The RRF constant (the literature's 60; Qdrant's own default is 2).
+#: The RRF constant (the literature's).
 DEFAULT_RRF_K = 60
 MODES = ("dense", "keyword", "hybrid")
 FUSIONS = ("rrf",)
@@ -183,8 +187,8 @@ def check_search_mode(
 
 
 def rrf_term(position: int, k: int = DEFAULT_RRF_K, weight: float = 1.0) -> float:
-    """The contribution of a point at 0-based `position` of a channel (Qdrant's formula)."""
-    return 1.0 / ((position + 1) / weight + k - 1)
+    """The contribution of a point at 0-based `position` (rank ``position + 1``) of a channel."""
+    return weight / (k + position + 1)
 
 
 def rrf_max(k: int = DEFAULT_RRF_K, weights: Sequence[float] = (1.0, 1.0)) -> float:

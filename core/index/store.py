@@ -213,7 +213,10 @@ class EmbeddingSignature:
     keywords: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        raw = asdict(self)
+        if raw["keywords"] is None:  # no channel: stored as before the channel existed
+            del raw["keywords"]
+        return raw
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> EmbeddingSignature:
@@ -221,7 +224,7 @@ class EmbeddingSignature:
 
     def differences(self, stored: EmbeddingSignature) -> list[str]:
         """Human-readable `field: stored X, this index Y` for every field that differs."""
-        mine, theirs = self.to_dict(), stored.to_dict()
+        mine, theirs = asdict(self), asdict(stored)
         return [
             f"{key}: collection has {theirs[key]!r}, this index uses {mine[key]!r}"
             for key in mine

@@ -151,20 +151,21 @@ def test_identity_names_the_tokenizer_and_the_weighting() -> None:
         KeywordEncoder(tiny.tokenizer, b=2)
 
 
-def test_rrf_matches_qdrants_formula_and_is_normalised() -> None:
-    assert rrf_term(0, 60) == pytest.approx(1 / 60)
-    assert rrf_term(2, 60) == pytest.approx(1 / 62)
-    assert rrf_term(1, 60, 2.0) == pytest.approx(1 / (2 / 2 + 59))
+def test_rrf_is_weighted_reciprocal_rank_normalised() -> None:
+    assert rrf_term(0, 60) == pytest.approx(1 / 61)  # rank 1
+    assert rrf_term(2, 60) == pytest.approx(1 / 63)
+    assert rrf_term(1, 60, 2.0) == pytest.approx(2 / 62)
     fused = dict(fuse([["a", "b", "c"], ["a", "c"]], k=60))
     assert fused["a"] == pytest.approx(1.0)  # first in every channel
-    assert fused["c"] == pytest.approx((1 / 62 + 1 / 61) / (2 / 60))
-    assert fused["b"] == pytest.approx((1 / 61) / (2 / 60))
+    assert fused["c"] == pytest.approx((1 / 63 + 1 / 62) / (2 / 61))
+    assert fused["b"] == pytest.approx((1 / 62) / (2 / 61))
     assert list(fused) == ["a", "c", "b"]
+    # a weight is the channel's importance: (first, second) vs (second, first) flips
+    assert [p for p, _ in fuse([["a", "b"], ["b", "a"]], weights=[1.0, 3.0])] == ["b", "a"]
+    assert [p for p, _ in fuse([["a", "b"], ["b", "a"]], weights=[3.0, 1.0])] == ["a", "b"]
     weighted = dict(fuse([["a", "b"], ["b", "a"]], weights=[1.0, 3.0]))
-    assert weighted["b"] > dict(fuse([["a", "b"], ["b", "a"]]))["b"]  # its channel weighs more
-    assert weighted["b"] == pytest.approx(
-        (rrf_term(1, 60, 1.0) + rrf_term(0, 60, 3.0)) / rrf_max(60, [1.0, 3.0])
-    )
+    assert weighted["b"] == pytest.approx((1 / 62 + 3 / 61) / rrf_max(60, [1.0, 3.0]))
+    assert rrf_max(60, [1.0, 3.0]) == pytest.approx(4 / 61)
     assert all(0 < s <= 1 for _, s in fuse([["x"], []]))
     assert fuse([["a", "b"], ["c"]], limit=1) == [("a", pytest.approx(0.5))]
 

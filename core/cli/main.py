@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from jina_v3.errors import JinaV3Error, ModelLoadError, SignatureMismatchError
+from jina_v3.errors import JinaV3Error, ModelLoadError
 
 MODEL_ENV = "JINA_V3_MODEL"
 _CLI_ADVICE = (
@@ -23,12 +23,15 @@ _CLI_ADVICE = (
     "hosted API: set JINA_API_KEY (index/search: --api; embed: --backend api)."
 )
 
-# The library's Python fixes for a mismatched collection, as the CLI's flags.
+# The library's Python fixes (a mismatched collection, a store without hybrid search), as
+# the CLI's flags.
 _CLI_FIXES = (
     ("pass dimensions=", "pass --dimensions "),
     ("use a new collection name", "use a new --collection NAME"),
     ("pass recreate=True", "pass --recreate"),
     ("build the index with the collection's settings", "use the collection's --model and flags"),
+    ("pass hybrid=False", "drop --hybrid"),
+    ("use QdrantEdgeStore or QdrantStore", "use a qdrant-edge: or qdrant: --store"),
 )
 
 
@@ -205,13 +208,11 @@ def describe(exc: BaseException) -> str:
     """One line for an error, with the CLI's own advice where the library gives Python's."""
     if isinstance(exc, ModelLoadError) and exc.advice:
         return f"ModelLoadError: {exc.reason} {_CLI_ADVICE}"
-    if isinstance(exc, SignatureMismatchError):
+    if isinstance(exc, JinaV3Error):
         message = str(exc)
         for python, flag in _CLI_FIXES:
             message = message.replace(python, flag)
         return f"{type(exc).__name__}: {message}"
-    if isinstance(exc, JinaV3Error):
-        return f"{type(exc).__name__}: {exc}"
     detail = " ".join(str(exc).split()) or "no details"
     return f"{type(exc).__name__}: {detail} (run with --debug for the traceback)"
 

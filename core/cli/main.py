@@ -31,7 +31,10 @@ _CLI_FIXES = (
     ("pass recreate=True", "pass --recreate"),
     ("build the index with the collection's settings", "use the collection's --model and flags"),
     ("pass hybrid=False", "drop --hybrid"),
-    ("use QdrantEdgeStore or QdrantStore", "use a qdrant-edge: or qdrant: --store"),
+    (
+        "use QdrantEdgeStore, QdrantStore or a Milvus Lite MilvusStore",
+        "use a qdrant-edge:, qdrant: or milvus-lite: --store",
+    ),
 )
 
 

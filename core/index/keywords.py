@@ -30,6 +30,7 @@ each channel's own results.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 from collections import Counter
@@ -67,10 +68,18 @@ FUSIONS = ("rrf",)
 @dataclass(frozen=True)
 class SparseVector:
     """Term weights keyed by token id: ``indices`` sorted ascending and distinct, ``values``
-    the weight of each."""
+    the weight of each; for a document, ``counts`` the occurrences of each (for an engine
+    that computes BM25 itself, such as Milvus)."""
 
     indices: tuple[int, ...]
     values: tuple[float, ...]
+    counts: tuple[int, ...] = ()
+
+    def as_text(self) -> str:
+        """The terms as words of digits, each as often as it occurs (a query's once each):
+        what an engine's own BM25 analyzer splits back into the same terms."""
+        counts = self.counts or (1,) * len(self.indices)
+        return " ".join(" ".join([str(i)] * n) for i, n in zip(self.indices, counts, strict=True))
 
     def as_dict(self) -> dict[int, float]:
         return dict(zip(self.indices, self.values, strict=True))
@@ -148,7 +157,8 @@ class KeywordEncoder:
         """The BM25 document side of one text's terms (IDF left to the store)."""
         counts = Counter(terms)
         norm = self.k1 * (1 - self.b + self.b * len(terms) / self.avg_length)
-        return _sparse({t: tf * (self.k1 + 1) / (tf + norm) for t, tf in counts.items()})
+        weights = _sparse({t: tf * (self.k1 + 1) / (tf + norm) for t, tf in counts.items()})
+        return dataclasses.replace(weights, counts=tuple(counts[i] for i in weights.indices))
 
     def documents(self, texts: Sequence[str]) -> list[SparseVector]:
         """BM25 document weights of each text (empty for a text without terms)."""

@@ -53,16 +53,35 @@ def test_index_hybrid_records_the_channel_and_search_uses_it(hybrid):
     assert [h["score"] for h in dense] != [h["score"] for h in default]
 
 
-def test_keyword_mode_without_the_channel_and_hybrid_on_milvus_are_one_line(hybrid, fast_dir):
+def test_keyword_mode_without_the_channel_is_one_line(hybrid, fast_dir):
     work, _ = hybrid
     plain = f"qdrant-edge:{fast_dir / 'plain'}"
     assert cli("index", "docs", "--store", plain, "--quiet", cwd=work).returncode == 0
     proc = cli("search", "XJ-4471b", "--store", plain, "--mode", "keyword", cwd=work)
     line = error_line(proc)
     assert proc.returncode == 2 and "ConfigurationError" in line and "--hybrid" in line
+
+
+def test_milvus_lite_takes_hybrid_too(hybrid, fast_dir):
     pytest.importorskip("milvus_lite")
+    work, _ = hybrid
     milvus = f"milvus-lite:{fast_dir / 'm.db'}"
-    proc = cli("index", "docs", "--store", milvus, "--hybrid", cwd=work)
-    line = error_line(proc)
-    assert proc.returncode == 2 and "no keyword channel" in line
-    assert "drop --hybrid" in line and "qdrant-edge: or qdrant: --store" in line
+    proc = cli("index", "docs", "--store", milvus, "--hybrid", "--quiet", cwd=work)
+    assert proc.returncode == 0, proc.stderr
+    proc = cli("search", "XJ-4471b", "--store", milvus, "--mode", "keyword", "--json", cwd=work)
+    assert json.loads(proc.stdout)[0]["source"].endswith("printer.md")
+
+
+def test_a_store_without_the_channel_is_told_as_flags():
+    pytest.importorskip("pymilvus")
+    from jina_v3.cli.main import describe
+    from jina_v3.connectors.milvus import MilvusStore
+    from jina_v3.errors import ConfigurationError
+    from jina_v3.store import EmbeddingSignature
+
+    server = MilvusStore("docs", uri="http://127.0.0.1:9")
+    with pytest.raises(ConfigurationError) as refused:  # the check ensure_collection runs first
+        server._check_fits(EmbeddingSignature("m", 8, keywords="bm25"))
+    line = describe(refused.value)
+    assert "no keyword channel" in line and "drop --hybrid" in line
+    assert "qdrant-edge:, qdrant: or milvus-lite: --store" in line

@@ -98,17 +98,23 @@ def test_keyword_search_on_an_index_without_the_channel_names_the_fix(tiny_embed
         store.query_keywords(terms, k=1)
 
 
-def test_hybrid_needs_a_store_with_the_channel(tiny_embedder, tmp_path) -> None:
+def test_milvus_lite_keeps_the_channel_too(tiny_embedder, tmp_path) -> None:
     pytest.importorskip("milvus_lite")
     from jina_v3.connectors.milvus import MilvusStore
 
-    store = MilvusStore("docs", uri=str(tmp_path / "m.db"))
-    try:
-        with pytest.raises(ConfigurationError, match="hybrid=False"):
-            VectorIndex(tiny_embedder, store, dimensions=32, hybrid=True).add(DOCS[:1])
-        assert store.collections() == []
-    finally:
-        store.close()
+    with MilvusStore("docs", uri=str(tmp_path / "m.db")) as store:
+        index = VectorIndex(tiny_embedder, store, dimensions=32, hybrid=True)
+        index.add(DOCS)
+        assert index.search("XJ-4471b", k=1, mode="keyword")[0].document_id == "code"
+        hybrid = index.search("XJ-4471b", k=3, mode="hybrid")
+        channels = [
+            [h.id for h in index.search("XJ-4471b", k=20)],
+            [h.id for h in index.search("XJ-4471b", k=20, mode="keyword")],
+        ]
+        reference = [s for _, s in fuse(channels)[:3]]
+        assert [h.score for h in hybrid] == pytest.approx(reference, rel=1e-5)
+        index.delete(["code"])
+        assert all(h.document_id != "code" for h in index.search("XJ-4471b", mode="keyword"))
 
 
 async def test_async_index_searches_all_modes(tiny_embedder, store) -> None:

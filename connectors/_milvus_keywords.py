@@ -9,8 +9,12 @@ other engines; the average length is the collection's real one.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
+from jina_v3.connectors._common import require
 from jina_v3.index.keywords import K1, B, SparseVector
 
 TERMS, KEYWORDS = "terms", "keywords"
@@ -56,3 +60,36 @@ def terms_text(keywords: SparseVector | None, max_length: int) -> str:
 def bm25_score(distance: float) -> float:
     """Milvus Lite reports BM25 as a negative distance; the score is its size."""
     return abs(float(distance))
+
+
+def hybrid_requests(
+    vector: np.ndarray,
+    keywords: SparseVector,
+    limit: int,
+    expression: str,
+    search_params: Mapping[str, Any],
+) -> list[Any]:
+    """The two channels of a ``hybrid_search``: the dense vector and the query's terms."""
+    pymilvus = require("pymilvus", "milvus", "pymilvus")
+    return [
+        pymilvus.AnnSearchRequest(
+            data=[vector.tolist()],
+            anns_field="vector",
+            param={"metric_type": "COSINE", "params": dict(search_params)},
+            limit=limit,
+            expr=expression,
+        ),
+        pymilvus.AnnSearchRequest(
+            data=[keywords.as_text()],
+            anns_field=KEYWORDS,
+            param=BM25_SEARCH,
+            limit=limit,
+            expr=expression,
+        ),
+    ]
+
+
+def rrf_ranker(k: int) -> Any:
+    """Milvus's RRF, ``sum(1 / (k + rank))``: :func:`jina_v3.index.keywords.fuse` with equal
+    weights."""
+    return require("pymilvus", "milvus", "pymilvus").RRFRanker(k)

@@ -110,6 +110,9 @@ class KeywordChannel:
         rrf_k: int,
     ) -> Flow[list[Hit]]:
         k = check_positive("k", k)
+        max_k = getattr(self, "max_k", None)
+        if max_k is not None and k > max_k:
+            raise ConfigurationError(f"k={k} exceeds {self.engine}'s limit of {max_k} hits")
         if not isinstance(keywords, SparseVector):
             raise ConfigurationError(
                 "keywords must be a jina_v3.index.keywords.SparseVector (KeywordEncoder.query)"

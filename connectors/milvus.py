@@ -40,6 +40,8 @@ from jina_v3.connectors._milvus_keywords import (
     TERMS,
     add_channel,
     bm25_score,
+    hybrid_requests,
+    rrf_ranker,
     terms_text,
 )
 from jina_v3.connectors._sparse import KeywordChannel, fuse_hits, prefetch_limit
@@ -411,31 +413,17 @@ class MilvusStore(KeywordChannel, BaseStore):
             # the filter needs narrowing, or the dense side is a funnel: fuse here
             limit = prefetch_limit(k)
             dense = yield from self._search(vector, limit, native, signature)
-            sparse = yield from self._search_keywords(keywords, limit, native) if keywords else []
+            sparse = []
+            if keywords:
+                sparse = yield from self._search_keywords(keywords, limit, native)
             return fuse_hits([dense, sparse], weights=(1.0, 1.0), rrf_k=rrf_k, k=k)
-        pymilvus = require("pymilvus", "milvus", "pymilvus")
         limit, expression = prefetch_limit(k), native or ""
-        requests = [
-            pymilvus.AnnSearchRequest(
-                data=[vector.tolist()],
-                anns_field="vector",
-                param={"metric_type": "COSINE", "params": self._search_params},
-                limit=limit,
-                expr=expression,
-            ),
-            pymilvus.AnnSearchRequest(
-                data=[keywords.as_text()],
-                anns_field=KEYWORDS,
-                param=BM25_SEARCH,
-                limit=limit,
-                expr=expression,
-            ),
-        ]
+        requests = hybrid_requests(vector, keywords, limit, expression, self._search_params)
         raw = yield client(
             "hybrid_search",
             self.collection,
             requests,
-            ranker=pymilvus.RRFRanker(rrf_k),  # sum(1 / (k + rank)): our RRF
+            ranker=rrf_ranker(rrf_k),
             limit=k,
             output_fields=_OUTPUT_FIELDS,
             consistency_level=self._consistency,

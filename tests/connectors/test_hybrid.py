@@ -193,3 +193,18 @@ async def test_async_twins(make_store, encoder) -> None:
     fused = await store.aquery_hybrid(_vectors(1)[0], encoder.query("XJ-4471b"), k=2)
     assert "code" in [h.document_id for h in fused]
     await store.aclose()
+
+
+def test_a_query_without_terms_fuses_the_dense_channel_alone(make_store, encoder) -> None:
+    store = _hybrid_store(make_store, encoder)
+    store.upsert(_records(TEXTS, encoder))
+    vector = _vectors(1, seed=5)[0]
+    nothing = encoder.query("   ")
+    assert len(nothing) == 0
+    for weights in (None, (1.0, 2.0)):
+        hits = store.query_hybrid(vector, nothing, k=3, weights=weights)
+        dense = [h.id for h in store.query(vector, k=prefetch_limit(3))]
+        assert [h.id for h in hits] == dense[:3]
+        reference = [s for _, s in fuse([dense, []], weights=weights)[:3]]
+        assert [h.score for h in hits] == pytest.approx(reference, rel=1e-5)
+        assert hits[0].score < 1  # first in one channel of two

@@ -93,6 +93,8 @@ class BaseStore(Closing, AsyncClosing, ABC):
     #: Bytes per write request (None: no limit), and ids per delete or fetch request.
     max_request_bytes: ClassVar[int | None] = None
     delete_batch: ClassVar[int] = 1000
+    #: Whether the engine stores the keyword channel of hybrid search (connectors/_sparse.py).
+    keyword_channel: ClassVar[bool] = False
 
     #: Matryoshka funnel: the prefix size searched first, and candidates per hit asked for.
     funnel_dimensions: int | None = None
@@ -283,6 +285,11 @@ class BaseStore(Closing, AsyncClosing, ABC):
 
     def _check_fits(self, signature: EmbeddingSignature) -> None:
         """Refuse a signature this store cannot hold, before anything is written."""
+        if signature.keywords is not None and not self.keyword_channel:
+            raise ConfigurationError(
+                f"{type(self).__name__} has no keyword channel (hybrid search) yet. Fix: pass "
+                "hybrid=False, or use QdrantEdgeStore, QdrantStore or a Milvus Lite MilvusStore."
+            )
         if signature.embedding_type not in self.embedding_types:
             stored = " or ".join(map(repr, self.embedding_types))
             fix = " with binary_quantization=True" if "Qdrant" in self.engine else ""
@@ -416,6 +423,12 @@ class BaseStore(Closing, AsyncClosing, ABC):
 
     def _checked_item(self, record: Record, signature: EmbeddingSignature) -> tuple[Any, int]:
         self.check_record(record)
+        if signature.keywords is not None and record.keywords is None:
+            raise ConfigurationError(
+                f"point {record.id}: {self.engine} collection {self.collection!r} has the "
+                "keyword channel (hybrid search); pass Record(..., keywords=...) with the "
+                "KeywordEncoder's document weights (VectorIndex(..., hybrid=True) does)."
+            )
         return self._item(record, self._vector(record.vector, signature))
 
     def _vector(self, vector: Any, signature: EmbeddingSignature) -> np.ndarray:

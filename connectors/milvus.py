@@ -22,7 +22,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -38,9 +38,21 @@ from jina_v3.connectors._milvus_filter import (
     needs_exact_check,
     to_expression,
 )
+from jina_v3.connectors._milvus_keywords import (
+    BM25_SEARCH,
+    KEYWORDS,
+    TERMS,
+    add_channel,
+    bm25_score,
+    hybrid_requests,
+    rrf_ranker,
+    terms_text,
+)
 from jina_v3.connectors._milvus_lite import open_lite, release_lite
+from jina_v3.connectors._sparse import KeywordChannel, fuse_hits, prefetch_limit
 from jina_v3.errors import ConfigurationError, StoreError, UnsupportedFilterError
 from jina_v3.index.filters import FilterNode, matches
+from jina_v3.index.keywords import SparseVector, rrf_max
 from jina_v3.index.store import (
     CHUNK_INDEX_KEY,
     CONTENT_HASH_KEY,
@@ -70,7 +82,7 @@ _OUTPUT_FIELDS = ["text", "document_id", "chunk_index", "metadata"]
 _CONNECT_ATTEMPTS = 3
 
 
-class MilvusStore(BaseStore):
+class MilvusStore(KeywordChannel, BaseStore):
     """One Milvus collection as a :class:`~jina_v3.store.VectorStore`.
 
     Example:
@@ -142,6 +154,8 @@ class MilvusStore(BaseStore):
         self._consistency = consistency_level
         self._timeout = timeout
         self._lite_path: str | None = None
+        # the keyword channel: Milvus Lite's BM25 function (a server needs 2.5+: not wired yet)
+        self.keyword_channel = client is None and self._uri.endswith(".db")
 
     def __repr__(self) -> str:
         where = "client" if not self._owns_client else self._uri
@@ -266,6 +280,8 @@ class MilvusStore(BaseStore):
             index_params.add_index(
                 field_name="funnel", index_type="AUTOINDEX", metric_type="COSINE"
             )
+        if signature.keywords is not None:
+            add_channel(schema, index_params, pymilvus, MAX_VARCHAR_BYTES)
         layout = {"funnel_dimensions": self.funnel_dimensions}
         properties = {
             SIGNATURE_KEY: json.dumps(signature.to_dict(), sort_keys=True),
@@ -306,10 +322,13 @@ class MilvusStore(BaseStore):
         }
         if self.funnel_dimensions is not None:
             row["funnel"] = prefix_vectors(vector, self.funnel_dimensions)
+        if self._signature is not None and self._signature.keywords is not None:
+            row[TERMS] = terms_text(record.keywords, MAX_VARCHAR_BYTES)
         # an estimate, generous for the vector, exact enough for the rest
         size = (
             8 * vector.size
             + 4 * len(record.text)
+            + len(row.get(TERMS, ""))
             + 200
             + len(record.document_id)
             + sum(32 + 4 * len(v) if isinstance(v, str) else 32 for v in record.metadata.values())
@@ -322,12 +341,22 @@ class MilvusStore(BaseStore):
     def _search(
         self, vector: np.ndarray, k: int, native: Any, signature: EmbeddingSignature
     ) -> Flow[list[Hit]]:
+        return (
+            yield from self._filtered(
+                lambda limit, expr: self._search_once(vector, limit, expr, signature), k, native
+            )
+        )
+
+    def _filtered(
+        self, search: Callable[[int, str], Flow[list[Hit]]], k: int, native: Any
+    ) -> Flow[list[Hit]]:
+        """`search(limit, expression)` under the native filter, narrowed where needed."""
         if not isinstance(native, _Narrowed):
-            return (yield from self._search_once(vector, k, native or "", signature))
+            return (yield from search(k, native or ""))
         # the loose expression may match more than the filter: ask for more until k remain
         limit = k
         while True:
-            hits = yield from self._search_once(vector, limit, native.expression, signature)
+            hits = yield from search(limit, native.expression)
             kept = [h for h in hits if matches(native.tree, _payload(h))]
             if len(kept) >= k or len(hits) < limit or limit >= (self.max_k or limit):
                 return kept[:k]
@@ -364,6 +393,41 @@ class MilvusStore(BaseStore):
         scores = full @ (vector / max(float(np.linalg.norm(vector)), 1e-12))
         order = np.argsort(-scores, kind="stable")[:k]
         return [_hit(candidates[i], float(scores[i])) for i in order]
+
+    def _search_keywords(self, keywords: SparseVector, k: int, native: Any) -> Flow[list[Hit]]:
+        def once(limit: int, expression: str) -> Flow[list[Hit]]:
+            text = keywords.as_text()
+            raw = yield self._search_call(KEYWORDS, text, limit, expression, BM25_SEARCH)
+            return [_hit(h, bm25_score(h["distance"])) for h in _first(raw)]
+
+        return (yield from self._filtered(once, k, native))
+
+    def _search_fused(
+        self, vector: np.ndarray, keywords: SparseVector, k: int, native: Any, rrf_k: int
+    ) -> Flow[list[Hit]]:
+        signature = self._signature
+        assert signature is not None
+        if isinstance(native, _Narrowed) or self.funnel_dimensions is not None or not keywords:
+            # the filter needs narrowing, or the dense side is a funnel: fuse here
+            limit = prefetch_limit(k)
+            dense = yield from self._search(vector, limit, native, signature)
+            sparse = []
+            if keywords:
+                sparse = yield from self._search_keywords(keywords, limit, native)
+            return fuse_hits([dense, sparse], weights=(1.0, 1.0), rrf_k=rrf_k, k=k)
+        limit, expression = prefetch_limit(k), native or ""
+        requests = hybrid_requests(vector, keywords, limit, expression, self._search_params)
+        raw = yield client(
+            "hybrid_search",
+            self.collection,
+            requests,
+            ranker=rrf_ranker(rrf_k),
+            limit=k,
+            output_fields=_OUTPUT_FIELDS,
+            consistency_level=self._consistency,
+        )
+        best = rrf_max(rrf_k)
+        return [_hit(h, float(h["distance"]) / best) for h in _first(raw)]
 
     def _search_call(
         self,

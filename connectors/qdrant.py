@@ -35,8 +35,10 @@ from jina_v3.connectors._qdrant_common import (
     FilterModels,
     check_payload_indexes,
 )
+from jina_v3.connectors._sparse import KEYWORDS, KeywordChannel, prefetch_limit
 from jina_v3.errors import ConfigurationError, SignatureMismatchError, StoreInUseError
 from jina_v3.index.filters import FilterNode
+from jina_v3.index.keywords import SparseVector, rrf_max
 from jina_v3.index.store import (
     DOCUMENT_ID_KEY,
     NO_VECTOR,
@@ -62,7 +64,7 @@ def _models() -> Any:
     return require("qdrant_client.models", "qdrant", "qdrant-client")
 
 
-class QdrantStore(BaseStore):
+class QdrantStore(KeywordChannel, BaseStore):
     """One Qdrant collection as a :class:`~jina_v3.store.VectorStore` (with async twins).
 
     Args:
@@ -239,6 +241,7 @@ class QdrantStore(BaseStore):
             "create_collection",
             collection_name=self.collection,
             vectors_config=vectors,
+            sparse_vectors_config=_sparse_config(signature),
             quantization_config=quantization,
             metadata={SIGNATURE_KEY: signature.to_dict(), LAYOUT_KEY: layout},
         )
@@ -260,6 +263,10 @@ class QdrantStore(BaseStore):
         if self.funnel_dimensions is not None:
             funnel = prefix_vectors(vectors, self.funnel_dimensions).tolist()
             vectors_field = {FULL: vectors_field, FUNNEL: funnel}
+        if signature.keywords is not None:  # named vectors: the dense one keeps its name
+            if not isinstance(vectors_field, dict):
+                vectors_field = {"": vectors_field}
+            vectors_field[KEYWORDS] = [_sparse(record.keywords) for record, _ in items]
         batch = models.Batch(
             ids=[record.id for record, _ in items],
             vectors=vectors_field,
@@ -292,6 +299,53 @@ class QdrantStore(BaseStore):
             )
         response = yield client("query_points", **kwargs)
         return [hit_from_payload(p.id, p.score, p.payload or {}) for p in response.points]
+
+    def _dense_name(self) -> str | None:
+        return FULL if self.funnel_dimensions is not None else None
+
+    def _search_keywords(self, keywords: SparseVector, k: int, native: Any) -> Flow[list[Hit]]:
+        response = yield client(
+            "query_points",
+            collection_name=self.collection,
+            query=_sparse(keywords),
+            using=KEYWORDS,
+            query_filter=native,
+            limit=k,
+            with_payload=True,
+        )
+        return [hit_from_payload(p.id, p.score, p.payload or {}) for p in response.points]
+
+    def _search_fused(
+        self,
+        vector: np.ndarray,
+        keywords: SparseVector,
+        k: int,
+        native: Any,
+        rrf_k: int,
+    ) -> Flow[list[Hit]]:
+        models = _models()
+        limit = prefetch_limit(k)
+        prefetch = [
+            models.Prefetch(
+                query=vector.tolist(), using=self._dense_name(), filter=native, limit=limit
+            )
+        ]
+        if len(keywords):
+            prefetch.append(
+                models.Prefetch(query=_sparse(keywords), using=KEYWORDS, filter=native, limit=limit)
+            )
+        fusion = models.RrfQuery(rrf=models.Rrf(k=rrf_k + 1))  # Qdrant counts from 0
+        response = yield client(
+            "query_points",
+            collection_name=self.collection,
+            prefetch=prefetch,
+            query=fusion,
+            query_filter=native,
+            limit=k,
+            with_payload=True,
+        )
+        best = rrf_max(rrf_k)
+        return [hit_from_payload(p.id, p.score / best, p.payload or {}) for p in response.points]
 
     def _fetch(self, ids: list[str]) -> Flow[list[Hit]]:
         points = yield client(
@@ -349,6 +403,19 @@ class QdrantStore(BaseStore):
 
     def _is_native_filter(self, filter: Any) -> bool:
         return isinstance(filter, _models().Filter)
+
+
+def _sparse_config(signature: EmbeddingSignature) -> Any:
+    if signature.keywords is None:
+        return None
+    models = _models()  # BM25: the engine keeps the IDF statistics
+    return {KEYWORDS: models.SparseVectorParams(modifier=models.Modifier.IDF)}
+
+
+def _sparse(keywords: SparseVector | None) -> Any:
+    if keywords is None:
+        keywords = SparseVector((), ())
+    return _models().SparseVector(indices=list(keywords.indices), values=list(keywords.values))
 
 
 def to_qdrant_filter(node: FilterNode) -> Any:

@@ -34,8 +34,10 @@ from jina_v3.connectors._qdrant_common import (
     FilterModels,
     check_payload_indexes,
 )
+from jina_v3.connectors._sparse import KEYWORDS, KeywordChannel, prefetch_limit
 from jina_v3.errors import ConfigurationError, StoreError, StoreInUseError
 from jina_v3.index.filters import FilterNode
+from jina_v3.index.keywords import SparseVector, rrf_max
 from jina_v3.index.store import (
     DOCUMENT_ID_KEY,
     NO_VECTOR,
@@ -176,7 +178,7 @@ class _Shard:
             held.close()  # releases the lock
 
 
-class QdrantEdgeStore(BaseStore):
+class QdrantEdgeStore(KeywordChannel, BaseStore):
     """One Qdrant Edge shard as a :class:`~jina_v3.store.VectorStore` (async twins run in a
     worker thread).
 
@@ -264,7 +266,9 @@ class QdrantEdgeStore(BaseStore):
     def optimize(self) -> bool:
         """Build the shard's optimized segments (HNSW) now, blocking; True if any was built.
 
-        Call it after a bulk ingestion: appendable segments are searched exhaustively.
+        Call it after a bulk ingestion: appendable segments are searched exhaustively. With
+        the keyword channel, deleted points count in the engine's IDF until this vacuums
+        their segment (it vacuums any segment holding a deleted point).
         """
 
         def flow() -> Flow[bool]:
@@ -298,7 +302,20 @@ class QdrantEdgeStore(BaseStore):
             (name, getattr(edge.PayloadSchemaType, kind.capitalize()))
             for name, kind in {DOCUMENT_ID_KEY: "keyword", **self.payload_indexes}.items()
         ]
-        config = edge.EdgeConfig(vectors=vectors, quantization_config=quantization)
+        sparse = optimizers = None
+        if signature.keywords is not None:  # BM25: the engine keeps the IDF statistics
+            sparse = {KEYWORDS: edge.EdgeSparseVectorParams(modifier=edge.Modifier.Idf)}
+            # deleted points count in the IDF until their segment is vacuumed: optimize()
+            # vacuums any segment with a deleted point, so the IDF is exact after it
+            optimizers = edge.EdgeOptimizersConfig(
+                deleted_threshold=0.0, vacuum_min_vector_number=1
+            )
+        config = edge.EdgeConfig(
+            vectors=vectors,
+            sparse_vectors=sparse,
+            quantization_config=quantization,
+            optimizers=optimizers,
+        )
         yield client("create", config, indexes)
         layout = {
             "funnel_dimensions": self.funnel_dimensions,
@@ -317,14 +334,14 @@ class QdrantEdgeStore(BaseStore):
         funnel = None
         if self.funnel_dimensions is not None:
             funnel = prefix_vectors(vectors, self.funnel_dimensions).tolist()
-        points = [
-            edge.Point(
-                record.id,
-                {FULL: full[i]} if funnel is None else {FULL: full[i], FUNNEL: funnel[i]},
-                record_payload(record),
-            )
-            for i, (record, _) in enumerate(items)
-        ]
+        points = []
+        for i, (record, _) in enumerate(items):
+            named: dict[str, Any] = {FULL: full[i]}
+            if funnel is not None:
+                named[FUNNEL] = funnel[i]
+            if record.keywords:  # a text without terms has no keyword vector
+                named[KEYWORDS] = _edge_sparse(record.keywords)
+            points.append(edge.Point(record.id, named, record_payload(record)))
         yield client("update", edge.UpdateOperation.upsert_points(points))
 
     def _search(
@@ -356,6 +373,51 @@ class QdrantEdgeStore(BaseStore):
         )
         points = yield client("query", request)
         return [hit_from_payload(str(p.id), p.score, p.payload or {}) for p in points]
+
+    def _search_keywords(self, keywords: SparseVector, k: int, native: Any) -> Flow[list[Hit]]:
+        edge = _edge()
+        request = edge.QueryRequest(
+            limit=k,
+            query=edge.Query.Nearest(_edge_sparse(keywords), using=KEYWORDS),
+            filter=native,
+            with_payload=True,
+        )
+        points = yield client("query", request)
+        return [hit_from_payload(str(p.id), p.score, p.payload or {}) for p in points]
+
+    def _search_fused(
+        self,
+        vector: np.ndarray,
+        keywords: SparseVector,
+        k: int,
+        native: Any,
+        rrf_k: int,
+    ) -> Flow[list[Hit]]:
+        edge = _edge()
+        limit = prefetch_limit(k)
+        prefetches = [
+            edge.Prefetch(
+                limit=limit, query=edge.Query.Nearest(vector.tolist(), using=FULL), filter=native
+            )
+        ]
+        if len(keywords):
+            prefetches.append(
+                edge.Prefetch(
+                    limit=limit,
+                    query=edge.Query.Nearest(_edge_sparse(keywords), using=KEYWORDS),
+                    filter=native,
+                )
+            )
+        request = edge.QueryRequest(
+            limit=k,
+            query=edge.Fusion.Rrf(k=rrf_k + 1),  # Edge counts positions from 0
+            prefetches=prefetches,
+            filter=native,
+            with_payload=True,
+        )
+        points = yield client("query", request)
+        best = rrf_max(rrf_k)
+        return [hit_from_payload(str(p.id), p.score / best, p.payload or {}) for p in points]
 
     def _fetch(self, ids: list[str]) -> Flow[list[Hit]]:
         records = yield client("retrieve", ids)
@@ -412,6 +474,10 @@ class QdrantEdgeStore(BaseStore):
 
     def _is_native_filter(self, filter: Any) -> bool:
         return isinstance(filter, _edge().Filter)
+
+
+def _edge_sparse(keywords: SparseVector) -> Any:
+    return _edge().SparseVector(list(keywords.indices), list(keywords.values))
 
 
 def to_edge_filter(node: FilterNode) -> Any:

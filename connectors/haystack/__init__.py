@@ -46,10 +46,16 @@ from jina_v3.connectors.haystack.guard import (  # noqa: E402
     check_document_store,
     document_store_dimension,
 )
+from jina_v3.connectors.haystack.sparse import (  # noqa: E402
+    JinaV3SparseDocumentEmbedder,
+    JinaV3SparseTextEmbedder,
+)
 
 __all__ = [
     "JinaV3DimensionGuard",
     "JinaV3DocumentEmbedder",
+    "JinaV3SparseDocumentEmbedder",
+    "JinaV3SparseTextEmbedder",
     "JinaV3TextEmbedder",
     "check_document_store",
     "document_store_dimension",

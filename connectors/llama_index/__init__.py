@@ -20,6 +20,8 @@
   checks; LlamaIndex's own Milvus and Pinecone stores do not install beside pymilvus 3 and the
   pinecone v10 SDK. LlamaIndex's ``QdrantVectorStore`` works with :class:`JinaV3Embedding`
   unchanged; :func:`check_vector_store` compares either store's size with the embedding's.
+- :func:`sparse_encoders` (in :mod:`.sparse`): ``sparse_doc_fn`` / ``sparse_query_fn`` for
+  ``QdrantVectorStore(enable_hybrid=True)``: BM25 over the model's own tokens, every language.
 - :func:`to_filter` (in :mod:`.filters`) translates ``MetadataFilters`` into the ``jina_v3``
   filter dialect.
 """
@@ -31,6 +33,7 @@ require("llama_index.core", "llama-index", "llama-index-core")
 from jina_v3.connectors._framework import DEFAULT_API_MODEL, DEFAULT_LOCAL_MODEL  # noqa: E402, F401
 from jina_v3.connectors.llama_index.embedding import JinaV3Embedding  # noqa: E402
 from jina_v3.connectors.llama_index.filters import to_filter  # noqa: E402
+from jina_v3.connectors.llama_index.sparse import sparse_encoders  # noqa: E402
 from jina_v3.connectors.llama_index.transform import JinaV3LateChunking  # noqa: E402
 from jina_v3.connectors.llama_index.vector_store import (  # noqa: E402
     JinaV3VectorStore,
@@ -42,5 +45,6 @@ __all__ = [
     "JinaV3LateChunking",
     "JinaV3VectorStore",
     "check_vector_store",
+    "sparse_encoders",
     "to_filter",
 ]

@@ -227,6 +227,7 @@ def _ingest(args: argparse.Namespace, store: Any, files: list[Any], stop: _StopF
         chunker=chunker,
         recreate=args.recreate,
         embedding_type=getattr(args, "embedding_type", "float"),
+        hybrid=args.hybrid,
         **batch,
     )
     failed: list[str] = []
@@ -253,6 +254,8 @@ def _ingest_on_ray(args: argparse.Namespace, stop: _StopFlag) -> Any:
         raise ConfigurationError("--chunk-overlap does not run on --ray yet; drop one of them")
 
     _notes(args)
+    if args.hybrid:
+        raise ConfigurationError("--hybrid does not run on Ray yet; index without --ray")
     backend, model = resolve_model(args)
     warn = (lambda line: None) if args.quiet else (lambda line: print(line, file=sys.stderr))
     if not args.debug:
@@ -339,7 +342,9 @@ def run_search(args: argparse.Namespace) -> int:
         if store.read_signature() is None:  # before the model loads
             raise _no_collection(args)
         index = VectorIndex.open(make_embedder(args), store)
-        hits = index.search(args.query, k=args.k, filter=where)
+        # a collection indexed with --hybrid is searched hybrid unless --mode says otherwise
+        mode = args.mode or ("hybrid" if index.signature.keywords else "dense")
+        hits = index.search(args.query, k=args.k, filter=where, mode=mode)
     finally:
         store.close()
     hits = sorted(hits, key=lambda h: (-h.score, h.id))
@@ -488,6 +493,9 @@ def add_commands(commands: Any, base: argparse.ArgumentParser) -> None:
     index.add_argument(
         "--recreate", action="store_true", help="drop the collection first (deletes its data)"
     )
+    index.add_argument(
+        "--hybrid", action="store_true", help="also store the keyword channel (hybrid search)"
+    )
     index.set_defaults(run=settle(run_index))
 
     search = commands.add_parser("search", parents=[base], help="search an indexed collection")
@@ -499,6 +507,12 @@ def add_commands(commands: Any, base: argparse.ArgumentParser) -> None:
         "--filter", default=None, metavar="JSON", help='metadata filter, e.g. \'{"lang": "en"}\''
     )
     search.add_argument("--json", action="store_true", help="hits as JSON")
+    search.add_argument(
+        "--mode",
+        choices=["hybrid", "keyword", "dense"],
+        default=None,
+        help="default: hybrid where the collection was indexed with --hybrid, else dense",
+    )
     search.set_defaults(run=settle(run_search))
 
     info = commands.add_parser(

@@ -28,6 +28,20 @@ _CLI_ADVICE = (
     "hosted API: set JINA_API_KEY (index/search: --api; embed: --backend api)."
 )
 
+# The library's Python fixes (a mismatched collection, a store without hybrid search), as
+# the CLI's flags.
+_CLI_FIXES = (
+    ("pass dimensions=", "pass --dimensions "),
+    ("use a new collection name", "use a new --collection NAME"),
+    ("pass recreate=True", "pass --recreate"),
+    ("build the index with the collection's settings", "use the collection's --model and flags"),
+    ("pass hybrid=False", "drop --hybrid"),
+    (
+        "use QdrantEdgeStore, QdrantStore or a Milvus Lite MilvusStore",
+        "use a qdrant-edge:, qdrant: or milvus-lite: --store",
+    ),
+)
+
 
 def _fail(command: str, message: str) -> SystemExit:
     return SystemExit(f"jina-v3 {command}: {message}")
@@ -247,7 +261,10 @@ def describe(exc: BaseException, command: str = "") -> str:
     if isinstance(exc, InputTooLongError):
         return f"{type(exc).__name__}: {_too_long(exc, command)}"
     if isinstance(exc, JinaV3Error):
-        return f"{type(exc).__name__}: {exc}"
+        message = str(exc)
+        for python, flag in _CLI_FIXES:
+            message = message.replace(python, flag)
+        return f"{type(exc).__name__}: {message}"
     detail = " ".join(str(exc).split()) or "no details"
     return f"{type(exc).__name__}: {detail} (run with --debug for the traceback)"
 
@@ -284,7 +301,9 @@ def _mismatch_advice(exc: SignatureMismatchError, command: str) -> str:
                 match.append(f"pass --dimensions {stored}")
             elif key == "late_chunking":
                 match.append("pass --late-chunking" if stored else "drop --late-chunking")
-    if set(exc.differences) - {"model", "dimensions", "late_chunking"}:
+            elif key == "keywords":  # the keyword channel (hybrid search)
+                match.append("pass --hybrid" if stored else "drop --hybrid")
+    if set(exc.differences) - {"model", "dimensions", "late_chunking", "keywords"}:
         match = []  # normalisation, tasks, the stored type: no flag sets them
     fix = f"{' and '.join(match)} to match it, or {rebuild}" if match else rebuild
     return f"{head} Fix: {fix}."

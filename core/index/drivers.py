@@ -31,6 +31,12 @@ class AsyncStoreView:
     async def query(self, vector: np.ndarray, *, k: int, filter: Any | None) -> list[Hit]:
         return await self._store.aquery(vector, k=k, filter=filter)
 
+    async def query_keywords(self, keywords: Any, *, k: int, filter: Any | None) -> list[Hit]:
+        return await self._store.aquery_keywords(keywords, k=k, filter=filter)
+
+    async def query_hybrid(self, vector: np.ndarray, keywords: Any, **options: Any) -> list[Hit]:
+        return await self._store.aquery_hybrid(vector, keywords, **options)
+
     async def delete(self, **kwargs: Any) -> None:
         await self._store.adelete(**kwargs)
 

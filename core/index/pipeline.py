@@ -25,6 +25,8 @@ from jina_v3._flow import Call, Flow, InThread, arun, run
 from jina_v3.errors import ConfigurationError, InputTooLongError, StoreError
 from jina_v3.index.chunking import TextChunker
 from jina_v3.index.drivers import AsyncStoreView, AsyncWriter, Writer
+from jina_v3.index.hybrid import search_weights, with_keywords
+from jina_v3.index.keywords import KeywordEncoder, encoder_for
 from jina_v3.index.plan import (
     IngestPlan,
     IngestSummary,
@@ -85,6 +87,7 @@ class _IndexBase:
         embedding_type: str = "float",
         truncate: bool = False,
         recreate: bool = False,
+        hybrid: bool = False,
     ) -> None:
         from jina_v3._encoding import check_dimensions
 
@@ -118,12 +121,15 @@ class _IndexBase:
         self._truncate = truncate
         self._recreate = recreate
         self._ready = False
+        # the keyword channel: BM25 weights over the embedder's own tokenizer
+        self._keywords: KeywordEncoder | None = encoder_for(embedder) if hybrid else None
         self._signature = EmbeddingSignature(
             model=embedder.model_name,
             dimensions=self._dimensions,
             normalized=True,
             embedding_type=embedding_type,
             late_chunking=self._late_chunking,
+            keywords=None if self._keywords is None else self._keywords.identity,
         )
         self._adopt()
 
@@ -201,7 +207,7 @@ class _IndexBase:
                 if todo:
                     plan = plan_ingest(todo, late_chunking=self._late_chunking)
                     vectors, late = yield from self._embed_flow(plan, embed)
-                    records = plan.records(vectors, late)
+                    records = with_keywords(plan.records(vectors, late), self._keywords)
                     versions = plan.versions
                     refused = refused_documents(records, getattr(self._store, "check_record", None))
                     if refused:
@@ -251,19 +257,38 @@ class _IndexBase:
         hits = yield Call("store", "fetch", (ids,))
         return {h.document_id: h.content_hash or "" for h in hits}
 
-    def _search_flow(self, query: str, k: int, filter: Any | None) -> Flow[list[Hit]]:
+    def _search_flow(
+        self,
+        query: str,
+        k: int,
+        filter: Any | None,
+        mode: str = "dense",
+        fusion: str = "rrf",
+        weights: Sequence[float] | None = None,
+    ) -> Flow[list[Hit]]:
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise ConfigurationError(f"k must be a positive integer, got {k!r}")
         if not isinstance(query, str):
             raise ConfigurationError(f"query must be a string, got {type(query).__name__}")
+        pair = search_weights(mode, fusion, weights, self._keywords)
         yield from self._ensure_flow()
+        options = {"k": k, "filter": filter}
+        if mode == "keyword":
+            assert self._keywords is not None
+            terms = self._keywords.query(query)
+            return (yield Call("store", "query_keywords", (terms,), options))
         kwargs = {
             "dimensions": self._dimensions,
             "embedding_type": self._embedding_type,
             "truncate": self._truncate,
         }
         vector = yield Call("embedder", "encode_queries", (query,), kwargs)
-        return (yield Call("store", "query", (vector,), {"k": k, "filter": filter}))
+        if mode == "dense":
+            return (yield Call("store", "query", (vector,), options))
+        assert self._keywords is not None
+        terms = self._keywords.query(query)
+        options["weights"] = pair
+        return (yield Call("store", "query_hybrid", (vector, terms), options))
 
     def _delete_flow(self, document_ids: Sequence[str]) -> Flow[None]:
         if isinstance(document_ids, str):
@@ -361,9 +386,13 @@ class VectorIndex(_IndexBase, Closing):
         truncate: Cut passages and queries over the model's context instead of raising
             (an over-long passage raises InputTooLongError naming its document and chunk).
         recreate: Drop an existing collection on first use and build it anew.
+        hybrid: Also store the keyword channel (BM25 over the model's own tokens, see
+            :mod:`jina_v3.index.keywords`) for ``search(mode="keyword" | "hybrid")``; the
+            signature records it. An API embedder needs ``tokenizer=`` (or the file cached).
 
     Raises:
-        ConfigurationError: Invalid arguments.
+        ConfigurationError: Invalid arguments; ``hybrid=True`` on a store without the
+            keyword channel, or without a tokenizer.
     """
 
     @classmethod
@@ -415,7 +444,16 @@ class VectorIndex(_IndexBase, Closing):
         """
         return self._run(self._ingest_flow(documents, **options))
 
-    def search(self, query: str, k: int = 10, filter: Any | None = None) -> list[Hit]:
+    def search(
+        self,
+        query: str,
+        k: int = 10,
+        filter: Any | None = None,
+        *,
+        mode: str = "dense",
+        fusion: str = "rrf",
+        weights: Sequence[float] | None = None,
+    ) -> list[Hit]:
         """The `k` best passages (or chunks) for `query`, embedded with the query task.
 
         Args:
@@ -423,6 +461,12 @@ class VectorIndex(_IndexBase, Closing):
             k: Number of hits.
             filter: Mongo-style metadata filter (``$eq $ne $gt $gte $lt $lte $in $nin $and
                 $or``) or the database's native filter object.
+            mode: ``"dense"`` (the embedding; score: cosine), ``"keyword"`` (BM25 over the
+                model's tokens; score: BM25, unbounded) or ``"hybrid"`` (both, fused by
+                weighted reciprocal rank; score in (0, 1], 1.0 = first in both). Keyword
+                and hybrid need a collection indexed with ``hybrid=True``.
+            fusion: ``"rrf"`` (the engine's where it has it; one definition everywhere).
+            weights: ``(dense, keyword)`` weights of the fusion (default equal).
 
         Returns:
             Hits, best first, each with id, score, text, metadata, document id and chunk index.
@@ -430,8 +474,10 @@ class VectorIndex(_IndexBase, Closing):
         Raises:
             SignatureMismatchError, DimensionMismatchError: The collection does not match.
             UnsupportedFilterError: The filter uses an operator outside the dialect.
+            ConfigurationError: A bad mode, fusion or weights; keyword or hybrid on an index
+                without the keyword channel (the message names the fix).
         """
-        return self._run(self._search_flow(query, k, filter))
+        return self._run(self._search_flow(query, k, filter, mode, fusion, weights))
 
     def delete(self, document_ids: Sequence[str]) -> None:
         """Delete documents (all their chunks) by document id."""
@@ -465,6 +511,7 @@ def _stored_settings(signature: EmbeddingSignature | None, store: Any) -> dict[s
         "dimensions": signature.dimensions,
         "embedding_type": signature.embedding_type,
         "late_chunking": signature.late_chunking,
+        "hybrid": signature.keywords is not None,
     }
 
 
@@ -508,9 +555,18 @@ class AsyncVectorIndex(_IndexBase, AsyncClosing):
         """See :meth:`VectorIndex.ingest`."""
         return await self._arun(self._ingest_flow(documents, **options))
 
-    async def search(self, query: str, k: int = 10, filter: Any | None = None) -> list[Hit]:
+    async def search(
+        self,
+        query: str,
+        k: int = 10,
+        filter: Any | None = None,
+        *,
+        mode: str = "dense",
+        fusion: str = "rrf",
+        weights: Sequence[float] | None = None,
+    ) -> list[Hit]:
         """See :meth:`VectorIndex.search`."""
-        return await self._arun(self._search_flow(query, k, filter))
+        return await self._arun(self._search_flow(query, k, filter, mode, fusion, weights))
 
     async def delete(self, document_ids: Sequence[str]) -> None:
         """See :meth:`VectorIndex.delete`."""

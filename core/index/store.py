@@ -21,6 +21,7 @@ from typing import Any, Protocol, TypedDict, Unpack, runtime_checkable
 import numpy as np
 
 from jina_v3.errors import ConfigurationError, DimensionMismatchError, SignatureMismatchError
+from jina_v3.index.keywords import SparseVector
 
 __all__ = [
     "AsyncVectorStore",
@@ -179,6 +180,9 @@ class Record:
     metadata: Mapping[str, Any]
     document_id: str
     chunk_index: int | None = None
+    #: BM25 term weights of `text` (:mod:`jina_v3.index.keywords`), for collections with the
+    #: keyword channel (``EmbeddingSignature.keywords``).
+    keywords: SparseVector | None = None
 
 
 @dataclass(frozen=True)
@@ -205,9 +209,14 @@ class EmbeddingSignature:
     normalized: bool = True
     embedding_type: str = "float"
     late_chunking: bool = False
+    #: The keyword channel (hybrid search): its term weighting and tokenizer; None: no channel.
+    keywords: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        raw = asdict(self)
+        if raw["keywords"] is None:  # no channel: stored as before the channel existed
+            del raw["keywords"]
+        return raw
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> EmbeddingSignature:
@@ -215,7 +224,7 @@ class EmbeddingSignature:
 
     def differences(self, stored: EmbeddingSignature) -> dict[str, tuple[Any, Any]]:
         """``field -> (stored value, this signature's value)`` for every field that differs."""
-        mine, theirs = self.to_dict(), stored.to_dict()
+        mine, theirs = asdict(self), asdict(stored)
         return {key: (theirs[key], mine[key]) for key in mine if mine[key] != theirs[key]}
 
 

@@ -18,7 +18,8 @@ A connector is a subclass that implements a handful of *engine hooks*, each a fl
     _translate(tree)            a parsed filter in the engine's native form
 
 The base owns the rest: the closed state, the lazy client, the one signature cache, the
-vector and metadata checks, signature and layout checks with one wording for every engine,
+vector and metadata checks, the collection's life cycle against the signature (with one
+wording for every engine: :mod:`jina_v3.connectors._collection`),
 request packing (:func:`jina_v3._packing.pack`), error wrapping, and the async twins: each
 public method and its ``a``-prefixed twin drive the same flow, with the sync client or with
 the async one (a native async client, or the sync one in a worker thread).
@@ -31,7 +32,6 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, ClassVar, Unpack
 
@@ -39,6 +39,7 @@ import numpy as np
 
 from jina_v3._flow import Call, Flow, InThread, arun, run
 from jina_v3._packing import pack
+from jina_v3.connectors._collection import CollectionLifecycle, Described
 from jina_v3.connectors._common import as_str_ids, check_positive, wrap_errors
 from jina_v3.errors import (
     ConfigurationError,
@@ -54,9 +55,7 @@ from jina_v3.index.store import (
     PointSelector,
     Record,
     check_metadata,
-    check_signature,
     check_text,
-    dimension_mismatch,
     stored_vector,
 )
 from jina_v3.types import AsyncClosing, Closing
@@ -69,16 +68,7 @@ def client(method: str, *args: Any, **kwargs: Any) -> Call:
     return Call("client", method, args, kwargs)
 
 
-@dataclass(frozen=True)
-class Described:
-    """What an existing collection says about itself."""
-
-    signature: EmbeddingSignature | None  # None: made by something else than jina_v3
-    dimensions: int | None = None  # the engine's own vector size, where it reports one
-    layout: Mapping[str, Any] = field(default_factory=dict)
-
-
-class BaseStore(Closing, AsyncClosing, ABC):
+class BaseStore(CollectionLifecycle, Closing, AsyncClosing, ABC):
     """One collection of a vector database, as a :class:`~jina_v3.store.VectorStore` with
     async twins. Subclasses implement the engine hooks listed in the module docstring."""
 
@@ -282,123 +272,6 @@ class BaseStore(Closing, AsyncClosing, ABC):
             return [], None
         yield from self._expected()  # ours, and opened (loaded)
         return (yield from self._scroll(cursor, limit, vectors))
-
-    def _check_fits(self, signature: EmbeddingSignature) -> None:
-        """Refuse a signature this store cannot hold, before anything is written."""
-        if signature.keywords is not None and not self.keyword_channel:
-            raise ConfigurationError(
-                f"{type(self).__name__} has no keyword channel (hybrid search) yet. Fix: pass "
-                "hybrid=False, or use QdrantEdgeStore, QdrantStore or a Milvus Lite MilvusStore."
-            )
-        if signature.embedding_type not in self.embedding_types:
-            stored = " or ".join(map(repr, self.embedding_types))
-            fix = " with binary_quantization=True" if "Qdrant" in self.engine else ""
-            raise ConfigurationError(
-                f"{self.engine} stores embedding_type {stored}, not "
-                f"{signature.embedding_type!r} (binary vectors). Use embedding_type='float'{fix}."
-            )
-        if signature.embedding_type == "ubinary" and self.funnel_dimensions is not None:
-            raise ConfigurationError(
-                "funnel_dimensions works with float vectors only; drop it for 'ubinary'"
-            )
-        if self.funnel_dimensions is not None and self.funnel_dimensions >= signature.dimensions:
-            raise ConfigurationError(
-                f"funnel_dimensions={self.funnel_dimensions} must be smaller than the index's "
-                f"dimensions={signature.dimensions}."
-            )
-
-    def _ensure_flow(self, signature: EmbeddingSignature, recreate: bool) -> Flow[None]:
-        self._check_fits(signature)
-        exists = yield from self._exists()
-        if exists and recreate:
-            logger.info("recreate=True: dropping %s collection %r", self.engine, self.collection)
-            yield from self._drop()
-            self._signature, exists = None, False
-        if not exists:
-            yield from self._create(signature)
-            self._signature = signature
-            return
-        found = yield from self._describe()
-        try:
-            self._check_described(found, signature)
-        except SignatureMismatchError:
-            # Settings that nothing was written with (a first run that failed before its
-            # first batch, e.g. a refused API key) bind no one: an empty collection of ours
-            # is made anew for this run's signature; one with data, or made by someone
-            # else, is refused.
-            if found.signature is None or not self._can_remake():
-                raise
-            yield from self._opened()
-            if (yield from self._foreign_points()):
-                raise
-            logger.warning(
-                "%s collection %r is empty and records other settings; re-creating it for "
-                "this index's",
-                self.engine,
-                self.collection,
-            )
-            yield from self._drop()
-            yield from self._create(signature)
-            self._signature = signature
-            return
-        yield from self._opened()
-        if found.signature is None:
-            # Made elsewhere: its vectors' model and task are unknown, so only an empty
-            # collection is adopted (its signature recorded).
-            points = yield from self._foreign_points()
-            if points:
-                raise SignatureMismatchError(
-                    f"{self.engine} collection {self.collection!r} holds {points} points "
-                    "written without an embedding signature (unknown model, task and "
-                    f"dimensions). Fix: {REBUILD_FIX}."
-                )
-            logger.warning(
-                "%s collection %r has no embedding signature; recording this index's",
-                self.engine,
-                self.collection,
-            )
-            yield from self._adopt(signature)
-        self._signature = signature
-
-    def _check_described(self, found: Described, signature: EmbeddingSignature) -> None:
-        # the signature first: it names every setting that differs, the size among them
-        check_signature(signature, found.signature, collection=self.collection)
-        if found.dimensions is not None and found.dimensions != signature.dimensions:
-            raise dimension_mismatch(self.collection, found.dimensions, signature.dimensions)
-        self._check_layout(found.layout)
-
-    def _check_layout(self, layout: Mapping[str, Any]) -> None:
-        stored = layout.get("funnel_dimensions")
-        if stored != self.funnel_dimensions:
-            raise SignatureMismatchError(
-                f"{self.engine} collection {self.collection!r} was created with "
-                f"funnel_dimensions={stored} but this store uses funnel_dimensions="
-                f"{self.funnel_dimensions}. Fix: pass funnel_dimensions={stored}, or "
-                f"{REBUILD_FIX}."
-            )
-
-    def _read_flow(self) -> Flow[EmbeddingSignature | None]:
-        if not (yield from self._exists()):
-            return None
-        found = yield from self._describe()
-        return found.signature
-
-    def _expected(self) -> Flow[EmbeddingSignature]:
-        """The collection's signature: cached after ensure_collection, else read once."""
-        if self._signature is None:
-            found = None
-            if (yield from self._exists()):
-                found = yield from self._describe()
-            if found is None or found.signature is None:
-                raise StoreError(
-                    f"{self.engine} collection {self.collection!r} does not exist or has no "
-                    "embedding signature; call ensure_collection(signature) first "
-                    "(VectorIndex does)."
-                )
-            self._check_layout(found.layout)
-            yield from self._opened()
-            self._signature = found.signature
-        return self._signature
 
     def _upsert_flow(self, records: Sequence[Record]) -> Flow[None]:
         records = list(records)

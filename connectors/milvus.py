@@ -18,7 +18,6 @@ vector field per collection (no funnel). Both cases raise a StoreError that says
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -31,7 +30,7 @@ import numpy as np
 
 from jina_v3._flow import Call, Flow
 from jina_v3.connectors._base import BaseStore, Described, client
-from jina_v3.connectors._common import LAYOUT_KEY, SIGNATURE_KEY, require
+from jina_v3.connectors._common import SIGNATURE_KEY, require
 from jina_v3.connectors._milvus_filter import (
     list_literal,
     literal,
@@ -42,24 +41,31 @@ from jina_v3.connectors._milvus_keywords import (
     BM25_SEARCH,
     KEYWORDS,
     TERMS,
-    add_channel,
     bm25_score,
     hybrid_requests,
     rrf_ranker,
     terms_text,
 )
 from jina_v3.connectors._milvus_lite import open_lite, release_lite
+from jina_v3.connectors._milvus_rows import (
+    cut_text,
+    first_result,
+    hit_payload,
+    row_hit,
+    stored_vector_of,
+)
+from jina_v3.connectors._milvus_schema import (
+    MAX_VARCHAR_BYTES,
+    collection_schema,
+    create_hint,
+    described,
+)
 from jina_v3.connectors._sparse import KeywordChannel, fuse_hits, prefetch_limit
 from jina_v3.errors import ConfigurationError, StoreError, UnsupportedFilterError
 from jina_v3.index.filters import FilterNode, matches
 from jina_v3.index.keywords import SparseVector, rrf_max
 from jina_v3.index.store import (
-    CHUNK_INDEX_KEY,
-    CONTENT_HASH_KEY,
-    DOCUMENT_ID_KEY,
     NO_VECTOR,
-    REBUILD_FIX,
-    TEXT_KEY,
     EmbeddingSignature,
     Hit,
     Record,
@@ -71,8 +77,6 @@ __all__ = ["MilvusStore", "to_expression"]
 
 logger = logging.getLogger(__name__)
 
-#: VARCHAR fields hold at most this many bytes (Milvus' hard limit).
-MAX_VARCHAR_BYTES = 65_535
 #: Rows and (estimated) bytes per insert request; the server's gRPC limit is 64 MB.
 DEFAULT_BATCH_SIZE = 1000
 MAX_REQUEST_BYTES = 16 * 1024 * 1024
@@ -230,63 +234,13 @@ class MilvusStore(KeywordChannel, BaseStore):
 
     def _describe(self) -> Flow[Described]:
         info = yield client("describe_collection", self.collection)
-        props = info.get("properties") or {}
-        raw = props.get(SIGNATURE_KEY)
-        dims = next(
-            (
-                int(f["params"]["dim"])
-                for f in info.get("fields", [])
-                if f.get("name") == "vector" and "dim" in (f.get("params") or {})
-            ),
-            None,
-        )
-        if not raw:
-            return Described(None, dims)
-        try:
-            stored = EmbeddingSignature.from_dict(json.loads(raw))
-            layout = json.loads(props.get(LAYOUT_KEY) or "{}")
-        except (ValueError, TypeError) as exc:
-            raise StoreError(
-                f"Collection {self.collection!r} has an unreadable {SIGNATURE_KEY!r} property. "
-                f"Fix: {REBUILD_FIX}."
-            ) from exc
-        if stored.embedding_type == "ubinary" and dims is not None:
-            dims = stored.dimensions  # a binary field's dim counts bits: the same number
-        return Described(stored, dims, layout)
+        return described(info, self.collection)
 
     def _create(self, signature: EmbeddingSignature) -> Flow[None]:
-        pymilvus = require("pymilvus", "milvus", "pymilvus")
-        DataType = pymilvus.DataType
         binary = signature.embedding_type == "ubinary"
-        schema = self.client.create_schema(auto_id=False, enable_dynamic_field=False)
-        schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=64)
-        schema.add_field(
-            "vector",
-            DataType.BINARY_VECTOR if binary else DataType.FLOAT_VECTOR,
-            dim=signature.dimensions,
+        schema, index_params, properties = collection_schema(
+            self.client, signature, self.funnel_dimensions, self._index_params
         )
-        if self.funnel_dimensions is not None:
-            schema.add_field("funnel", DataType.FLOAT_VECTOR, dim=self.funnel_dimensions)
-        schema.add_field("text", DataType.VARCHAR, max_length=MAX_VARCHAR_BYTES)
-        schema.add_field("document_id", DataType.VARCHAR, max_length=MAX_VARCHAR_BYTES)
-        schema.add_field("chunk_index", DataType.INT64)
-        schema.add_field("metadata", DataType.JSON)
-
-        index_params = self.client.prepare_index_params()
-        main = {"index_type": "BIN_FLAT" if binary else "AUTOINDEX", **self._index_params}
-        main["metric_type"] = "HAMMING" if binary else "COSINE"
-        index_params.add_index(field_name="vector", **main)
-        if self.funnel_dimensions is not None:
-            index_params.add_index(
-                field_name="funnel", index_type="AUTOINDEX", metric_type="COSINE"
-            )
-        if signature.keywords is not None:
-            add_channel(schema, index_params, pymilvus, MAX_VARCHAR_BYTES)
-        layout = {"funnel_dimensions": self.funnel_dimensions}
-        properties = {
-            SIGNATURE_KEY: json.dumps(signature.to_dict(), sort_keys=True),
-            LAYOUT_KEY: json.dumps(layout, sort_keys=True),
-        }
         try:
             yield client(
                 "create_collection",
@@ -297,7 +251,7 @@ class MilvusStore(KeywordChannel, BaseStore):
                 properties=properties,
             )
         except StoreError as exc:
-            hint = _create_hint(str(exc.__cause__ or exc), binary, self.funnel_dimensions)
+            hint = create_hint(str(exc.__cause__ or exc), binary, self.funnel_dimensions)
             raise StoreError(f"{exc}.{hint}") from exc.__cause__
 
     def _drop(self) -> Flow[None]:
@@ -315,7 +269,7 @@ class MilvusStore(KeywordChannel, BaseStore):
         row = {
             "id": record.id,
             "vector": vector.tobytes() if vector.dtype == np.uint8 else vector,
-            "text": _cut(record.text, record.id),
+            "text": cut_text(record.text, record.id),
             "document_id": record.document_id,
             "chunk_index": -1 if record.chunk_index is None else int(record.chunk_index),
             "metadata": dict(record.metadata),
@@ -357,7 +311,7 @@ class MilvusStore(KeywordChannel, BaseStore):
         limit = k
         while True:
             hits = yield from search(limit, native.expression)
-            kept = [h for h in hits if matches(native.tree, _payload(h))]
+            kept = [h for h in hits if matches(native.tree, hit_payload(h))]
             if len(kept) >= k or len(hits) < limit or limit >= (self.max_k or limit):
                 return kept[:k]
             limit = min(limit * 4, self.max_k or limit * 4)
@@ -367,19 +321,19 @@ class MilvusStore(KeywordChannel, BaseStore):
     ) -> Flow[list[Hit]]:
         if signature.embedding_type == "ubinary":
             params = {"metric_type": "HAMMING", "params": self._search_params}
-            hits = _first(
+            hits = first_result(
                 (yield self._search_call("vector", vector.tobytes(), k, expression, params))
             )
-            return [_hit(h, 1.0 - float(h["distance"]) / signature.dimensions) for h in hits]
+            return [row_hit(h, 1.0 - float(h["distance"]) / signature.dimensions) for h in hits]
         params = {"metric_type": "COSINE", "params": self._search_params}
         if self.funnel_dimensions is None:
-            hits = _first(
+            hits = first_result(
                 (yield self._search_call("vector", vector.tolist(), k, expression, params))
             )
-            return [_hit(h, float(h["distance"])) for h in hits]
+            return [row_hit(h, float(h["distance"])) for h in hits]
         # funnel: a coarse pass on the prefix field, then an exact rescore on the full vectors
         coarse = prefix_vectors(vector, self.funnel_dimensions).tolist()
-        candidates = _first(
+        candidates = first_result(
             (
                 yield self._search_call(
                     "funnel", coarse, k * self.funnel_oversample, expression, params, ["vector"]
@@ -392,13 +346,13 @@ class MilvusStore(KeywordChannel, BaseStore):
         full /= np.maximum(np.linalg.norm(full, axis=1, keepdims=True), 1e-12)
         scores = full @ (vector / max(float(np.linalg.norm(vector)), 1e-12))
         order = np.argsort(-scores, kind="stable")[:k]
-        return [_hit(candidates[i], float(scores[i])) for i in order]
+        return [row_hit(candidates[i], float(scores[i])) for i in order]
 
     def _search_keywords(self, keywords: SparseVector, k: int, native: Any) -> Flow[list[Hit]]:
         def once(limit: int, expression: str) -> Flow[list[Hit]]:
             text = keywords.as_text()
             raw = yield self._search_call(KEYWORDS, text, limit, expression, BM25_SEARCH)
-            return [_hit(h, bm25_score(h["distance"])) for h in _first(raw)]
+            return [row_hit(h, bm25_score(h["distance"])) for h in first_result(raw)]
 
         return (yield from self._filtered(once, k, native))
 
@@ -427,7 +381,7 @@ class MilvusStore(KeywordChannel, BaseStore):
             consistency_level=self._consistency,
         )
         best = rrf_max(rrf_k)
-        return [_hit(h, float(h["distance"]) / best) for h in _first(raw)]
+        return [row_hit(h, float(h["distance"]) / best) for h in first_result(raw)]
 
     def _search_call(
         self,
@@ -452,7 +406,7 @@ class MilvusStore(KeywordChannel, BaseStore):
 
     def _fetch(self, ids: list[str]) -> Flow[list[Hit]]:
         rows = yield client("get", self.collection, ids=ids, output_fields=_OUTPUT_FIELDS)
-        return [_hit({"id": row["id"], "entity": row}, 1.0) for row in rows]
+        return [row_hit({"id": row["id"], "entity": row}, 1.0) for row in rows]
 
     def _scroll(
         self, cursor: str | None, limit: int, vectors: bool
@@ -471,7 +425,7 @@ class MilvusStore(KeywordChannel, BaseStore):
         records = [
             record_from_payload(
                 row["id"],
-                _stored(row["vector"]) if vectors else NO_VECTOR,
+                stored_vector_of(row["vector"]) if vectors else NO_VECTOR,
                 {**(row.get("metadata") or {}), **{k: row.get(k) for k in _OUTPUT_FIELDS[:3]}},
             )
             for row in rows
@@ -521,68 +475,3 @@ class _Narrowed:
 
     expression: str
     tree: FilterNode
-
-
-def _payload(hit: Hit) -> dict[str, Any]:
-    """A hit as the payload the reference evaluator reads (as the other stores keep it)."""
-    payload = {**hit.metadata, TEXT_KEY: hit.text, DOCUMENT_ID_KEY: hit.document_id}
-    if hit.chunk_index is not None:
-        payload[CHUNK_INDEX_KEY] = hit.chunk_index
-    return payload
-
-
-def _stored(vector: Any) -> np.ndarray:
-    """A vector as Milvus returns it: floats, or the packed bits of a BINARY_VECTOR."""
-    if isinstance(vector, list) and len(vector) == 1 and isinstance(vector[0], bytes):
-        vector = vector[0]
-    if isinstance(vector, bytes):
-        return np.frombuffer(vector, dtype=np.uint8).copy()
-    return np.asarray(vector, dtype=np.float32)
-
-
-def _first(result: Any) -> list[dict]:
-    """The hits of the one query a search sent."""
-    return list(result[0]) if result else []
-
-
-def _cut(text: str, point: str) -> str:
-    data = text.encode("utf-8")
-    if len(data) <= MAX_VARCHAR_BYTES:
-        return text
-    logger.warning(
-        "text of point %s is %d bytes; cut to Milvus' VARCHAR limit of %d bytes",
-        point,
-        len(data),
-        MAX_VARCHAR_BYTES,
-    )
-    return data[:MAX_VARCHAR_BYTES].decode("utf-8", errors="ignore")
-
-
-def _hit(raw: Mapping[str, Any], score: float) -> Hit:
-    entity = raw.get("entity") or {}
-    chunk = entity.get("chunk_index")
-    metadata = dict(entity.get("metadata") or {})
-    digest = metadata.pop(CONTENT_HASH_KEY, None)
-    return Hit(
-        id=str(raw.get("id", entity.get("id"))),
-        score=score,
-        text=str(entity.get("text", "")),
-        metadata=metadata,
-        document_id=str(entity.get("document_id", "")),
-        chunk_index=None if chunk is None or int(chunk) < 0 else int(chunk),
-        content_hash=digest,
-    )
-
-
-def _create_hint(message: str, binary: bool, funnel: int | None) -> str:
-    if binary and "BinaryVector" in message:
-        return (
-            " Milvus Lite has no BINARY_VECTOR type: use a Milvus server "
-            "(uri='http://host:19530') or embedding_type='float'."
-        )
-    if funnel is not None and "multiple vector fields" in message:
-        return (
-            " This Milvus server allows one vector field per collection (Milvus < 2.4): "
-            "drop funnel_dimensions, or use Milvus >= 2.4 or Milvus Lite."
-        )
-    return ""

@@ -43,7 +43,7 @@ def resolve_model(args: argparse.Namespace) -> tuple[str, str | None]:
     return "local", HUB_MODEL
 
 
-def _notes(args: argparse.Namespace) -> None:
+def notes(args: argparse.Namespace) -> None:
     """The library's warnings (the weights' licence, once) as `jina-v3 CMD: note:` lines."""
     logger = logging.getLogger("jina_v3")
     if not logger.handlers:
@@ -57,7 +57,7 @@ def _notes(args: argparse.Namespace) -> None:
 def make_embedder(args: argparse.Namespace) -> Any:
     from jina_v3 import Embedder
 
-    _notes(args)
+    notes(args)
     backend, model = resolve_model(args)
     if backend == "api":
         return Embedder(backend="api")
@@ -190,7 +190,9 @@ def run_index(args: argparse.Namespace) -> int:
         try:
             if args.ray is not None:
                 store.close()  # the Ray job opens its own (an embedded store has one owner)
-                summary = _ingest_on_ray(args, stop)
+                from jina_v3.cli.on_ray import ingest_on_ray
+
+                summary = ingest_on_ray(args, stop)
                 store = open_store(args)
             else:
                 summary = _ingest(args, store, files, stop)
@@ -241,57 +243,6 @@ def _ingest(args: argparse.Namespace, store: Any, files: list[Any], stop: _StopF
     summary.failed = len(failed)
     summary.extra["jsonl_ids"] = jsonl_ids
     return summary
-
-
-def _ingest_on_ray(args: argparse.Namespace, stop: _StopFlag) -> Any:
-    """The same ingestion on Ray Data (`--ray [ADDRESS]`): a local instance on 127.0.0.1, or
-    an existing cluster."""
-    from jina_v3.distributed import index_dataset
-    from jina_v3.index.chunking import DEFAULT_CHUNK_TOKENS
-    from jina_v3.progress import Progress
-
-    if args.chunk_overlap:
-        raise ConfigurationError("--chunk-overlap does not run on --ray yet; drop one of them")
-
-    _notes(args)
-    if args.hybrid:
-        raise ConfigurationError("--hybrid does not run on Ray yet; index without --ray")
-    backend, model = resolve_model(args)
-    warn = (lambda line: None) if args.quiet else (lambda line: print(line, file=sys.stderr))
-    if not args.debug:
-        _quiet_ray()
-    return index_dataset(
-        args.paths,
-        args.store,
-        collection=args.collection,
-        model=model,
-        backend=backend,
-        embedder_options={"dtype": args.dtype} if backend == "local" and args.dtype else None,
-        api_key_env="JINA_API_KEY" if backend == "api" else None,
-        dimensions=args.dimensions,
-        late_chunking=args.late_chunking,
-        embedding_type=getattr(args, "embedding_type", "float"),
-        chunk_tokens=args.chunk_tokens or DEFAULT_CHUNK_TOKENS,
-        batch_size=args.batch_size or 256,
-        recreate=args.recreate,
-        glob=args.glob,
-        actors=args.actors,
-        ray_address=None if args.ray == "local" else args.ray,
-        progress=Progress(mode="off" if args.quiet else "auto"),
-        stop=stop,
-        on_skipped=lambda line: warn(f"jina-v3 index: warning: {line}"),
-    )
-
-
-def _quiet_ray() -> None:
-    """Ray's own console logging off: a failed job is the CLI's one line, not Ray's
-    tracebacks of it (``--debug`` keeps them)."""
-    try:
-        import ray.data  # noqa: F401 (importing it sets up Ray's loggers, which are then quietened)
-    except ImportError:
-        return  # index_dataset says what to install
-    for name in ("ray", "ray.data"):
-        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 # -- search, info, delete ----------------------------------------------------------------------

@@ -33,8 +33,9 @@ from jina_v3.distributed.failures import (
     is_transient,
 )
 from jina_v3.errors import ConfigurationError, JinaV3Error, StoreError
+from jina_v3.index.base import _IndexBase
 from jina_v3.index.chunking import DEFAULT_CHUNK_TOKENS, TextChunker, estimate_tokens
-from jina_v3.index.pipeline import VectorIndex, _IndexBase
+from jina_v3.index.pipeline import VectorIndex
 from jina_v3.index.plan import IngestSummary
 from jina_v3.index.store import Document
 from jina_v3.options import Secret

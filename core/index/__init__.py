@@ -1,7 +1,7 @@
 """Indexing: documents in, points in a vector store out, and search back.
 
-- ``pipeline.py``: :class:`VectorIndex` / :class:`AsyncVectorIndex` (batch, plan, embed,
-  write; search), written once as a flow for sync and async.
+- ``pipeline.py``: :class:`VectorIndex` / :class:`AsyncVectorIndex`, two thin twins over
+  ``base.py``: the settings and the flows (batch, plan, embed, write; search), written once.
 - ``plan.py``: the pure plan: which texts to embed, which point each vector fills, content
   hashes, the ingest summary.
 - ``drivers.py``: the store's async view and the background writers.

@@ -44,7 +44,7 @@ def documents(store: Any, *, source: str | None = None, filter: Any = None) -> l
     for page in pages(store, page=1024, vectors=False):
         for record in page:
             origin = str(record.metadata.get("source", record.document_id))
-            if source is not None and not fnmatch.fnmatchcase(origin, source):
+            if source is not None and not _glob(origin, source):
                 continue
             if tree is not None and not matches(tree, record_payload(record)):
                 continue
@@ -57,12 +57,22 @@ def documents(store: Any, *, source: str | None = None, filter: Any = None) -> l
     return sorted(found.values(), key=lambda d: (d.source, d.document_id))
 
 
+def _glob(origin: str, pattern: str) -> bool:
+    """A source matches as stored (absolute) or as shown (relative to the working folder)."""
+    from jina_v3.index.sources import shown
+
+    return fnmatch.fnmatchcase(origin, pattern) or fnmatch.fnmatchcase(shown(origin), pattern)
+
+
 def _table(docs: list[_Document]) -> Iterator[str]:
+    from jina_v3.cli.format import printable
+    from jina_v3.index.sources import shown
+
     header = ("source", "document", "chunks", "chars", "content hash")
     rows = [
         (
-            _cut(d.source, 60),
-            "" if d.document_id == d.source else _cut(d.document_id, 40),
+            _cut(printable(shown(d.source)), 60),
+            "" if d.document_id == d.source else _cut(printable(shown(d.document_id)), 40),
             str(d.chunks),
             str(d.characters),
             d.content_hash[:HASH_WIDTH],

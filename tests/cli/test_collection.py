@@ -9,6 +9,7 @@ import shutil
 
 import pytest
 
+from jina_v3.sources import identity
 from tests.cli.conftest import CHUNK_TOKENS, DATA, cli, error_line, store_uri
 
 pytest.importorskip("torch")
@@ -53,17 +54,21 @@ def test_ls_lists_every_document_with_its_chunks(indexed, tiny_embedder):
     assert {r["document_id"]: r["chunks"] for r in rows} == _expected(tiny_embedder, work)
     assert rows == sorted(rows, key=lambda r: (r["source"], r["document_id"]))
     assert all(len(r["content_hash"]) == 32 and r["characters"] > 0 for r in rows)
-    berlin = next(r for r in rows if r["document_id"] == "docs/en/berlin.md")
-    assert berlin["source"] == "docs/en/berlin.md"
+    berlin_md = identity(
+        work / "corpus" / "docs" / "en" / "berlin.md"
+    )  # stored as its file's identity
+    berlin = next(r for r in rows if r["document_id"] == berlin_md)
+    assert berlin["source"] == berlin_md
 
-    only_md = cli("ls", "--store", uri, "--json", "--source", "docs/en/*.md", cwd=work)
+    only_md = cli("ls", "--store", uri, "--json", "--source", "corpus/docs/en/*.md", cwd=work)
     sources = {json.loads(line)["source"] for line in only_md.stdout.splitlines()}
-    assert sources == {r["source"] for r in rows if r["source"].startswith("docs/en/")
+    en = f"{identity(work / 'corpus' / 'docs' / 'en')}/"
+    assert sources == {r["source"] for r in rows if r["source"].startswith(en)
                        and r["source"].endswith(".md")} and sources  # fmt: skip
     german = cli("ls", "--store", uri, "--json", "--filter", '{"lang": "de"}', cwd=work)
     ids = {json.loads(line)["document_id"] for line in german.stdout.splitlines()}
     assert ids and all(i in {r["document_id"] for r in rows} for i in ids)
-    assert "docs/en/berlin.md" not in ids
+    assert berlin_md not in ids
 
     table = cli("ls", "--store", uri, cwd=work).stdout.splitlines()
     assert table[0].split() == ["source", "document", "chunks", "chars", "content", "hash"]

@@ -25,6 +25,15 @@ import numpy as np
 from jina_v3._flow import Flow
 from jina_v3.connectors._base import BaseStore, Described, client
 from jina_v3.connectors._common import check_positive, require, wrap_errors
+from jina_v3.connectors._pinecone_client import PineconeClient
+from jina_v3.connectors._pinecone_keywords import (
+    HYBRID_METRIC,
+    STATS_SUFFIX,
+    PineconeKeywords,
+    sparse_values,
+    stats_namespace,
+    unit,
+)
 from jina_v3.errors import (
     ConfigurationError,
     DimensionMismatchError,
@@ -72,80 +81,7 @@ _FIELDS = (
 )
 
 
-class _Pinecone:
-    """The store's client: Pinecone's control plane and one index's data plane, the latter
-    resolved (by name, through the control plane) on first use."""
-
-    def __init__(self, pc: Any, name: str | None, host: str | None, namespace: str) -> None:
-        self.pc, self.name, self.host, self.namespace = pc, name, host, namespace
-        self._index: Any | None = None
-
-    @property
-    def index(self) -> Any:
-        if self._index is None:
-            if self.host is None:
-                self.host = self.pc.indexes.describe(self.name).host
-            self._index = self.pc.index(host=self.host)
-        return self._index
-
-    def describe(self) -> Any | None:
-        pinecone = require("pinecone", "pinecone", "pinecone")
-        try:
-            return self.pc.indexes.describe(self.name)
-        except pinecone.NotFoundError:
-            return None
-
-    def create(self, **kwargs: Any) -> None:
-        model = self.pc.indexes.create(name=self.name, **kwargs)
-        self.host = self.host or model.host
-
-    def delete_index(self, timeout: int) -> None:
-        self.pc.indexes.delete(self.name, timeout=timeout)
-        self.close()
-        self.host = None
-
-    def configure(self, tags: dict[str, str]) -> None:
-        self.pc.indexes.configure(self.name, tags=tags)
-
-    def name_of_host(self) -> str | None:
-        wanted = _bare_host(self.host or "")
-        for model in self.pc.indexes.list():
-            if _bare_host(model.host or "") == wanted:
-                return str(model.name)
-        return None
-
-    def stats(self) -> Any:
-        return self.index.describe_index_stats()
-
-    def upsert(self, vectors: list[dict[str, Any]]) -> None:
-        self.index.upsert(vectors=vectors, namespace=self.namespace)
-
-    def query(self, **kwargs: Any) -> Any:
-        return self.index.query(namespace=self.namespace, include_metadata=True, **kwargs)
-
-    def fetch(self, ids: list[str]) -> Any:
-        return self.index.fetch(ids=ids, namespace=self.namespace)
-
-    def list_page(self, limit: int, token: str | None) -> Any:
-        return self.index.list_paginated(
-            namespace=self.namespace, limit=limit, pagination_token=token
-        )
-
-    def delete(self, **kwargs: Any) -> None:
-        self.index.delete(namespace=self.namespace, **kwargs)
-
-    def namespaces(self) -> list[str]:
-        """The index's namespaces ("" is the default one)."""
-        names = (self.index.describe_index_stats().namespaces or {}).keys()
-        return sorted({"" if n == "__default__" else str(n) for n in names})
-
-    def close(self) -> None:
-        index, self._index = self._index, None
-        if index is not None and hasattr(index, "close"):
-            index.close()
-
-
-class PineconeStore(BaseStore):
+class PineconeStore(PineconeKeywords, BaseStore):
     """One Pinecone index namespace as a :class:`~jina_v3.store.VectorStore`.
 
     Example:
@@ -234,7 +170,7 @@ class PineconeStore(BaseStore):
 
     # -- clients -----------------------------------------------------------------------------
 
-    def _connect(self) -> _Pinecone:
+    def _connect(self) -> PineconeClient:
         pc = self._pc
         if pc is None:
             pinecone = require("pinecone", "pinecone", "pinecone")
@@ -244,7 +180,7 @@ class PineconeStore(BaseStore):
             if self._timeout is not None:
                 kwargs["timeout"] = self._timeout
             pc = self._pc = pinecone.Pinecone(**kwargs)
-        return _Pinecone(pc, self._name, self._host, self.namespace)
+        return PineconeClient(pc, self._name, self._host, self.namespace)
 
     @property
     def index(self) -> Any:
@@ -283,6 +219,12 @@ class PineconeStore(BaseStore):
                 f"index makes {signature.dimensions}-d ones. Fix: pass "
                 f"dimensions={stats.dimension}, or another index."
             )
+        if signature.keywords is not None and stats.metric != HYBRID_METRIC:
+            raise ConfigurationError(
+                f"Pinecone index at {self._host!r} uses metric {stats.metric!r}; the keyword "
+                f"channel (hybrid=True) needs {HYBRID_METRIC!r}. Fix: pass index_name=... so "
+                "the store can create one, or hybrid=False."
+            )
         self._signature = signature
 
     def _read_flow(self) -> Flow[EmbeddingSignature | None]:
@@ -298,12 +240,15 @@ class PineconeStore(BaseStore):
     def _describe(self) -> Flow[Described]:
         model = yield client("describe")
         dimension, metric = _dense_field(model)
-        if metric != "cosine":
+        signature = signature_from_tags(model.tags)
+        # the keyword channel's sparse-dense records need dotproduct (over unit vectors)
+        wanted = "cosine" if signature is None or signature.keywords is None else HYBRID_METRIC
+        if metric != wanted:
             raise SignatureMismatchError(
                 f"Pinecone index {self._name!r} uses metric {metric!r}; jina-embeddings-v3 "
-                f"needs 'cosine'. Fix: {REBUILD_FIX}."
+                f"needs {wanted!r} here. Fix: {REBUILD_FIX}."
             )
-        return Described(signature_from_tags(model.tags), dimension)
+        return Described(signature, dimension)
 
     def _check_described(self, found: Described, signature: EmbeddingSignature) -> None:
         # tags keep a digest of a long model name: compare the signature as it reads back
@@ -325,7 +270,8 @@ class PineconeStore(BaseStore):
                 f"Pinecone index {self._name!r} does not exist; create it or pass "
                 "create_if_missing=True."
             )
-        dense = {"type": "dense_vector", "dimension": signature.dimensions, "metric": "cosine"}
+        metric = "cosine" if signature.keywords is None else HYBRID_METRIC
+        dense = {"type": "dense_vector", "dimension": signature.dimensions, "metric": metric}
         yield client(
             "create",
             schema={"fields": {"_values": dense}},
@@ -338,8 +284,10 @@ class PineconeStore(BaseStore):
         yield client("delete_index", self._ready_timeout)
 
     def _clear_flow(self) -> Flow[None]:
-        yield from self._expected()
+        signature = yield from self._expected()
         yield client("delete", delete_all=True)
+        if signature.keywords is not None:
+            yield client("delete", stats_namespace(self.namespace), delete_all=True)
 
     def _check_record(self, record: Record, where: str) -> None:
         _fields(record, where)
@@ -349,10 +297,20 @@ class PineconeStore(BaseStore):
         item = {"id": record.id, "values": vector.tolist(), "metadata": metadata}
         # an upper bound, not a second serialisation: a float32 printed as a double takes
         # at most 24 characters with its comma
-        return item, _VALUE_BYTES * vector.size + metadata_size + len(record.id) + 64
+        size = _VALUE_BYTES * vector.size + metadata_size + len(record.id) + 64
+        if self._signature is not None and self._signature.keywords is not None:
+            item["values"] = unit(vector).tolist()
+            sparse = sparse_values(record.keywords, record.id)
+            if sparse is not None:
+                item["sparse_values"] = sparse
+                size += (_VALUE_BYTES + 8) * len(sparse["indices"])
+        return item, size
 
     def _write(self, items: list[Any], signature: EmbeddingSignature) -> Flow[None]:
-        yield client("upsert", items)
+        if signature.keywords is None:
+            yield client("upsert", items)
+        else:
+            yield from self._write_counted(items)
 
     def _native_filter(self, filter: Any | None) -> Any:
         if filter is None:
@@ -365,6 +323,8 @@ class PineconeStore(BaseStore):
     def _search(
         self, vector: np.ndarray, k: int, native: Any, signature: EmbeddingSignature
     ) -> Flow[list[Hit]]:
+        if signature.keywords is not None:
+            vector = unit(vector)  # dotproduct over unit vectors: cosine
         result = yield client("query", vector=vector.tolist(), top_k=k, filter=native)
         return [
             hit_from_payload(m.id, float(m.score), dict(m.metadata or {})) for m in result.matches
@@ -394,17 +354,23 @@ class PineconeStore(BaseStore):
         return records, following or None
 
     def _delete(self, *, ids: list[str] = (), document_ids: list[str] = ()) -> Flow[None]:  # type: ignore[assignment]
-        if ids:
+        if document_ids:
+            yield from self._delete_matching({DOCUMENT_ID_KEY: {"$in": list(document_ids)}})
+        elif (yield from self._expected()).keywords is None:
             yield client("delete", ids=list(ids))
         else:
-            yield client("delete", filter={DOCUMENT_ID_KEY: {"$in": list(document_ids)}})
+            yield from self._delete_counted(ids)
 
     def _delete_matching(self, native: Any) -> Flow[None]:
-        yield client("delete", filter=native)
+        if (yield from self._expected()).keywords is None:
+            yield client("delete", filter=native)
+        else:  # the statistics need the deleted points' terms
+            yield from self._delete_matching_counted(native)
 
     def _collections(self) -> Flow[list[str]]:
         """The namespaces of this store's index: in Pinecone they hold the collections."""
-        return (yield client("namespaces"))
+        names = yield client("namespaces")
+        return [n for n in names if not n.endswith(STATS_SUFFIX)]
 
     def _count(self) -> Flow[int]:
         stats = yield client("stats")
@@ -438,6 +404,7 @@ def signature_from_tags(tags: Mapping[str, str] | None) -> EmbeddingSignature | 
             normalized=raw["normalized"] == "true",
             embedding_type=raw["embedding_type"],
             late_chunking=raw["late_chunking"] == "true",
+            keywords=tags.get(_TAG_PREFIX + "keywords"),
         )
     except ValueError:
         return None
@@ -469,13 +436,6 @@ def _dense_field(model: Any) -> tuple[int | None, str | None]:
         if getattr(field, "dimension", None) is not None:
             return int(field.dimension), getattr(field, "metric", None)
     return getattr(model, "dimension", None), getattr(model, "metric", None)
-
-
-def _bare_host(host: str) -> str:
-    for prefix in ("https://", "http://"):
-        if host.startswith(prefix):
-            host = host[len(prefix) :]
-    return host.rstrip("/")
 
 
 def _fields(record: Record, where: str) -> tuple[dict[str, Any], int]:

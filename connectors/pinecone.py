@@ -8,12 +8,12 @@ The embedding signature is stored as index tags (``jina_v3_model``, ``jina_v3_di
 ...; Pinecone tag values are short printable ASCII, so each field is its own tag). Requests
 respect Pinecone's limits: at most 1000 vectors and 2 MB per upsert, 40 KB of metadata per
 vector (the chunk text is cut to fit, with a warning naming the point), metadata values that
-are strings, numbers, booleans or lists of strings (nulls are dropped).
+are strings, numbers, booleans or lists of strings (nulls are dropped). The keyword channel of
+hybrid search (``hybrid=True``) is :mod:`jina_v3.connectors._pinecone_keywords`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -34,6 +34,7 @@ from jina_v3.connectors._pinecone_keywords import (
     stats_namespace,
     unit,
 )
+from jina_v3.connectors._pinecone_tags import comparable, signature_from_tags, signature_tags
 from jina_v3.errors import (
     ConfigurationError,
     DimensionMismatchError,
@@ -56,7 +57,7 @@ from jina_v3.index.store import (
 if TYPE_CHECKING:
     from jina_v3.index.store import Record
 
-__all__ = ["PineconeStore"]
+__all__ = ["PineconeStore", "signature_from_tags", "signature_tags"]
 
 logger = logging.getLogger(__name__)
 
@@ -67,18 +68,6 @@ MAX_TOP_K = 10_000
 _VALUE_BYTES = 24
 # room for the request envelope and the SDK's serialisation differing from ours
 _REQUEST_MARGIN = 16 * 1024
-
-_TAG_PREFIX = "jina_v3_"
-_TAG_VALUE_MAX = 120
-_FIELDS = (
-    "model",
-    "dimensions",
-    "query_task",
-    "passage_task",
-    "normalized",
-    "embedding_type",
-    "late_chunking",
-)
 
 
 class PineconeStore(PineconeKeywords, BaseStore):
@@ -91,8 +80,9 @@ class PineconeStore(PineconeKeywords, BaseStore):
         >>> index.search("managed vector databases", k=3)
 
     Args:
-        index_name: The index name (created with cosine metric and the signature tags when
-            missing). Optional when ``host`` is given; the name is then looked up.
+        index_name: The index name (created with the cosine metric, dotproduct for the keyword
+            channel, and the signature tags when missing). Optional when ``host`` is given;
+            the name is then looked up.
         host: The index's data-plane host (skips the describe call that resolves it).
         namespace: Namespace of this store's points ("" is the default namespace).
         api_key: Pinecone API key; defaults to ``PINECONE_API_KEY``. Never logged.
@@ -219,9 +209,10 @@ class PineconeStore(PineconeKeywords, BaseStore):
                 f"index makes {signature.dimensions}-d ones. Fix: pass "
                 f"dimensions={stats.dimension}, or another index."
             )
-        if signature.keywords is not None and stats.metric != HYBRID_METRIC:
+        metric = getattr(stats, "metric", None)
+        if signature.keywords is not None and metric not in (None, HYBRID_METRIC):
             raise ConfigurationError(
-                f"Pinecone index at {self._host!r} uses metric {stats.metric!r}; the keyword "
+                f"Pinecone index at {self._host!r} uses metric {metric!r}; the keyword "
                 f"channel (hybrid=True) needs {HYBRID_METRIC!r}. Fix: pass index_name=... so "
                 "the store can create one, or hybrid=False."
             )
@@ -252,7 +243,7 @@ class PineconeStore(PineconeKeywords, BaseStore):
 
     def _check_described(self, found: Described, signature: EmbeddingSignature) -> None:
         # tags keep a digest of a long model name: compare the signature as it reads back
-        super()._check_described(found, _comparable(signature))
+        super()._check_described(found, comparable(signature))
 
     def _can_remake(self) -> bool:
         return self._create_missing
@@ -379,52 +370,6 @@ class PineconeStore(PineconeKeywords, BaseStore):
         if summary is None and self.namespace == "":
             summary = namespaces.get("__default__")
         return int(summary.vector_count) if summary is not None else 0
-
-
-# -- signature tags ----------------------------------------------------------------------------
-
-
-def signature_tags(signature: EmbeddingSignature) -> dict[str, str]:
-    """The signature as Pinecone index tags (one per field, printable ASCII <= 120 chars)."""
-    return {_TAG_PREFIX + key: _tag_value(value) for key, value in signature.to_dict().items()}
-
-
-def signature_from_tags(tags: Mapping[str, str] | None) -> EmbeddingSignature | None:
-    """The signature read back from index tags (None when the index carries none)."""
-    tags = dict(tags or {})
-    if not all(_TAG_PREFIX + key in tags for key in _FIELDS):
-        return None
-    raw = {key: tags[_TAG_PREFIX + key] for key in _FIELDS}
-    try:
-        return EmbeddingSignature(
-            model=raw["model"],
-            dimensions=int(raw["dimensions"]),
-            query_task=None if raw["query_task"] == "none" else raw["query_task"],
-            passage_task=None if raw["passage_task"] == "none" else raw["passage_task"],
-            normalized=raw["normalized"] == "true",
-            embedding_type=raw["embedding_type"],
-            late_chunking=raw["late_chunking"] == "true",
-            keywords=tags.get(_TAG_PREFIX + "keywords"),
-        )
-    except ValueError:
-        return None
-
-
-def _tag_value(value: Any) -> str:
-    if value is None:
-        return "none"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    text = str(value)
-    if len(text) <= _TAG_VALUE_MAX and text.isascii() and text.isprintable():
-        return text
-    # a long or non-ASCII model name (a local path): keep a digest, compared the same way
-    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:48]
-
-
-def _comparable(signature: EmbeddingSignature) -> EmbeddingSignature:
-    """`signature` as it reads back from tags (a long model name becomes its digest)."""
-    return signature_from_tags(signature_tags(signature)) or signature
 
 
 # -- helpers ---------------------------------------------------------------------------------

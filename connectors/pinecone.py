@@ -8,12 +8,12 @@ The embedding signature is stored as index tags (``jina_v3_model``, ``jina_v3_di
 ...; Pinecone tag values are short printable ASCII, so each field is its own tag). Requests
 respect Pinecone's limits: at most 1000 vectors and 2 MB per upsert, 40 KB of metadata per
 vector (the chunk text is cut to fit, with a warning naming the point), metadata values that
-are strings, numbers, booleans or lists of strings (nulls are dropped).
+are strings, numbers, booleans or lists of strings (nulls are dropped). The keyword channel of
+hybrid search (``hybrid=True``) is :mod:`jina_v3.connectors._pinecone_keywords`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -25,6 +25,16 @@ import numpy as np
 from jina_v3._flow import Flow
 from jina_v3.connectors._base import BaseStore, Described, client
 from jina_v3.connectors._common import check_positive, require, wrap_errors
+from jina_v3.connectors._pinecone_client import PineconeClient
+from jina_v3.connectors._pinecone_keywords import (
+    HYBRID_METRIC,
+    STATS_SUFFIX,
+    PineconeKeywords,
+    sparse_values,
+    stats_namespace,
+    unit,
+)
+from jina_v3.connectors._pinecone_tags import comparable, signature_from_tags, signature_tags
 from jina_v3.errors import (
     ConfigurationError,
     DimensionMismatchError,
@@ -47,7 +57,7 @@ from jina_v3.index.store import (
 if TYPE_CHECKING:
     from jina_v3.index.store import Record
 
-__all__ = ["PineconeStore"]
+__all__ = ["PineconeStore", "signature_from_tags", "signature_tags"]
 
 logger = logging.getLogger(__name__)
 
@@ -59,93 +69,8 @@ _VALUE_BYTES = 24
 # room for the request envelope and the SDK's serialisation differing from ours
 _REQUEST_MARGIN = 16 * 1024
 
-_TAG_PREFIX = "jina_v3_"
-_TAG_VALUE_MAX = 120
-_FIELDS = (
-    "model",
-    "dimensions",
-    "query_task",
-    "passage_task",
-    "normalized",
-    "embedding_type",
-    "late_chunking",
-)
 
-
-class _Pinecone:
-    """The store's client: Pinecone's control plane and one index's data plane, the latter
-    resolved (by name, through the control plane) on first use."""
-
-    def __init__(self, pc: Any, name: str | None, host: str | None, namespace: str) -> None:
-        self.pc, self.name, self.host, self.namespace = pc, name, host, namespace
-        self._index: Any | None = None
-
-    @property
-    def index(self) -> Any:
-        if self._index is None:
-            if self.host is None:
-                self.host = self.pc.indexes.describe(self.name).host
-            self._index = self.pc.index(host=self.host)
-        return self._index
-
-    def describe(self) -> Any | None:
-        pinecone = require("pinecone", "pinecone", "pinecone")
-        try:
-            return self.pc.indexes.describe(self.name)
-        except pinecone.NotFoundError:
-            return None
-
-    def create(self, **kwargs: Any) -> None:
-        model = self.pc.indexes.create(name=self.name, **kwargs)
-        self.host = self.host or model.host
-
-    def delete_index(self, timeout: int) -> None:
-        self.pc.indexes.delete(self.name, timeout=timeout)
-        self.close()
-        self.host = None
-
-    def configure(self, tags: dict[str, str]) -> None:
-        self.pc.indexes.configure(self.name, tags=tags)
-
-    def name_of_host(self) -> str | None:
-        wanted = _bare_host(self.host or "")
-        for model in self.pc.indexes.list():
-            if _bare_host(model.host or "") == wanted:
-                return str(model.name)
-        return None
-
-    def stats(self) -> Any:
-        return self.index.describe_index_stats()
-
-    def upsert(self, vectors: list[dict[str, Any]]) -> None:
-        self.index.upsert(vectors=vectors, namespace=self.namespace)
-
-    def query(self, **kwargs: Any) -> Any:
-        return self.index.query(namespace=self.namespace, include_metadata=True, **kwargs)
-
-    def fetch(self, ids: list[str]) -> Any:
-        return self.index.fetch(ids=ids, namespace=self.namespace)
-
-    def list_page(self, limit: int, token: str | None) -> Any:
-        return self.index.list_paginated(
-            namespace=self.namespace, limit=limit, pagination_token=token
-        )
-
-    def delete(self, **kwargs: Any) -> None:
-        self.index.delete(namespace=self.namespace, **kwargs)
-
-    def namespaces(self) -> list[str]:
-        """The index's namespaces ("" is the default one)."""
-        names = (self.index.describe_index_stats().namespaces or {}).keys()
-        return sorted({"" if n == "__default__" else str(n) for n in names})
-
-    def close(self) -> None:
-        index, self._index = self._index, None
-        if index is not None and hasattr(index, "close"):
-            index.close()
-
-
-class PineconeStore(BaseStore):
+class PineconeStore(PineconeKeywords, BaseStore):
     """One Pinecone index namespace as a :class:`~jina_v3.store.VectorStore`.
 
     Example:
@@ -155,8 +80,9 @@ class PineconeStore(BaseStore):
         >>> index.search("managed vector databases", k=3)
 
     Args:
-        index_name: The index name (created with cosine metric and the signature tags when
-            missing). Optional when ``host`` is given; the name is then looked up.
+        index_name: The index name (created with the cosine metric, dotproduct for the keyword
+            channel, and the signature tags when missing). Optional when ``host`` is given;
+            the name is then looked up.
         host: The index's data-plane host (skips the describe call that resolves it).
         namespace: Namespace of this store's points ("" is the default namespace).
         api_key: Pinecone API key; defaults to ``PINECONE_API_KEY``. Never logged.
@@ -234,7 +160,7 @@ class PineconeStore(BaseStore):
 
     # -- clients -----------------------------------------------------------------------------
 
-    def _connect(self) -> _Pinecone:
+    def _connect(self) -> PineconeClient:
         pc = self._pc
         if pc is None:
             pinecone = require("pinecone", "pinecone", "pinecone")
@@ -244,7 +170,7 @@ class PineconeStore(BaseStore):
             if self._timeout is not None:
                 kwargs["timeout"] = self._timeout
             pc = self._pc = pinecone.Pinecone(**kwargs)
-        return _Pinecone(pc, self._name, self._host, self.namespace)
+        return PineconeClient(pc, self._name, self._host, self.namespace)
 
     @property
     def index(self) -> Any:
@@ -283,6 +209,13 @@ class PineconeStore(BaseStore):
                 f"index makes {signature.dimensions}-d ones. Fix: pass "
                 f"dimensions={stats.dimension}, or another index."
             )
+        metric = getattr(stats, "metric", None)
+        if signature.keywords is not None and metric not in (None, HYBRID_METRIC):
+            raise ConfigurationError(
+                f"Pinecone index at {self._host!r} uses metric {metric!r}; the keyword "
+                f"channel (hybrid=True) needs {HYBRID_METRIC!r}. Fix: pass index_name=... so "
+                "the store can create one, or hybrid=False."
+            )
         self._signature = signature
 
     def _read_flow(self) -> Flow[EmbeddingSignature | None]:
@@ -298,16 +231,19 @@ class PineconeStore(BaseStore):
     def _describe(self) -> Flow[Described]:
         model = yield client("describe")
         dimension, metric = _dense_field(model)
-        if metric != "cosine":
+        signature = signature_from_tags(model.tags)
+        # the keyword channel's sparse-dense records need dotproduct (over unit vectors)
+        wanted = "cosine" if signature is None or signature.keywords is None else HYBRID_METRIC
+        if metric != wanted:
             raise SignatureMismatchError(
                 f"Pinecone index {self._name!r} uses metric {metric!r}; jina-embeddings-v3 "
-                f"needs 'cosine'. Fix: {REBUILD_FIX}."
+                f"needs {wanted!r} here. Fix: {REBUILD_FIX}."
             )
-        return Described(signature_from_tags(model.tags), dimension)
+        return Described(signature, dimension)
 
     def _check_described(self, found: Described, signature: EmbeddingSignature) -> None:
         # tags keep a digest of a long model name: compare the signature as it reads back
-        super()._check_described(found, _comparable(signature))
+        super()._check_described(found, comparable(signature))
 
     def _can_remake(self) -> bool:
         return self._create_missing
@@ -325,7 +261,8 @@ class PineconeStore(BaseStore):
                 f"Pinecone index {self._name!r} does not exist; create it or pass "
                 "create_if_missing=True."
             )
-        dense = {"type": "dense_vector", "dimension": signature.dimensions, "metric": "cosine"}
+        metric = "cosine" if signature.keywords is None else HYBRID_METRIC
+        dense = {"type": "dense_vector", "dimension": signature.dimensions, "metric": metric}
         yield client(
             "create",
             schema={"fields": {"_values": dense}},
@@ -338,8 +275,10 @@ class PineconeStore(BaseStore):
         yield client("delete_index", self._ready_timeout)
 
     def _clear_flow(self) -> Flow[None]:
-        yield from self._expected()
+        signature = yield from self._expected()
         yield client("delete", delete_all=True)
+        if signature.keywords is not None:
+            yield client("delete", stats_namespace(self.namespace), delete_all=True)
 
     def _check_record(self, record: Record, where: str) -> None:
         _fields(record, where)
@@ -349,10 +288,20 @@ class PineconeStore(BaseStore):
         item = {"id": record.id, "values": vector.tolist(), "metadata": metadata}
         # an upper bound, not a second serialisation: a float32 printed as a double takes
         # at most 24 characters with its comma
-        return item, _VALUE_BYTES * vector.size + metadata_size + len(record.id) + 64
+        size = _VALUE_BYTES * vector.size + metadata_size + len(record.id) + 64
+        if self._signature is not None and self._signature.keywords is not None:
+            item["values"] = unit(vector).tolist()
+            sparse = sparse_values(record.keywords, record.id)
+            if sparse is not None:
+                item["sparse_values"] = sparse
+                size += (_VALUE_BYTES + 8) * len(sparse["indices"])
+        return item, size
 
     def _write(self, items: list[Any], signature: EmbeddingSignature) -> Flow[None]:
-        yield client("upsert", items)
+        if signature.keywords is None:
+            yield client("upsert", items)
+        else:
+            yield from self._write_counted(items)
 
     def _native_filter(self, filter: Any | None) -> Any:
         if filter is None:
@@ -365,6 +314,8 @@ class PineconeStore(BaseStore):
     def _search(
         self, vector: np.ndarray, k: int, native: Any, signature: EmbeddingSignature
     ) -> Flow[list[Hit]]:
+        if signature.keywords is not None:
+            vector = unit(vector)  # dotproduct over unit vectors: cosine
         result = yield client("query", vector=vector.tolist(), top_k=k, filter=native)
         return [
             hit_from_payload(m.id, float(m.score), dict(m.metadata or {})) for m in result.matches
@@ -394,17 +345,23 @@ class PineconeStore(BaseStore):
         return records, following or None
 
     def _delete(self, *, ids: list[str] = (), document_ids: list[str] = ()) -> Flow[None]:  # type: ignore[assignment]
-        if ids:
+        if document_ids:
+            yield from self._delete_matching({DOCUMENT_ID_KEY: {"$in": list(document_ids)}})
+        elif (yield from self._expected()).keywords is None:
             yield client("delete", ids=list(ids))
         else:
-            yield client("delete", filter={DOCUMENT_ID_KEY: {"$in": list(document_ids)}})
+            yield from self._delete_counted(ids)
 
     def _delete_matching(self, native: Any) -> Flow[None]:
-        yield client("delete", filter=native)
+        if (yield from self._expected()).keywords is None:
+            yield client("delete", filter=native)
+        else:  # the statistics need the deleted points' terms
+            yield from self._delete_matching_counted(native)
 
     def _collections(self) -> Flow[list[str]]:
         """The namespaces of this store's index: in Pinecone they hold the collections."""
-        return (yield client("namespaces"))
+        names = yield client("namespaces")
+        return [n for n in names if not n.endswith(STATS_SUFFIX)]
 
     def _count(self) -> Flow[int]:
         stats = yield client("stats")
@@ -413,51 +370,6 @@ class PineconeStore(BaseStore):
         if summary is None and self.namespace == "":
             summary = namespaces.get("__default__")
         return int(summary.vector_count) if summary is not None else 0
-
-
-# -- signature tags ----------------------------------------------------------------------------
-
-
-def signature_tags(signature: EmbeddingSignature) -> dict[str, str]:
-    """The signature as Pinecone index tags (one per field, printable ASCII <= 120 chars)."""
-    return {_TAG_PREFIX + key: _tag_value(value) for key, value in signature.to_dict().items()}
-
-
-def signature_from_tags(tags: Mapping[str, str] | None) -> EmbeddingSignature | None:
-    """The signature read back from index tags (None when the index carries none)."""
-    tags = dict(tags or {})
-    if not all(_TAG_PREFIX + key in tags for key in _FIELDS):
-        return None
-    raw = {key: tags[_TAG_PREFIX + key] for key in _FIELDS}
-    try:
-        return EmbeddingSignature(
-            model=raw["model"],
-            dimensions=int(raw["dimensions"]),
-            query_task=None if raw["query_task"] == "none" else raw["query_task"],
-            passage_task=None if raw["passage_task"] == "none" else raw["passage_task"],
-            normalized=raw["normalized"] == "true",
-            embedding_type=raw["embedding_type"],
-            late_chunking=raw["late_chunking"] == "true",
-        )
-    except ValueError:
-        return None
-
-
-def _tag_value(value: Any) -> str:
-    if value is None:
-        return "none"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    text = str(value)
-    if len(text) <= _TAG_VALUE_MAX and text.isascii() and text.isprintable():
-        return text
-    # a long or non-ASCII model name (a local path): keep a digest, compared the same way
-    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:48]
-
-
-def _comparable(signature: EmbeddingSignature) -> EmbeddingSignature:
-    """`signature` as it reads back from tags (a long model name becomes its digest)."""
-    return signature_from_tags(signature_tags(signature)) or signature
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -469,13 +381,6 @@ def _dense_field(model: Any) -> tuple[int | None, str | None]:
         if getattr(field, "dimension", None) is not None:
             return int(field.dimension), getattr(field, "metric", None)
     return getattr(model, "dimension", None), getattr(model, "metric", None)
-
-
-def _bare_host(host: str) -> str:
-    for prefix in ("https://", "http://"):
-        if host.startswith(prefix):
-            host = host[len(prefix) :]
-    return host.rstrip("/")
 
 
 def _fields(record: Record, where: str) -> tuple[dict[str, Any], int]:

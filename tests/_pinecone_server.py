@@ -14,6 +14,10 @@ connector use, with Pinecone's documented behaviour:
   values str / number / bool / list of str (no null), top_k <= 10000, dimension checks; all
   answered with 400 like Pinecone;
 - the ``Api-Key`` header (401 otherwise) and cosine scores in float32 like the service;
+- sparse-dense records (``sparseValues`` {indices, values} beside ``values``; at most 1000
+  non-zero values, distinct unsigned 32-bit indices) on ``dotproduct`` indexes only, returned
+  by fetch and by query with ``includeValues``; a query's ``sparseVector`` adds its dot product
+  with each record's sparse values to the dense one (a dense index needs a dense query vector);
 - metadata filters with Pinecone's semantics (``jina_v3.filters.matches``: a list-valued
   field matches ``$eq``/``$in`` when any element does).
 
@@ -44,6 +48,8 @@ MAX_TOP_K = 10_000
 MAX_DELETE_IDS = 1000
 MAX_FETCH_IDS = 1000
 MAX_TAGS = 20
+MAX_SPARSE_VALUES = 1000
+_SPARSE_METRIC = "dotproduct"
 
 
 class _Error(Exception):
@@ -56,6 +62,20 @@ class _Error(Exception):
 class _Vector:
     values: np.ndarray
     metadata: dict[str, Any] | None
+    sparse: dict[int, float] | None = None
+
+    def wire(self, vid: str, *, values: bool = True) -> dict[str, Any]:
+        item: dict[str, Any] = {"id": vid}
+        if values:
+            item["values"] = self.values.tolist()
+            if self.sparse:
+                item["sparseValues"] = {
+                    "indices": list(self.sparse),
+                    "values": [float(v) for v in self.sparse.values()],
+                }
+        if self.metadata:
+            item["metadata"] = self.metadata
+        return item
 
 
 @dataclass
@@ -347,7 +367,8 @@ class PineconeTestServer:
         metadata = raw.get("metadata")
         if metadata is not None:
             _check_metadata(vid, metadata)
-        return vid, _Vector(np.asarray(values, dtype=np.float32), metadata)
+        sparse = _sparse(index, raw.get("sparseValues"), f"Vector {vid!r}")
+        return vid, _Vector(np.asarray(values, dtype=np.float32), metadata, sparse)
 
     def _query(self, index: _Index, body: Any) -> dict[str, Any]:
         body = _object(body)
@@ -372,22 +393,29 @@ class PineconeTestServer:
                 f"Query vector dimension {query.size} does not match the dimension of the "
                 f"index {index.dimension}",
             )
+        sparse = _sparse(index, body.get("sparseVector"), "Query")
         items = [(vid, v) for vid, v in space.items() if node is None or _matches(node, v.metadata)]
         if not items:
             return {"matches": [], "namespace": namespace, "usage": {"readUnits": 1}}
         matrix = np.stack([v.values for _, v in items])
         scores = _scores(index.metric, matrix, query)
+        if sparse:
+            scores = scores + np.array(
+                [
+                    sum(w * (v.sparse or {}).get(i, 0.0) for i, w in sparse.items())
+                    for _, v in items
+                ],
+                dtype=np.float32,
+            )
         order = np.argsort(-scores, kind="stable")[:top_k]
         out = []
         for i in order:
             vid, vector = items[i]
             score = -scores[i] if index.metric == "euclidean" else scores[i]  # a distance
-            match: dict[str, Any] = {"id": vid, "score": float(score)}
-            if body.get("includeValues"):
-                match["values"] = vector.values.tolist()
-            if body.get("includeMetadata") and vector.metadata:
-                match["metadata"] = vector.metadata
-            out.append(match)
+            match = vector.wire(vid, values=bool(body.get("includeValues")))
+            if not body.get("includeMetadata"):
+                match.pop("metadata", None)
+            out.append({**match, "score": float(score)})
         return {"matches": out, "namespace": namespace, "usage": {"readUnits": 1 + len(out) // 10}}
 
     def _fetch(self, index: _Index, query: dict[str, list[str]]) -> dict[str, Any]:
@@ -398,12 +426,7 @@ class PineconeTestServer:
         with index.lock:
             space = index.namespaces.get(namespace, {})
             found = {vid: space[vid] for vid in ids if vid in space}
-        vectors = {}
-        for vid, v in found.items():
-            item: dict[str, Any] = {"id": vid, "values": v.values.tolist()}
-            if v.metadata:
-                item["metadata"] = v.metadata
-            vectors[vid] = item
+        vectors = {vid: v.wire(vid) for vid, v in found.items()}
         return {"vectors": vectors, "namespace": namespace, "usage": {"readUnits": 1}}
 
     def _update(self, index: _Index, body: Any) -> dict[str, Any]:
@@ -424,6 +447,8 @@ class PineconeTestServer:
                         f"index {index.dimension}",
                     )
                 vector.values = np.asarray(values, dtype=np.float32)
+            if body.get("sparseValues") is not None:
+                vector.sparse = _sparse(index, body["sparseValues"], f"Vector {vid!r}")
             if body.get("setMetadata") is not None:
                 merged = {**(vector.metadata or {}), **body["setMetadata"]}
                 _check_metadata(vid, merged)
@@ -596,6 +621,34 @@ def _check_metadata(vid: str, metadata: Any) -> None:
             f"Metadata size is {size} bytes, which exceeds the limit of {MAX_METADATA_BYTES} "
             "bytes per vector",
         )
+
+
+def _sparse(index: _Index, raw: Any, where: str) -> dict[int, float] | None:
+    """Pinecone's sparse values ({indices, values}), checked as the service checks them."""
+    if raw is None:
+        return None
+    if index.metric != _SPARSE_METRIC:
+        raise _Error(
+            400,
+            "Index configuration does not support sparse values - only indexes that are "
+            f"sparse or using {_SPARSE_METRIC} are supported",
+        )
+    indices, values = (raw.get("indices"), raw.get("values")) if isinstance(raw, dict) else (0, 0)
+    if not isinstance(indices, list) or not isinstance(values, list) or len(indices) != len(values):
+        raise _Error(400, f"{where}: sparse indices and values must be lists of the same length")
+    if not all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i < 2**32 for i in indices):
+        raise _Error(400, f"{where}: sparse indices must be unsigned 32-bit integers")
+    if len(set(indices)) != len(indices):
+        raise _Error(400, f"{where}: sparse indices must be unique")
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        raise _Error(400, f"{where}: sparse values must be numbers")
+    if len(indices) > MAX_SPARSE_VALUES:
+        raise _Error(
+            400,
+            f"{where}: sparse vector has {len(indices)} non-zero values; the maximum is "
+            f"{MAX_SPARSE_VALUES}",
+        )
+    return {i: float(np.float32(v)) for i, v in zip(indices, values, strict=True)}
 
 
 def _filter(raw: Any) -> FilterNode | None:

@@ -6,6 +6,11 @@ v10 SDK; this one runs on ``MilvusStore``, ``PineconeStore``, ``QdrantEdgeStore`
 ``QdrantStore``, with their embedding-signature checks. Every operation is one flow
 (:mod:`jina_v3._flow`): the sync method drives it with the store, its async twin with the
 store's async twins (or its sync methods in a worker thread), so the two cannot drift apart.
+
+With ``hybrid=True`` the nodes also get the keyword channel (BM25 over the model's tokens,
+:mod:`jina_v3.index.keywords`), and ``VectorStoreQueryMode.HYBRID`` / ``SPARSE`` /
+``TEXT_SEARCH`` queries run on the store's ``query_hybrid`` / ``query_keywords``, the calls
+``VectorIndex.search(mode="hybrid" | "keyword")`` makes.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ from jina_v3.connectors._framework import qdrant_vector_size
 from jina_v3.connectors.llama_index.embedding import JinaV3Embedding
 from jina_v3.connectors.llama_index.filters import to_filter
 from jina_v3.errors import ConfigurationError, DimensionMismatchError
+from jina_v3.index.hybrid import with_keywords
+from jina_v3.index.keywords import KeywordEncoder, encoder_for
 from jina_v3.index.store import (
     CHUNK_INDEX_KEY,
     DOCUMENT_ID_KEY,
@@ -49,6 +56,13 @@ from jina_v3.index.store import (
 
 #: Payload keys the jina_v3 stores use themselves (a node's metadata may not use them).
 _RESERVED = (TEXT_KEY, DOCUMENT_ID_KEY, CHUNK_INDEX_KEY)
+#: LlamaIndex's query modes and the search modes they run as.
+_MODES = {
+    VectorStoreQueryMode.DEFAULT: "dense",
+    VectorStoreQueryMode.HYBRID: "hybrid",
+    VectorStoreQueryMode.SPARSE: "keyword",
+    VectorStoreQueryMode.TEXT_SEARCH: "keyword",
+}
 
 
 class _AsyncTwins:
@@ -91,14 +105,20 @@ class JinaV3VectorStore(BasePydanticVectorStore):
         late_chunking: Whether the nodes are embedded with :class:`JinaV3LateChunking`
             (recorded in the signature).
         recreate: Drop an existing collection on first use.
+        hybrid: Also store the keyword channel (needs ``embed_model``, whose tokenizer gives
+            the terms) and answer ``hybrid``, ``sparse`` and ``text_search`` queries: scores
+            are the fused (0, 1] of hybrid search, or BM25. ``alpha`` weighs the channels
+            as ``(alpha, 1 - alpha)`` = (dense, keyword); 1 is dense only, 0 keywords only.
     """
 
     stores_text: bool = True
     flat_metadata: bool = True
     late_chunking: bool = False
     recreate: bool = False
+    hybrid: bool = False
 
     _store: Any = PrivateAttr()
+    _keywords: KeywordEncoder | None = PrivateAttr(default=None)
     _embed_model: JinaV3Embedding | None = PrivateAttr(default=None)
     _signature: EmbeddingSignature | None = PrivateAttr(default=None)
     _ready: bool = PrivateAttr(default=False)
@@ -111,16 +131,22 @@ class JinaV3VectorStore(BasePydanticVectorStore):
         signature: EmbeddingSignature | None = None,
         late_chunking: bool = False,
         recreate: bool = False,
+        hybrid: bool = False,
     ) -> None:
         if (embed_model is None) == (signature is None):
             raise ConfigurationError("Pass exactly one of embed_model=... or signature=...")
+        if hybrid and embed_model is None:
+            raise ConfigurationError(
+                "hybrid=True needs embed_model=... (its tokenizer gives the keyword channel's "
+                "terms) instead of signature=..."
+            )
         if embed_model is not None and not isinstance(embed_model, JinaV3Embedding):
             raise ConfigurationError("embed_model must be a JinaV3Embedding")
         if not all(hasattr(store, m) for m in ("ensure_collection", "upsert", "query")):
             raise ConfigurationError(
                 f"store must be a jina_v3 store (jina_v3.connectors.*), got {type(store).__name__}"
             )
-        super().__init__(late_chunking=late_chunking, recreate=recreate)
+        super().__init__(late_chunking=late_chunking, recreate=recreate, hybrid=hybrid)
         self._store = store
         self._embed_model = embed_model
         self._signature = signature
@@ -139,8 +165,18 @@ class JinaV3VectorStore(BasePydanticVectorStore):
     def signature(self) -> EmbeddingSignature:
         """The signature this store writes and checks (loads the model if needed)."""
         if self._signature is None:
-            self._signature = _signature_of(self._embed_model, late_chunking=self.late_chunking)
+            keywords = self.keyword_encoder().identity if self.hybrid else None
+            self._signature = _signature_of(
+                self._embed_model, late_chunking=self.late_chunking, keywords=keywords
+            )
         return self._signature
+
+    def keyword_encoder(self) -> KeywordEncoder:
+        """The keyword channel's encoder, over the embedding model's tokenizer (loads it)."""
+        if self._keywords is None:
+            assert self._embed_model is not None  # hybrid=True requires it
+            self._keywords = encoder_for(self._embed_model.embedder)
+        return self._keywords
 
     def _collection(self) -> str:
         return str(getattr(self._store, "collection", None) or type(self._store).__name__)
@@ -174,13 +210,28 @@ class JinaV3VectorStore(BasePydanticVectorStore):
     def _add_flow(self, nodes: Sequence[BaseNode]) -> Flow[list[str]]:
         signature = yield from self._ensure_flow()
         records = self._records(nodes, signature.dimensions)
+        if records and self.hybrid:
+            records = with_keywords(records, (yield Call("owner", "keyword_encoder")))
         if records:
             yield Call("store", "upsert", (records,))
         return [n.node_id for n in nodes]
 
     def _query_flow(self, query: VectorStoreQuery) -> Flow[VectorStoreQueryResult]:
         signature = yield from self._ensure_flow()
-        hits = yield Call("store", "query", (), self._query_args(query, signature.dimensions))
+        mode, weights = self._search_mode(query)
+        args = self._query_args(query, signature.dimensions, dense=mode != "keyword")
+        if mode == "dense":
+            hits = yield Call("store", "query", (), args)
+        else:
+            encoder = yield Call("owner", "keyword_encoder")
+            terms = encoder.query(query.query_str)
+            if mode == "keyword":
+                args["k"] = query.sparse_top_k or query.similarity_top_k
+                hits = yield Call("store", "query_keywords", (terms,), args)
+            else:
+                args["k"] = query.hybrid_top_k or query.similarity_top_k
+                args["weights"] = weights
+                hits = yield Call("store", "query_hybrid", (args.pop("vector"), terms), args)
         nodes = [_node(h) for h in hits]
         return VectorStoreQueryResult(
             nodes=nodes, similarities=[h.score for h in hits], ids=[n.node_id for n in nodes]
@@ -243,22 +294,46 @@ class JinaV3VectorStore(BasePydanticVectorStore):
             )
         return records
 
-    def _query_args(self, query: VectorStoreQuery, dims: int) -> dict[str, Any]:
-        if query.mode != VectorStoreQueryMode.DEFAULT:
-            raise NotImplementedError(
-                f"JinaV3VectorStore runs dense queries only (mode 'default'), got {query.mode!r}"
+    def _search_mode(self, query: VectorStoreQuery) -> tuple[str, tuple[float, float] | None]:
+        """The search mode of a LlamaIndex query, and the (dense, keyword) weights."""
+        mode = _MODES.get(query.mode)
+        if mode is None:
+            modes = ", ".join(repr(m.value) for m in _MODES)
+            raise NotImplementedError(f"JinaV3VectorStore runs modes {modes}, got {query.mode!r}")
+        alpha = query.alpha
+        if mode == "hybrid" and alpha is not None and not 0 <= alpha <= 1:
+            raise ConfigurationError(
+                f"alpha={alpha!r}: pass a number in [0, 1] (the dense channel's weight; 1 is "
+                "dense only, 0 keywords only)"
             )
+        if mode == "dense":
+            return mode, None
+        if not self.hybrid:
+            raise ConfigurationError(
+                f"query mode {query.mode.value!r} needs the keyword channel, and this store "
+                "has none. Fix: JinaV3VectorStore(..., hybrid=True) over a collection indexed "
+                "with it (a collection indexed without it must be re-indexed into a new one), "
+                "or vector_store_query_mode='default'."
+            )
+        if not query.query_str:
+            raise ConfigurationError(f"query mode {query.mode.value!r} needs the query's text")
+        if mode == "keyword" or alpha is None:
+            return mode, None
+        if alpha in (0, 1):
+            return ("keyword" if alpha == 0 else "dense"), None
+        return mode, (alpha, 1 - alpha)
+
+    def _query_args(self, query: VectorStoreQuery, dims: int, *, dense: bool) -> dict[str, Any]:
         if query.node_ids:
             raise NotImplementedError("query(node_ids=...) is not supported; use get_nodes()")
         parts = [to_filter(query.filters)] if query.filters is not None else []
         if query.doc_ids:
             parts.append({DOCUMENT_ID_KEY: {"$in": list(query.doc_ids)}})
         native = None if not parts else parts[0] if len(parts) == 1 else {"$and": parts}
-        return {
-            "vector": self._vector(query.query_embedding, "The query", dims),
-            "k": query.similarity_top_k,
-            "filter": native,
-        }
+        args: dict[str, Any] = {"k": query.similarity_top_k, "filter": native}
+        if dense:
+            args["vector"] = self._vector(query.query_embedding, "The query", dims)
+        return args
 
     # -- BasePydanticVectorStore -----------------------------------------------------------------
 
@@ -330,12 +405,15 @@ class JinaV3VectorStore(BasePydanticVectorStore):
         self._store.close()
 
 
-def _signature_of(embed_model: Any, *, late_chunking: bool) -> EmbeddingSignature:
+def _signature_of(
+    embed_model: Any, *, late_chunking: bool, keywords: str | None = None
+) -> EmbeddingSignature:
     """The signature of vectors `embed_model` makes (loads the model if needed)."""
     return EmbeddingSignature(
         model=embed_model.embedder.model_name,
         dimensions=embed_model.output_dimensions,
         late_chunking=late_chunking,
+        keywords=keywords,
     )
 
 
@@ -372,7 +450,10 @@ def check_vector_store(vector_store: Any, embed_model: JinaV3Embedding) -> None:
     """
     dims = embed_model.output_dimensions
     if isinstance(vector_store, JinaV3VectorStore):
-        expected = _signature_of(embed_model, late_chunking=vector_store.late_chunking)
+        keywords = encoder_for(embed_model.embedder).identity if vector_store.hybrid else None
+        expected = _signature_of(
+            embed_model, late_chunking=vector_store.late_chunking, keywords=keywords
+        )
         stored = vector_store.client.read_signature()
         check_signature(expected, stored, collection=vector_store._collection())
         return

@@ -12,7 +12,7 @@ import pytest
 
 from jina_v3.connectors._sparse import prefetch_limit
 from jina_v3.errors import ConfigurationError
-from jina_v3.index.keywords import KeywordEncoder, bm25_idf, fuse
+from jina_v3.index.keywords import KeywordEncoder, SparseVector, bm25_idf, fuse
 from jina_v3.index.store import EmbeddingSignature, Record, point_id
 
 DIMS = 16
@@ -208,3 +208,68 @@ def test_a_query_without_terms_fuses_the_dense_channel_alone(make_store, encoder
         reference = [s for _, s in fuse([dense, []], weights=weights)[:3]]
         assert [h.score for h in hits] == pytest.approx(reference, rel=1e-5)
         assert hits[0].score < 1  # first in one channel of two
+
+
+# -- Pinecone: no IDF on the server, so the collection keeps its own statistics ----------------
+
+
+def _check_bm25(store: Any, encoder: KeywordEncoder, texts: dict[str, str], cases: Any) -> None:
+    for query, name in cases:
+        hits = store.query_keywords(encoder.query(query), k=10)
+        score = next(h.score for h in hits if h.document_id == name)
+        assert score == pytest.approx(_bm25(encoder, texts, query, name, store), rel=1e-4)
+
+
+@pytest.mark.parametrize("engine", ["pinecone"])
+def test_pinecone_statistics_stay_exact_under_overwrites_filters_clear_and_reopen(
+    make_store, encoder
+) -> None:
+    store = make_store()
+    store.ensure_collection(_signature(encoder))
+    texts = {f"c{i}": f"Berlin Fluss {i}" for i in range(4)}
+    texts["rare"] = "Hauptstadt Fluss"
+    store.upsert(_records(texts, encoder))
+    texts["c1"] = "Hauptstadt Paris"  # an overwrite takes the point's old terms out
+    store.upsert(_records({"c1": texts["c1"]}, encoder))
+    cases = (("Berlin", "c0"), ("Hauptstadt", "rare"), ("Fluss", "rare"), ("Paris", "c1"))
+    _check_bm25(store, encoder, texts, cases)
+    store.delete(filter={"lang": {"$in": ["c2", "c3"]}})  # found by query, counted out
+    del texts["c2"], texts["c3"]
+    _check_bm25(store, encoder, texts, cases)
+    # another store on the same index reads the channel from the index tags
+    again = make_store(store._name)
+    assert again.read_signature().keywords == encoder.identity
+    _check_bm25(again, encoder, texts, cases)
+    assert again.collections() == ["contract"]  # the statistics' namespace is not a collection
+    # the dense channel ranks by cosine on the dotproduct index (vectors stored at unit length)
+    record = _records(texts, encoder)[0]
+    assert again.query(3.0 * record.vector, k=1)[0].score == pytest.approx(1.0, rel=1e-5)
+    store.clear()
+    assert store.query_keywords(encoder.query("Berlin"), k=3) == []
+    texts = {"a": "Berlin Fluss", "b": "Fluss Fluss Hauptstadt"}
+    store.upsert(_records(texts, encoder))
+    _check_bm25(store, encoder, texts, (("Berlin", "a"), ("Fluss", "b")))
+
+
+@pytest.mark.parametrize("engine", ["pinecone"])
+def test_pinecone_keeps_the_heaviest_terms_of_a_long_text(make_store, encoder, caplog) -> None:
+    store = make_store()
+    store.ensure_collection(_signature(encoder))
+    n = 1200  # Pinecone takes at most 1000 sparse values per record
+    keywords = SparseVector(tuple(range(1, n + 1)), tuple(map(float, range(1, n + 1))))
+    record = Record(point_id("long"), _vectors(1)[0], "long", {}, "long", keywords=keywords)
+    with caplog.at_level("WARNING", logger="jina_v3.connectors.pinecone"):
+        store.upsert([record])
+    assert f"{n} distinct terms" in caplog.text
+    assert store.query_keywords(SparseVector((n,), (1.0,)), k=1)[0].document_id == "long"
+    assert store.query_keywords(SparseVector((1,), (1.0,)), k=1) == []  # the lightest: cut
+
+
+@pytest.mark.parametrize("engine", ["pinecone"])
+def test_the_pinecone_server_takes_sparse_values_on_dotproduct_indexes_only(make_store) -> None:
+    store = make_store()
+    store.ensure_collection(_signature(None))  # a cosine index
+    vector = {"id": "x", "values": _vectors(1)[0].tolist()}
+    vector["sparse_values"] = {"indices": [1], "values": [1.0]}
+    with pytest.raises(Exception, match="dotproduct"):
+        store.index.upsert(vectors=[vector], namespace=store.namespace)

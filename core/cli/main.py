@@ -37,8 +37,8 @@ _CLI_FIXES = (
     ("build the index with the collection's settings", "use the collection's --model and flags"),
     ("pass hybrid=False", "drop --hybrid"),
     (
-        "use QdrantEdgeStore, QdrantStore or a Milvus Lite MilvusStore",
-        "use a qdrant-edge:, qdrant: or milvus-lite: --store",
+        "use QdrantEdgeStore, QdrantStore, PineconeStore or a Milvus Lite MilvusStore",
+        "use a qdrant-edge:, qdrant:, pinecone: or milvus-lite: --store",
     ),
 )
 

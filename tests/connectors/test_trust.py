@@ -34,7 +34,7 @@ def _stored(store: Any) -> set[tuple[str, int | None, str]]:
 
 def test_a_failed_write_keeps_every_stored_version(engine, make_store, tiny_embedder, monkeypatch):
     store = make_store()
-    index = VectorIndex(tiny_embedder, store, dimensions=DIMS)
+    index = VectorIndex(tiny_embedder, store, dimensions=DIMS, chunker=None)
     index.add(VERSION_1)
     before = _stored(store)
     assert len(before) == 4
@@ -71,7 +71,7 @@ def test_a_record_the_engine_cannot_hold_is_skipped_by_name(
     engine, make_store, tiny_embedder, caplog
 ):
     store = make_store()
-    index = VectorIndex(tiny_embedder, store, dimensions=DIMS)
+    index = VectorIndex(tiny_embedder, store, dimensions=DIMS, chunker=None)
     index.add(VERSION_1)
     bad = _unholdable(engine)
     with caplog.at_level(logging.WARNING, logger="jina_v3"):
@@ -98,11 +98,13 @@ def test_a_first_run_refused_by_the_api_does_not_bind_the_collection(
         server.push(("status", 401, {}, "invalid API key"))
         api = Embedder(backend="api", api_key="wrong", base_url=server.url, max_retries=0)
         with pytest.raises(AuthenticationError):
-            VectorIndex(api, store, dimensions=DIMS).add(VERSION_1)
+            VectorIndex(api, store, dimensions=DIMS, chunker=None).add(VERSION_1)
         api.close()
     assert store.count() == 0
 
-    corrected = VectorIndex(tiny_embedder, store, dimensions=DIMS // 2)  # the settings differ
+    corrected = VectorIndex(
+        tiny_embedder, store, dimensions=DIMS // 2, chunker=None
+    )  # the settings differ
     assert corrected.add(VERSION_1) == 4
     assert store.read_signature() == corrected.signature
     assert len(corrected.search("one", k=10)) == 4
@@ -112,9 +114,9 @@ def test_a_collection_with_data_is_still_refused(engine, make_store, tiny_embedd
     from jina_v3.errors import DimensionMismatchError
 
     store = make_store()
-    VectorIndex(tiny_embedder, store, dimensions=DIMS).add(VERSION_1)
+    VectorIndex(tiny_embedder, store, dimensions=DIMS, chunker=None).add(VERSION_1)
     with pytest.raises(DimensionMismatchError):
-        VectorIndex(tiny_embedder, store, dimensions=DIMS // 2).add(VERSION_1)
+        VectorIndex(tiny_embedder, store, dimensions=DIMS // 2, chunker=None).add(VERSION_1)
     assert store.count() == 4
 
 
@@ -137,7 +139,7 @@ def test_a_store_another_process_holds_is_refused_in_one_line(
         pytest.skip("a server or an in-memory engine is not held by a process")
     name = f"held{engine.replace('-', '')}"
     first = make_store(name)
-    VectorIndex(tiny_embedder, first, dimensions=DIMS).add(VERSION_1)
+    VectorIndex(tiny_embedder, first, dimensions=DIMS, chunker=None).add(VERSION_1)
     first.close()
     second = make_store(name)
     with hold_store(_uri(first), name):
@@ -155,12 +157,12 @@ def test_two_first_runs_on_one_edge_store_one_proceeds(fast_tmp, tiny_embedder):
     from tests.connectors.conftest import FACTORIES
 
     first, second = (FACTORIES["qdrant-edge"]("docs", fast_tmp) for _ in range(2))
-    index = VectorIndex(tiny_embedder, first, dimensions=DIMS)
+    index = VectorIndex(tiny_embedder, first, dimensions=DIMS, chunker=None)
     index.add(VERSION_1)
     with pytest.raises(StoreInUseError, match="in use by another process"):
-        VectorIndex(tiny_embedder, second, dimensions=DIMS).add(VERSION_2)
+        VectorIndex(tiny_embedder, second, dimensions=DIMS, chunker=None).add(VERSION_2)
     first.close()
-    assert VectorIndex(tiny_embedder, second, dimensions=DIMS).add(VERSION_2) == 3
+    assert VectorIndex(tiny_embedder, second, dimensions=DIMS, chunker=None).add(VERSION_2) == 3
     assert second.count() == 3
     second.close()
 
@@ -170,9 +172,11 @@ def test_a_half_made_empty_edge_shard_is_adopted(fast_tmp, tiny_embedder):
     from jina_v3.connectors.qdrant_edge import QdrantEdgeStore
 
     with QdrantEdgeStore("docs", path=fast_tmp) as first:
-        first.ensure_collection(VectorIndex(tiny_embedder, first, dimensions=DIMS).signature)
+        first.ensure_collection(
+            VectorIndex(tiny_embedder, first, dimensions=DIMS, chunker=None).signature
+        )
         first.signature_path.unlink()  # stopped between the shard and its signature
     with QdrantEdgeStore("docs", path=fast_tmp) as store:
-        index = VectorIndex(tiny_embedder, store, dimensions=DIMS // 2)
+        index = VectorIndex(tiny_embedder, store, dimensions=DIMS // 2, chunker=None)
         assert index.add(VERSION_1) == 4
         assert store.read_signature() == index.signature

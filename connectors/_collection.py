@@ -48,7 +48,8 @@ class CollectionLifecycle:
         if signature.keywords is not None and not self.keyword_channel:
             raise ConfigurationError(
                 f"{type(self).__name__} has no keyword channel (hybrid search) yet. Fix: pass "
-                "hybrid=False, or use QdrantEdgeStore, QdrantStore, PineconeStore or a Milvus Lite MilvusStore."
+                "hybrid=False, or use QdrantEdgeStore, QdrantStore, PineconeStore or a Milvus "
+                "Lite MilvusStore."
             )
         if signature.embedding_type not in self.embedding_types:
             stored = " or ".join(map(repr, self.embedding_types))

@@ -84,4 +84,4 @@ def test_a_store_without_the_channel_is_told_as_flags():
         server._check_fits(EmbeddingSignature("m", 8, keywords="bm25"))
     line = describe(refused.value)
     assert "no keyword channel" in line and "drop --hybrid" in line
-    assert "qdrant-edge:, qdrant: or milvus-lite: --store" in line
+    assert "qdrant-edge:, qdrant:, pinecone: or milvus-lite: --store" in line

@@ -40,12 +40,13 @@ import numpy as np
 from jina_v3._flow import Call, Flow, InThread, arun, run
 from jina_v3._packing import pack
 from jina_v3.connectors._collection import CollectionLifecycle, Described
-from jina_v3.connectors._common import as_str_ids, check_positive, wrap_errors
+from jina_v3.connectors._common import as_str_ids, wrap_errors
 from jina_v3.errors import (
     ConfigurationError,
     SignatureMismatchError,
     StoreError,
     UnsupportedFilterError,
+    check_positive,
 )
 from jina_v3.index.filters import FilterNode, parse_filter
 from jina_v3.index.store import (

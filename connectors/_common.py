@@ -36,12 +36,6 @@ def one_of(**sources: Any) -> str:
     return given[0]
 
 
-def check_positive(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigurationError(f"{name} must be a positive integer, got {value!r}")
-    return value
-
-
 def as_str_ids(ids: Sequence[str] | None, name: str) -> list[str]:
     if ids is None:
         return []

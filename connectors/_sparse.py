@@ -18,8 +18,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from jina_v3._flow import Flow
-from jina_v3.connectors._common import check_positive
-from jina_v3.errors import ConfigurationError
+from jina_v3.errors import ConfigurationError, check_positive
 from jina_v3.index.keywords import DEFAULT_RRF_K, SparseVector, check_search_mode, fuse
 from jina_v3.index.store import Hit
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from jina_v3._flow import Flow
 from jina_v3.connectors._base import BaseStore, Described, client
-from jina_v3.connectors._common import check_positive, require, wrap_errors
+from jina_v3.connectors._common import require, wrap_errors
 from jina_v3.connectors._pinecone_client import PineconeClient
 from jina_v3.connectors._pinecone_keywords import (
     HYBRID_METRIC,
@@ -40,6 +40,7 @@ from jina_v3.errors import (
     DimensionMismatchError,
     SignatureMismatchError,
     StoreError,
+    check_positive,
 )
 from jina_v3.index.filters import parse_filter
 from jina_v3.index.store import (

@@ -59,6 +59,14 @@ class ConfigurationError(JinaV3Error, ValueError):
     """A constructor or call argument is invalid."""
 
 
+def check_positive(name: str, value: Any) -> int:
+    """`value` if it is a positive integer (not a bool), else a ConfigurationError naming
+    `name`, the parameter that fixes it."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
 def unknown_arguments(
     owner: str, unknown: Iterable[str], valid: Iterable[str]
 ) -> ConfigurationError:
@@ -240,9 +248,6 @@ class SignatureMismatchError(StoreError):
         super().__init__(message)
         self.collection = collection
         self.differences: dict[str, tuple[Any, Any]] = dict(differences or {})
-
-    def __reduce__(self) -> tuple[Any, ...]:  # the attributes survive a pickle (Ray workers)
-        return type(self), (str(self),), self.__dict__
 
 
 class DimensionMismatchError(SignatureMismatchError):

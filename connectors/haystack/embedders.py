@@ -29,7 +29,7 @@ from jina_v3.connectors.haystack._base import (
     default_api_key,
 )
 from jina_v3.embedder import AsyncEmbedder, Embedder
-from jina_v3.errors import ConfigurationError
+from jina_v3.errors import ConfigurationError, check_positive
 
 
 @component
@@ -148,8 +148,7 @@ class JinaV3DocumentEmbedder(JinaV3EmbedderBase):
         # not super(): @component rebuilds the class, and super()'s cell names the original
         shared = {name: value for name, value in locals().items() if name in SHARED_PARAMETERS}
         JinaV3EmbedderBase.__init__(self, **shared)
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ConfigurationError(f"batch_size must be a positive integer, got {batch_size!r}")
+        check_positive("batch_size", batch_size)
         if meta_fields_to_embed is not None and (
             isinstance(meta_fields_to_embed, str)
             or not all(isinstance(f, str) for f in meta_fields_to_embed)

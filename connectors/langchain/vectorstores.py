@@ -20,10 +20,9 @@ from langchain_core.vectorstores import VectorStore
 from langchain_core.vectorstores.utils import maximal_marginal_relevance
 
 from jina_v3._flow import Call, Flow, InThread, arun, run
-from jina_v3.connectors._common import check_positive
 from jina_v3.connectors._framework import embed_flow, pack_groups, source_groups
 from jina_v3.connectors.langchain.embeddings import JinaV3Embeddings
-from jina_v3.errors import ConfigurationError
+from jina_v3.errors import ConfigurationError, check_positive
 from jina_v3.index.drivers import AsyncStoreView
 from jina_v3.index.store import (
     CHUNK_INDEX_KEY,

@@ -48,7 +48,7 @@ from jina_v3.distributed.workers import (
     describe,
     read_block,
 )
-from jina_v3.errors import ConfigurationError, MissingDependencyError
+from jina_v3.errors import ConfigurationError, MissingDependencyError, check_positive
 from jina_v3.index.chunking import DEFAULT_CHUNK_TOKENS
 from jina_v3.index.plan import IngestSummary
 from jina_v3.index.store import Document
@@ -211,11 +211,11 @@ def index_dataset(
     """
     from jina_v3.connectors.uris import DEFAULT_COLLECTION, DEFAULT_STORE_URI, open_store
 
-    _check_positive("batch_size", batch_size)
+    check_positive("batch_size", batch_size)
     if actors is not None:
-        _check_positive("actors", actors)
+        check_positive("actors", actors)
     if threads is not None:
-        _check_positive("threads", threads)
+        check_positive("threads", threads)
     if backend not in ("local", "api"):
         raise ConfigurationError(f"backend must be 'local' or 'api', got {backend!r}")
     if forward_env:
@@ -315,11 +315,6 @@ def _signature(ray: Any, index: IndexSpec) -> Any:
     if key is not None:
         _signatures[key] = signature
     return signature
-
-
-def _check_positive(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigurationError(f"{name} must be a positive integer, got {value!r}")
 
 
 def _list_files(source: Any, glob: str | None) -> list[Any] | None:

@@ -13,7 +13,7 @@ from typing import Any, Literal
 import numpy as np
 
 from jina_v3._flow import Call, Flow
-from jina_v3.errors import ConfigurationError, InputTooLongError, StoreError
+from jina_v3.errors import ConfigurationError, InputTooLongError, StoreError, check_positive
 from jina_v3.index.chunking import TextChunker
 from jina_v3.index.hybrid import search_weights, with_keywords
 from jina_v3.index.keywords import KeywordEncoder, encoder_for
@@ -68,8 +68,7 @@ class _IndexBase:
                 "optional funnel or binary quantization in the store) or 'ubinary' (native "
                 "binary vectors, e.g. Milvus BINARY_VECTOR)."
             )
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ConfigurationError(f"batch_size must be a positive integer, got {batch_size!r}")
+        check_positive("batch_size", batch_size)
         if not (chunker is None or chunker == DEFAULT_CHUNKER or callable(chunker)):
             raise ConfigurationError(
                 f"chunker must be a callable taking a text and returning its chunks, "
@@ -237,8 +236,7 @@ class _IndexBase:
         fusion: str = "rrf",
         weights: Sequence[float] | None = None,
     ) -> Flow[list[Hit]]:
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise ConfigurationError(f"k must be a positive integer, got {k!r}")
+        check_positive("k", k)
         if not isinstance(query, str):
             raise ConfigurationError(f"query must be a string, got {type(query).__name__}")
         pair = search_weights(mode, fusion, weights, self._keywords)

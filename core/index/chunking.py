@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from jina_v3._packing import estimate_tokens
-from jina_v3.errors import ConfigurationError, MissingDependencyError
+from jina_v3.errors import ConfigurationError, MissingDependencyError, check_positive
 from jina_v3.tasks import V3_CONTEXT_TOKENS, V3_INSTRUCTIONS
 
 __all__ = [
@@ -79,8 +79,7 @@ class TextChunker:
         markdown: bool = True,
         overlap: int = 0,
     ) -> None:
-        if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
-            raise ConfigurationError(f"max_tokens must be a positive integer, got {max_tokens!r}")
+        check_positive("max_tokens", max_tokens)
         if (
             isinstance(overlap, bool)
             or not isinstance(overlap, int)

@@ -32,6 +32,9 @@ _VALUES = {
     "status_code": 413,
     "body": '{"detail": "' + "x" * 300 + '"}',  # longer than the kept excerpt
     "retry_after": 4,
+    "collection": "docs",
+    "differences": {"dimensions": (256, 128), "late_chunking": (True, False)},
+    "path": "/data/.jina-v3",
 }
 
 

@@ -18,12 +18,17 @@
   ``jina_v3`` store (Milvus, Pinecone, Qdrant Edge, Qdrant), with the embedding-signature
   checks, filters in the ``jina_v3`` dialect and late chunking per source document.
   LangChain's own ``langchain-qdrant`` ``QdrantVectorStore`` works with
-  :class:`JinaV3Embeddings` unchanged.
+  :class:`JinaV3Embeddings` unchanged, and with :class:`JinaV3SparseEmbeddings` (in
+  :mod:`.sparse`, needs ``langchain-qdrant``) as its ``sparse_embedding`` for hybrid search.
+  ``JinaV3VectorStore(..., hybrid=True)`` keeps the keyword channel itself.
 - :class:`JinaV3TextSplitter` (a ``TextSplitter``, in :mod:`.text_splitter`): chunks counted in
   the model's tokens, Markdown-aware, each with its ``start_index``.
 """
 
+from typing import Any
+
 from jina_v3.connectors._common import require
+from jina_v3.errors import MissingDependencyError
 
 require("langchain_core", "langchain", "langchain-core")
 require("langchain_text_splitters", "langchain", "langchain-text-splitters")
@@ -32,4 +37,18 @@ from jina_v3.connectors.langchain.embeddings import JinaV3Embeddings  # noqa: E4
 from jina_v3.connectors.langchain.text_splitter import JinaV3TextSplitter  # noqa: E402
 from jina_v3.connectors.langchain.vectorstores import JinaV3VectorStore  # noqa: E402
 
-__all__ = ["JinaV3Embeddings", "JinaV3TextSplitter", "JinaV3VectorStore"]
+__all__ = ["JinaV3Embeddings", "JinaV3SparseEmbeddings", "JinaV3TextSplitter", "JinaV3VectorStore"]
+
+
+def __getattr__(name: str) -> Any:
+    # on first use: it implements langchain-qdrant's interface, an optional package
+    if name == "JinaV3SparseEmbeddings":
+        try:
+            from jina_v3.connectors.langchain.sparse import JinaV3SparseEmbeddings
+        except ImportError as exc:
+            raise MissingDependencyError(
+                "JinaV3SparseEmbeddings implements langchain-qdrant's SparseEmbeddings; run "
+                "`pip install langchain-qdrant`."
+            ) from exc
+        return JinaV3SparseEmbeddings
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

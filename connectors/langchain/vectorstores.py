@@ -5,6 +5,10 @@ Qdrant Edge store; this one runs on ``MilvusStore``, ``PineconeStore``, ``Qdrant
 ``QdrantStore``, with their embedding-signature checks and the project's filter dialect. Every
 operation is one flow (:mod:`jina_v3._flow`): the sync method drives it with the store and the
 embeddings as they are, its async twin with their async twins, so the two cannot drift apart.
+
+With ``hybrid=True`` each record also gets the keyword channel (BM25 over the model's tokens,
+:mod:`jina_v3.index.keywords`), and ``similarity_search(..., mode="keyword" | "hybrid")`` runs
+on the store's ``query_keywords`` / ``query_hybrid``, the calls ``VectorIndex.search`` makes.
 """
 
 from __future__ import annotations
@@ -21,18 +25,17 @@ from langchain_core.vectorstores.utils import maximal_marginal_relevance
 
 from jina_v3._flow import Call, Flow, InThread, arun, run
 from jina_v3.connectors._framework import embed_flow, pack_groups, source_groups
+from jina_v3.connectors.langchain._documents import AsyncEmbeddings, document, payload
 from jina_v3.connectors.langchain.embeddings import JinaV3Embeddings
 from jina_v3.errors import ConfigurationError, check_positive
 from jina_v3.index.drivers import AsyncStoreView
+from jina_v3.index.hybrid import with_keywords
+from jina_v3.index.keywords import KeywordEncoder, check_search_mode, encoder_for
 from jina_v3.index.store import (
-    CHUNK_INDEX_KEY,
-    DOCUMENT_ID_KEY,
-    RESERVED_KEYS,
     AsyncVectorStore,
     EmbeddingSignature,
     Hit,
     Record,
-    check_metadata,
     check_signature,
     check_text,
     point_id,
@@ -40,19 +43,6 @@ from jina_v3.index.store import (
 
 #: Documents embedded per late-chunking call (a source document larger than this goes alone).
 LATE_CHUNKING_BATCH = 256
-
-
-class _AsyncEmbeddings:
-    """LangChain embeddings' async twins under the sync names the flows call."""
-
-    def __init__(self, embeddings: Embeddings) -> None:
-        self._embeddings = embeddings
-
-    async def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return await self._embeddings.aembed_documents(texts)
-
-    async def embed_query(self, text: str) -> list[float]:
-        return await self._embeddings.aembed_query(text)
 
 
 class JinaV3VectorStore(VectorStore):
@@ -84,10 +74,15 @@ class JinaV3VectorStore(VectorStore):
             (which :class:`JinaV3TextSplitter` writes); a chunk without it stands alone.
         source_key: The metadata key naming a chunk's source document.
         recreate: Drop an existing collection on first use (this deletes its data).
+        hybrid: Also store the keyword channel (needs :class:`JinaV3Embeddings`, whose
+            tokenizer gives the terms, and a store that keeps it) and answer
+            ``mode="keyword"`` (BM25 scores) and ``mode="hybrid"`` (fused, in (0, 1])
+            searches; ``weights=(dense, keyword)`` weighs the fusion.
 
     Raises:
-        ConfigurationError: A store that is not a ``jina_v3`` store, or late chunking with
-            embeddings other than :class:`JinaV3Embeddings`.
+        ConfigurationError: A store that is not a ``jina_v3`` store, or late chunking or
+            hybrid with embeddings other than :class:`JinaV3Embeddings`, or hybrid on a store
+            without the keyword channel.
     """
 
     def __init__(
@@ -98,6 +93,7 @@ class JinaV3VectorStore(VectorStore):
         late_chunking: bool = False,
         source_key: str = "source",
         recreate: bool = False,
+        hybrid: bool = False,
     ) -> None:
         if not all(hasattr(store, m) for m in ("ensure_collection", "upsert", "query", "fetch")):
             raise ConfigurationError(
@@ -112,8 +108,20 @@ class JinaV3VectorStore(VectorStore):
                 "late_chunking=True needs JinaV3Embeddings (it embeds a document's chunks in "
                 f"one pass), got {type(embedding).__name__}"
             )
+        if hybrid and not isinstance(embedding, JinaV3Embeddings):
+            raise ConfigurationError(
+                "hybrid=True needs JinaV3Embeddings (its tokenizer gives the keyword channel's "
+                f"terms), got {type(embedding).__name__}"
+            )
+        if hybrid and not getattr(store, "keyword_channel", False):
+            raise ConfigurationError(
+                f"hybrid=True: {type(store).__name__} keeps no keyword channel; use a store "
+                "that does (MilvusStore, PineconeStore, QdrantEdgeStore, QdrantStore)"
+            )
         self._store = store
         self._embedding = embedding
+        self.hybrid = bool(hybrid)
+        self._keywords: KeywordEncoder | None = None
         self.late_chunking = bool(late_chunking)
         self.source_key = source_key
         self._recreate = recreate
@@ -137,6 +145,12 @@ class JinaV3VectorStore(VectorStore):
             self._signature = self._signature_now()
         return self._signature
 
+    def keyword_encoder(self) -> KeywordEncoder:
+        """The keyword channel's encoder, over the embedding model's tokenizer (loads it)."""
+        if self._keywords is None:
+            self._keywords = encoder_for(self._embedding.embedder)  # type: ignore[attr-defined]
+        return self._keywords
+
     def _signature_now(self) -> EmbeddingSignature:
         embedding = self._embedding
         if isinstance(embedding, JinaV3Embeddings):
@@ -144,6 +158,7 @@ class JinaV3VectorStore(VectorStore):
                 model=embedding.embedder.model_name,
                 dimensions=embedding.output_dimensions,
                 late_chunking=self.late_chunking,
+                keywords=self.keyword_encoder().identity if self.hybrid else None,
             )
         # a foreign model: its name and size (learned from one probe), tasks unknown
         name = getattr(embedding, "model", None) or getattr(embedding, "model_name", None)
@@ -176,7 +191,7 @@ class JinaV3VectorStore(VectorStore):
             flow,
             owner=InThread(self),
             store=astore,
-            embedding=_AsyncEmbeddings(self._embedding),
+            embedding=AsyncEmbeddings(self._embedding),
             embedder=embedder,
         )
 
@@ -214,7 +229,7 @@ class JinaV3VectorStore(VectorStore):
         for i in ids:
             if not isinstance(i, str) or not i:
                 raise ConfigurationError(f"ids must be non-empty strings, got {i!r}")
-        payloads = [_payload(m, i) for m, i in zip(metadatas, ids, strict=True)]
+        payloads = [payload(m, i) for m, i in zip(metadatas, ids, strict=True)]
         if not texts:
             return []
         yield from self._ensure_flow()
@@ -246,16 +261,43 @@ class JinaV3VectorStore(VectorStore):
             )
             for i, t, m, v in zip(ids, texts, payloads, vectors, strict=True)
         ]
+        if self.hybrid:
+            records = with_keywords(records, (yield Call("owner", "keyword_encoder")))
         yield Call("store", "upsert", (records,))
         return ids
 
-    def _search_flow(self, query: str | None, vector: Any, k: int, filter: Any) -> Flow[list[Hit]]:
+    def _search_flow(
+        self,
+        query: str | None,
+        vector: Any,
+        k: int,
+        filter: Any,
+        mode: str = "dense",
+        weights: Sequence[float] | None = None,
+    ) -> Flow[list[Hit]]:
         check_positive("k", k)
+        check_search_mode(mode, "rrf", weights)
+        if mode != "dense" and not self.hybrid:
+            raise ConfigurationError(
+                f"mode={mode!r} needs the keyword channel, and this store has none. Fix: "
+                "JinaV3VectorStore(..., hybrid=True) over a collection indexed with it (a "
+                "collection indexed without it must be re-indexed into a new one), or "
+                "mode='dense'."
+            )
         yield from self._ensure_flow()
+        args = {"k": k, "filter": filter}
+        if mode != "dense":
+            encoder = yield Call("owner", "keyword_encoder")
+            terms = encoder.query(check_text(query, "the query"))
+            if mode == "keyword":
+                return (yield Call("store", "query_keywords", (terms,), args))
         if vector is None:
             vector = yield Call("embedding", "embed_query", (check_text(query, "the query"),))
         vector = np.asarray(vector, dtype=np.float32)
-        return (yield Call("store", "query", (vector,), {"k": k, "filter": filter}))
+        if mode == "hybrid":
+            args["weights"] = weights
+            return (yield Call("store", "query_hybrid", (vector, terms), args))
+        return (yield Call("store", "query", (vector,), args))
 
     def _mmr_flow(
         self, query: str | None, vector: Any, k: int, fetch_k: int, lambda_mult: float, filter: Any
@@ -271,7 +313,7 @@ class JinaV3VectorStore(VectorStore):
         chosen = maximal_marginal_relevance(
             np.asarray(vector, dtype=np.float32), candidates, lambda_mult=lambda_mult, k=k
         )
-        return [_document(hits[i]) for i in chosen]
+        return [document(hits[i]) for i in chosen]
 
     def _delete_flow(self, ids: Sequence[str] | None) -> Flow[None]:
         yield from self._ensure_flow()
@@ -286,7 +328,7 @@ class JinaV3VectorStore(VectorStore):
             return []
         hits = yield Call("store", "fetch", ([point_id(i) for i in ids],))
         by_id = {h.document_id: h for h in hits}
-        return [_document(by_id[i]) for i in ids if i in by_id]
+        return [document(by_id[i]) for i in ids if i in by_id]
 
     # -- VectorStore -----------------------------------------------------------------------------
 
@@ -313,45 +355,64 @@ class JinaV3VectorStore(VectorStore):
         return await self._arun(self._add_flow(texts, metadatas, ids))
 
     def similarity_search_with_score(
-        self, query: str, k: int = 4, filter: Any = None, **kwargs: Any
+        self,
+        query: str,
+        k: int = 4,
+        filter: Any = None,
+        *,
+        mode: str = "dense",
+        weights: Sequence[float] | None = None,
+        **kwargs: Any,
     ) -> list[tuple[Document, float]]:
-        """The `k` documents nearest to `query` with their cosine similarity, best first;
-        `filter` in the ``jina_v3`` dialect (``{"lang": "en", "year": {"$gte": 2020}}``)."""
-        hits = self._run(self._search_flow(query, None, k, filter))
-        return [(_document(h), h.score) for h in hits]
+        """The `k` documents best for `query` with their scores, best first; `filter` in the
+        ``jina_v3`` dialect (``{"lang": "en", "year": {"$gte": 2020}}``).
+
+        `mode`: ``"dense"`` (cosine similarity), or with ``hybrid=True`` ``"keyword"`` (BM25)
+        or ``"hybrid"`` (both fused by RRF, ``weights=(dense, keyword)``; scores in (0, 1]).
+        """
+        hits = self._run(self._search_flow(query, None, k, filter, mode, weights))
+        return [(document(h), h.score) for h in hits]
 
     async def asimilarity_search_with_score(
-        self, query: str, k: int = 4, filter: Any = None, **kwargs: Any
+        self,
+        query: str,
+        k: int = 4,
+        filter: Any = None,
+        *,
+        mode: str = "dense",
+        weights: Sequence[float] | None = None,
+        **kwargs: Any,
     ) -> list[tuple[Document, float]]:
         """The async twin of :meth:`similarity_search_with_score`."""
-        hits = await self._arun(self._search_flow(query, None, k, filter))
-        return [(_document(h), h.score) for h in hits]
+        hits = await self._arun(self._search_flow(query, None, k, filter, mode, weights))
+        return [(document(h), h.score) for h in hits]
 
     def similarity_search(
         self, query: str, k: int = 4, filter: Any = None, **kwargs: Any
     ) -> list[Document]:
-        """The `k` documents nearest to `query`, best first (see
-        :meth:`similarity_search_with_score`)."""
-        return [d for d, _ in self.similarity_search_with_score(query, k, filter)]
+        """The `k` documents best for `query`, best first; `kwargs` are
+        :meth:`similarity_search_with_score`'s (``mode``, ``weights``)."""
+        return [d for d, _ in self.similarity_search_with_score(query, k, filter, **kwargs)]
 
     async def asimilarity_search(
         self, query: str, k: int = 4, filter: Any = None, **kwargs: Any
     ) -> list[Document]:
         """The async twin of :meth:`similarity_search`."""
-        return [d for d, _ in await self.asimilarity_search_with_score(query, k, filter)]
+        hits = await self.asimilarity_search_with_score(query, k, filter, **kwargs)
+        return [d for d, _ in hits]
 
     def similarity_search_by_vector(
         self, embedding: list[float], k: int = 4, filter: Any = None, **kwargs: Any
     ) -> list[Document]:
         """The `k` documents nearest to a query vector made by :meth:`embeddings`."""
-        return [_document(h) for h in self._run(self._search_flow(None, embedding, k, filter))]
+        return [document(h) for h in self._run(self._search_flow(None, embedding, k, filter))]
 
     async def asimilarity_search_by_vector(
         self, embedding: list[float], k: int = 4, filter: Any = None, **kwargs: Any
     ) -> list[Document]:
         """The async twin of :meth:`similarity_search_by_vector`."""
         hits = await self._arun(self._search_flow(None, embedding, k, filter))
-        return [_document(h) for h in hits]
+        return [document(h) for h in hits]
 
     def max_marginal_relevance_search(
         self,
@@ -433,7 +494,8 @@ class JinaV3VectorStore(VectorStore):
     ) -> JinaV3VectorStore:
         """A store on `store` (a ``jina_v3`` store, required) holding `texts`.
 
-        `kwargs` are the constructor's (``late_chunking``, ``source_key``, ``recreate``).
+        `kwargs` are the constructor's (``late_chunking``, ``source_key``, ``recreate``,
+        ``hybrid``).
         """
         if store is None:
             raise ConfigurationError(
@@ -465,24 +527,3 @@ class JinaV3VectorStore(VectorStore):
     def close(self) -> None:
         """Close the underlying store."""
         self._store.close()
-
-
-def _payload(metadata: Any, doc_id: str) -> dict[str, Any]:
-    """A document's metadata as a store keeps it (no nulls: the engines take none)."""
-    where = f"Document {doc_id!r}"
-    metadata = check_metadata({} if metadata is None else metadata, where)
-    clash = sorted(RESERVED_KEYS & set(metadata))
-    if clash:
-        raise ConfigurationError(
-            f"{where}: metadata keys {clash} are reserved by jina_v3 stores (they hold the "
-            "text, document id, chunk index and content hash); rename them."
-        )
-    return {k: v for k, v in metadata.items() if v is not None}
-
-
-def _document(hit: Hit) -> Document:
-    if hit.chunk_index is None:
-        return Document(id=hit.document_id, page_content=hit.text, metadata=dict(hit.metadata))
-    # a chunk point written by jina_v3's VectorIndex: its point id, and where it came from
-    metadata = {**hit.metadata, DOCUMENT_ID_KEY: hit.document_id, CHUNK_INDEX_KEY: hit.chunk_index}
-    return Document(id=hit.id, page_content=hit.text, metadata=metadata)

@@ -382,6 +382,8 @@ def test_prune_removes_the_lines_gone_from_a_jsonl_file(fast_dir, tmp_path):
 
 
 def test_a_mismatch_names_every_difference_and_the_flags_of_index(edge):
+    # with data: an empty collection is re-created for new settings, never refused
+    assert cli("index", "docs", "--store", edge.uri, cwd=edge.work).returncode == 0
     info = json.loads(cli("info", "--store", edge.uri, "--json", cwd=edge.work).stdout)
     (row,) = info["collections"]
     dims = row["signature"]["dimensions"]  # 64, or 8 once the test above rebuilt it

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from jina_v3.sources import SkippedFile, read_corpus
+from jina_v3.sources import SkippedFile, identity, read_corpus
 from tests.cli.conftest import cli, dump
 
 _W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
@@ -119,7 +119,7 @@ def test_each_format_is_read_as_markdown(tmp_path):
     pytest.importorskip("markitdown")
     found = make_documents(tmp_path / "docs")
     assert len(found) == 5
-    docs = {d.id: d for d in read_corpus(tmp_path / "docs")}
+    docs = {Path(d.id).name: d for d in read_corpus(tmp_path / "docs")}  # ids: the files
     assert sorted(docs) == sorted(found)
     for name, sentence in found.items():
         assert sentence in docs[name].text, (name, docs[name].text)
@@ -135,9 +135,11 @@ def test_a_damaged_file_is_skipped_with_its_reason(tmp_path):
     (tmp_path / "fine.md").write_text("# Fine\n\ntext", encoding="utf-8")
     items = list(read_corpus(tmp_path))
     skipped = [i for i in items if isinstance(i, SkippedFile)]
-    assert [s.source for s in skipped] == ["broken.docx"]
+    assert [Path(s.source).name for s in skipped] == ["broken.docx"]
     assert "cannot convert it to Markdown" in skipped[0].reason
-    assert [i.id for i in items if not isinstance(i, SkippedFile)] == ["fine.md"]
+    assert [i.id for i in items if not isinstance(i, SkippedFile)] == [
+        identity(tmp_path / "fine.md")
+    ]
 
 
 def test_documents_are_indexed_and_searchable(tmp_path):
@@ -150,14 +152,15 @@ def test_documents_are_indexed_and_searchable(tmp_path):
     assert f"{len(found)} documents indexed" in proc.stdout and "warning" not in proc.stderr
     from jina_v3.store import point_id
 
-    stored = dump(store, [point_id(name, j) for name in found for j in range(4)])
+    ids = {name: identity(tmp_path / "docs" / name) for name in found}  # ids: the files
+    stored = dump(store, [point_id(ids[name], j) for name in found for j in range(4)])
     for name, sentence in found.items():
-        assert any(d == name and sentence in text for d, _, text, _ in stored.values()), name
+        assert any(d == ids[name] and sentence in text for d, _, text, _ in stored.values()), name
     for name, sentence in found.items():  # each found by its own words, within its source
         hits = cli("search", sentence, "--store", store, "--json", "--filter",
-                   json.dumps({"source": name}), cwd=tmp_path)  # fmt: skip
+                   json.dumps({"source": ids[name]}), cwd=tmp_path)  # fmt: skip
         (hit, *_) = json.loads(hits.stdout)
-        assert hit["source"] == name and sentence in hit["text"]
+        assert hit["source"] == ids[name] and sentence in hit["text"]
         if name == "runbook.docx":  # its Word heading, in the chunk's metadata
             assert hit["metadata"]["headings"] == "# Backups"
 
@@ -178,5 +181,5 @@ def test_without_the_extra_each_file_is_one_line_naming_it(tmp_path):
     lines = [ln for ln in proc.stderr.splitlines() if "warning" in ln]
     assert lines and all("pip install 'jina-v3-connectors[formats]'" in ln for ln in lines)
     assert sorted(ln.split("skipped ")[1].split(":")[0] for ln in lines) == sorted(
-        p.name for p in (tmp_path / "docs").iterdir() if p.suffix != ".md"
+        f"docs/{p.name}" for p in (tmp_path / "docs").iterdir() if p.suffix != ".md"
     )

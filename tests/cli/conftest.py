@@ -20,6 +20,17 @@ CHUNK_TOKENS = 64  # every index run in these tests: small enough for several ch
 _SCRUB = ("JINA_API_KEY", "JINAAI_API_KEY", "JINA_API_BASE_URL", "JINA_V3_MODEL")
 
 
+#: The embedded stores the CLI tests run on (each skipped without its package).
+STORES = [
+    pytest.param("qdrant-edge", marks=pytest.mark.skipif(
+        not __import__("importlib").util.find_spec("qdrant_edge"), reason="qdrant-edge-py")),
+    pytest.param("milvus-lite", marks=pytest.mark.skipif(
+        not __import__("importlib").util.find_spec("milvus_lite"), reason="milvus-lite")),
+    pytest.param("qdrant", marks=pytest.mark.skipif(
+        not __import__("importlib").util.find_spec("qdrant_client"), reason="qdrant-client")),
+]  # fmt: skip
+
+
 def clean_env(**extra: str) -> dict[str, str]:
     """The environment without the developer's keys and model, offline, plus `extra`."""
     env = {k: v for k, v in os.environ.items() if k not in _SCRUB}

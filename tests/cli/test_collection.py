@@ -10,18 +10,9 @@ import shutil
 import pytest
 
 from jina_v3.sources import identity
-from tests.cli.conftest import CHUNK_TOKENS, DATA, cli, error_line, store_uri
+from tests.cli.conftest import CHUNK_TOKENS, DATA, STORES, cli, error_line, store_uri
 
 pytest.importorskip("torch")
-
-STORES = [
-    pytest.param("qdrant-edge", marks=pytest.mark.skipif(
-        not __import__("importlib").util.find_spec("qdrant_edge"), reason="qdrant-edge-py")),
-    pytest.param("milvus-lite", marks=pytest.mark.skipif(
-        not __import__("importlib").util.find_spec("milvus_lite"), reason="milvus-lite")),
-    pytest.param("qdrant", marks=pytest.mark.skipif(
-        not __import__("importlib").util.find_spec("qdrant_client"), reason="qdrant-client")),
-]  # fmt: skip
 
 
 @pytest.fixture(scope="module", params=STORES)

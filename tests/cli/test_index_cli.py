@@ -15,6 +15,7 @@ from jina_v3.sources import identity
 from tests.cli.conftest import (
     CHUNK_TOKENS,
     DATA,
+    STORES,
     cli,
     dump,
     error_line,
@@ -23,15 +24,6 @@ from tests.cli.conftest import (
 )
 
 pytest.importorskip("torch")
-
-STORES = [
-    pytest.param("qdrant-edge", marks=pytest.mark.skipif(
-        not __import__("importlib").util.find_spec("qdrant_edge"), reason="qdrant-edge-py")),
-    pytest.param("milvus-lite", marks=pytest.mark.skipif(
-        not __import__("importlib").util.find_spec("milvus_lite"), reason="milvus-lite")),
-    pytest.param("qdrant", marks=pytest.mark.skipif(
-        not __import__("importlib").util.find_spec("qdrant_client"), reason="qdrant-client")),
-]  # fmt: skip
 
 
 @pytest.fixture(scope="module", params=STORES)

@@ -69,6 +69,13 @@ def client(method: str, *args: Any, **kwargs: Any) -> Call:
     return Call("client", method, args, kwargs)
 
 
+def last_versions(records: Sequence[Record]) -> list[Record]:
+    """Each id once, as its last version, at that version's place: engines and statistics
+    then see what is stored (one request never holds an id twice, whatever its pages)."""
+    last = {record.id: i for i, record in enumerate(records)}
+    return [record for i, record in enumerate(records) if last[record.id] == i]
+
+
 class BaseStore(CollectionLifecycle, Closing, AsyncClosing, ABC):
     """One collection of a vector database, as a :class:`~jina_v3.store.VectorStore` with
     async twins. Subclasses implement the engine hooks listed in the module docstring."""
@@ -187,6 +194,8 @@ class BaseStore(CollectionLifecycle, Closing, AsyncClosing, ABC):
 
     def upsert(self, records: Sequence[Record]) -> None:
         """Write records (insert or overwrite by id), in requests within the engine's limits.
+        An id given more than once is written once, as its last version (what writing the
+        records one by one would leave).
 
         Raises:
             DimensionMismatchError: A vector does not have the collection's size.
@@ -275,7 +284,7 @@ class BaseStore(CollectionLifecycle, Closing, AsyncClosing, ABC):
         return (yield from self._scroll(cursor, limit, vectors))
 
     def _upsert_flow(self, records: Sequence[Record]) -> Flow[None]:
-        records = list(records)
+        records = last_versions(records)
         if not records:
             return
         signature = yield from self._expected()

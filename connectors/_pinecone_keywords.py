@@ -6,18 +6,21 @@ Each point carries its BM25 document weights (:mod:`jina_v3.index.keywords`) as
 metric ranks the dense channel by cosine. The statistics live in a companion namespace,
 ``<namespace>#jina_v3_bm25``: one record per 1000 token ids whose sparse values are those
 terms' document frequencies, and one record whose metadata holds the number of points. Every
-write and delete through this library updates them: an overwrite reads the point's old terms
-first, a delete reads the deleted points' terms. A keyword query reads its terms' frequencies
-and sends ``idf(term)`` as its sparse weights, so the sparse dot product is BM25; the dense
-half of that query is zero. Hybrid queries are fused here from both channels' own results
-(Pinecone has no rank fusion), with the one :func:`~jina_v3.index.keywords.fuse`.
+write and delete through this library updates them from what the touched points held before
+to what they hold after, by id (each point counts once, its last version): an overwrite reads
+the point's old terms first, a delete reads the deleted points' terms. A keyword query reads
+its terms' frequencies and sends ``idf(term)`` as its sparse weights, so the sparse dot
+product is BM25; the dense half of that query is zero. A query with more distinct terms in
+the collection than a sparse vector holds (``MAX_SPARSE_VALUES``: a pasted passage) is
+searched with its highest-IDF ones. Hybrid queries are fused here from both channels' own
+results (Pinecone has no rank fusion), with the one :func:`~jina_v3.index.keywords.fuse`.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -32,7 +35,7 @@ logger = logging.getLogger("jina_v3.connectors.pinecone")
 
 #: The metric of an index with the keyword channel (Pinecone's sparse-dense vectors need it).
 HYBRID_METRIC = "dotproduct"
-#: Pinecone's limit on a sparse-dense record's non-zero sparse values.
+#: Pinecone's limit on the non-zero values of a sparse vector (a record's, and a query's).
 MAX_SPARSE_VALUES = 1000
 STATS_SUFFIX = "#jina_v3_bm25"
 _SHARD = 1000  # token ids per statistics record: at most MAX_SPARSE_VALUES frequencies
@@ -59,7 +62,7 @@ def sparse_values(keywords: SparseVector | None, point: str) -> dict[str, list] 
         return None
     indices, values = list(keywords.indices), list(keywords.values)
     if len(indices) > MAX_SPARSE_VALUES:
-        keep = sorted(np.argsort(-np.asarray(values), kind="stable")[:MAX_SPARSE_VALUES])
+        keep = _heaviest(values)
         logger.warning(
             "point %s has %d distinct terms; Pinecone keeps %d: its keyword channel holds "
             "the heaviest ones (use shorter chunks to keep them all)",
@@ -69,6 +72,12 @@ def sparse_values(keywords: SparseVector | None, point: str) -> dict[str, list] 
         )
         indices, values = [indices[i] for i in keep], [values[i] for i in keep]
     return {"indices": indices, "values": values}
+
+
+def _heaviest(weights: Sequence[float] | np.ndarray) -> np.ndarray:
+    """The positions of the ``MAX_SPARSE_VALUES`` largest weights, in their order (equal
+    weights: the earlier first)."""
+    return np.sort(np.argsort(-np.asarray(weights), kind="stable")[:MAX_SPARSE_VALUES])
 
 
 def _shard(term: int) -> str:
@@ -92,12 +101,13 @@ class PineconeKeywords(KeywordChannel):
 
     # -- statistics --------------------------------------------------------------------------
 
-    def _stored_terms(self, ids: Sequence[str]) -> Flow[list[tuple[int, ...]]]:
-        """The terms of the stored points among `ids` (missing ones left out)."""
-        found: list[tuple[int, ...]] = []
-        for start in range(0, len(ids), self.delete_batch):
-            result = yield client("fetch", list(ids[start : start + self.delete_batch]))
-            found.extend(_terms(v) for v in (result.vectors or {}).values())
+    def _stored_terms(self, ids: Sequence[str]) -> Flow[dict[str, tuple[int, ...]]]:
+        """The terms of the stored points among `ids`, by id (missing ones left out)."""
+        unique = list(dict.fromkeys(ids))
+        found: dict[str, tuple[int, ...]] = {}
+        for start in range(0, len(unique), self.delete_batch):
+            result = yield client("fetch", unique[start : start + self.delete_batch])
+            found.update((key, _terms(v)) for key, v in (result.vectors or {}).items())
         return found
 
     def _statistics(self, terms: Iterable[int]) -> Flow[tuple[int, dict[int, int]]]:
@@ -120,13 +130,16 @@ class PineconeKeywords(KeywordChannel):
         return documents, frequencies
 
     def _count_terms(
-        self, added: Sequence[Sequence[int]], removed: Sequence[Sequence[int]]
+        self, before: Mapping[str, Sequence[int]], after: Mapping[str, Sequence[int]]
     ) -> Flow[None]:
-        """Update the statistics: points with these terms were written, and removed."""
-        delta: Counter[int] = Counter(t for terms in added for t in terms)
-        delta.subtract(t for terms in removed for t in terms)
+        """Update the statistics: the points a write or delete touched held the terms
+        `before` and hold those `after` (by id, so each point counts once; a deleted point
+        is in `before` only)."""
+        delta: Counter[int] = Counter(t for terms in after.values() for t in terms)
+        delta.subtract(t for terms in before.values() for t in terms)
         changed = {t: d for t, d in delta.items() if d}
-        if not changed and len(added) == len(removed):
+        points = len(after.keys() - before.keys()) - len(before.keys() - after.keys())
+        if not changed and not points:
             return
         documents, frequencies = yield from self._statistics(changed)
         for term, d in changed.items():
@@ -136,7 +149,7 @@ class PineconeKeywords(KeywordChannel):
             if frequencies[term] and _shard(term) in shards:
                 shards[_shard(term)].append(term)
         basis = [1.0] + [0.0] * (self._dimensions() - 1)  # Pinecone stores no zero vector
-        count = max(documents + len(added) - len(removed), 0)
+        count = max(documents + points, 0)
         records: list[dict[str, Any]] = [
             {"id": _COUNT_ID, "values": basis, "metadata": {"count": count}}
         ]
@@ -154,16 +167,20 @@ class PineconeKeywords(KeywordChannel):
 
     def _write_counted(self, items: list[dict[str, Any]]) -> Flow[None]:
         """Upsert points and count their terms in (an overwritten point's old ones out)."""
-        old = yield from self._stored_terms([item["id"] for item in items])
-        yield client("upsert", items)
-        added = [item.get("sparse_values", {}).get("indices", ()) for item in items]
-        yield from self._count_terms(added, old)
+        latest = {item["id"]: item for item in items}  # an id given twice: its last version
+        before = yield from self._stored_terms(list(latest))
+        yield client("upsert", list(latest.values()))
+        after = {
+            key: tuple(item.get("sparse_values", {}).get("indices", ()))
+            for key, item in latest.items()
+        }
+        yield from self._count_terms(before, after)
 
     def _delete_counted(self, ids: Sequence[str]) -> Flow[None]:
         """Delete points by id and count their terms out."""
-        old = yield from self._stored_terms(ids)
+        before = yield from self._stored_terms(ids)
         yield client("delete", ids=list(ids))
-        yield from self._count_terms([], old)
+        yield from self._count_terms(before, {})
 
     def _delete_matching_counted(self, native: Any) -> Flow[None]:
         """Delete the points that match a filter, their terms counted out: Pinecone lists
@@ -193,10 +210,21 @@ class PineconeKeywords(KeywordChannel):
             return []  # no document holds a term of the query
         df = np.array([frequencies[t] for t, _ in present])
         weights = bm25_idf(df, documents) * np.array([w for _, w in present])
+        terms = [t for t, _ in present]
+        if len(terms) > MAX_SPARSE_VALUES:  # Pinecone answers a longer sparse vector with 400
+            # the heaviest IDF x query weight: the highest IDF (the encoder's weights are 1.0)
+            keep = _heaviest(weights)
+            logger.info(
+                "keyword query has %d distinct terms in the collection; Pinecone takes %d: "
+                "searching with the rarest (highest IDF)",
+                len(terms),
+                MAX_SPARSE_VALUES,
+            )
+            terms, weights = [terms[i] for i in keep], weights[keep]
         result = yield client(
             "query",
             vector=[0.0] * self._dimensions(),
-            sparse_vector={"indices": [t for t, _ in present], "values": weights.tolist()},
+            sparse_vector={"indices": terms, "values": weights.tolist()},
             top_k=k,
             filter=native,
         )

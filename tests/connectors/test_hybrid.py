@@ -5,6 +5,8 @@ in (0, 1]. Dense vectors are random, which makes keyword effects sharp."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -273,3 +275,178 @@ def test_the_pinecone_server_takes_sparse_values_on_dotproduct_indexes_only(make
     vector["sparse_values"] = {"indices": [1], "values": [1.0]}
     with pytest.raises(Exception, match="dotproduct"):
         store.index.upsert(vectors=[vector], namespace=store.namespace)
+
+
+# -- Pinecone's statistics count what is stored: the same keyword scores as Qdrant Edge -------
+
+
+@pytest.fixture
+def pinecone_and_edge(fast_tmp) -> Any:
+    """``make(**options)``: a new (Pinecone, Qdrant Edge) pair of stores, closed after the test."""
+    pytest.importorskip("pinecone")
+    pytest.importorskip("qdrant_edge")
+    from jina_v3.connectors.qdrant_edge import QdrantEdgeStore
+    from tests.connectors._milvus_pinecone import FACTORIES
+
+    made: list[Any] = []
+
+    def make(**options: Any) -> tuple[Any, Any]:
+        name = f"t{uuid.uuid4().hex[:10]}"
+        pair = (
+            FACTORIES["pinecone"](name, fast_tmp, **options),
+            QdrantEdgeStore(name, path=fast_tmp / name, **options),
+        )
+        made.extend(pair)
+        return pair
+
+    yield make
+    for store in made:
+        store.close()
+
+
+def _keyword_scores(store: Any, keywords: SparseVector, k: int = 20) -> dict[str, float]:
+    """{text: score} of the keyword channel's hits (Qdrant Edge vacuums overwrites first)."""
+    getattr(store, "optimize", lambda: None)()
+    return {h.text: h.score for h in store.query_keywords(keywords, k=k)}
+
+
+def _ranking(scores: dict[str, float]) -> list[str]:
+    """Texts best first; equal scores (to float32 precision) in text order."""
+    return sorted(scores, key=lambda text: (-round(scores[text], 4), text))
+
+
+def _assert_same_keyword_scores(
+    pinecone: Any, edge: Any, encoder: KeywordEncoder, stored: list[str], queries: Sequence[str]
+) -> None:
+    """Both engines rank and score as BM25 over `stored` (the texts the collection holds)."""
+    docs = dict(enumerate(stored))
+    for query in queries:
+        keywords = encoder.query(query)
+        found = _keyword_scores(pinecone, keywords)
+        expected = _keyword_scores(edge, keywords)
+        reference = {docs[i]: _bm25(encoder, docs, query, i, edge) for i in docs}
+        reference = {text: score for text, score in reference.items() if score > 0}
+        assert _ranking(found) == _ranking(expected) == _ranking(reference), query
+        for text, score in found.items():
+            assert score == pytest.approx(expected[text], rel=1e-4), (query, text)
+            assert score == pytest.approx(reference[text], rel=1e-4), (query, text)
+
+
+def _versions(pairs: Sequence[tuple[str, str]], encoder: KeywordEncoder) -> list[Record]:
+    """Records of (name, text) pairs in order, a name repeated as a new version of its point."""
+    vectors = _vectors(len(pairs), seed=11)
+    weights = encoder.documents([text for _, text in pairs])
+    return [
+        Record(point_id(name), vectors[i], text, {"lang": name}, name, keywords=weights[i])
+        for i, (name, text) in enumerate(pairs)
+    ]
+
+
+def test_pinecone_counts_a_repeated_id_once_like_qdrant_edge(pinecone_and_edge, encoder) -> None:
+    stores = pinecone_and_edge(batch_size=2)  # pages of two points: ids repeat across pages
+    for store in stores:
+        store.ensure_collection(_signature(encoder))
+    writes = [
+        # one request holding the same id twice (LangChain's add_texts(ids=["x", "x"]))
+        [("x", "Berlin Fluss"), ("x", "Hauptstadt Paris"), ("y", "Fluss Brücke")],
+        # one write whose pages repeat ids: the last version wins
+        [("z", "Berlin Berlin"), ("w", "Paris Fluss"), ("z", "Fluss Garten"), ("v", "Berlin")],
+        [("f0", "Museum Bahnhof"), ("f1", "Markt Winter"), ("w", "Paris Fluss Markt")],
+    ]
+    for write in writes:
+        records = _versions(write, encoder)
+        for store in stores:
+            store.upsert(records)
+    for store in stores:
+        store.delete(ids=[point_id("y"), point_id("y")])  # an id named twice in a delete
+    stored = ["Hauptstadt Paris", "Fluss Garten", "Paris Fluss Markt", "Berlin", "Museum Bahnhof"]
+    stored.append("Markt Winter")
+    assert [s.count() for s in stores] == [len(stored)] * 2
+    queries = ("Berlin", "Paris", "Fluss", "Hauptstadt", "Markt", "Brücke", "Berlin Paris Fluss")
+    _assert_same_keyword_scores(*stores, encoder, stored, queries)
+
+
+@pytest.mark.parametrize("engine", ["pinecone"])
+def test_a_long_pinecone_keyword_query_keeps_its_rarest_terms(make_store, encoder, caplog):
+    """A query with more distinct terms in the collection than Pinecone takes in one sparse
+    vector (1000: a pasted passage) is answered from its 1000 highest-IDF terms, not a 400."""
+    store = make_store()
+    store.ensure_collection(_signature(encoder))
+    rare_a, rare_b = range(1, 601), range(601, 1001)  # each in one document
+    common = range(1001, 1101)  # in three documents: lower IDF, left out of the query
+    layout = {"a": [*rare_a, *common], "b": [*rare_b, *common], "c": list(common)}
+    layout.update({f"f{i}": [5000 + i] for i in range(4)})
+    vectors = _vectors(len(layout))
+    records = [
+        Record(point_id(name), vectors[i], name, {}, name, keywords=_ones(terms))
+        for i, (name, terms) in enumerate(layout.items())
+    ]
+    store.upsert(records)
+    query = _ones([*rare_a, *rare_b, *common])
+    with caplog.at_level("INFO", logger="jina_v3.connectors.pinecone"):
+        hits = store.query_keywords(query, k=5)
+    assert "1100 distinct terms" in caplog.text
+    idf = float(bm25_idf(1, len(layout)))
+    assert [(h.document_id, h.score) for h in hits] == [
+        ("a", pytest.approx(600 * idf, rel=1e-4)),
+        ("b", pytest.approx(400 * idf, rel=1e-4)),
+    ]  # "c" holds only the common terms
+    fused = store.query_hybrid(vectors[2], query, k=3)
+    assert {h.document_id for h in fused} >= {"a", "c"}  # first by keywords; by its vector
+
+
+def _ones(terms: Sequence[int]) -> SparseVector:
+    return SparseVector(tuple(sorted(terms)), (1.0,) * len(terms))
+
+
+def test_every_caller_keeps_pinecone_statistics_those_of_qdrant_edge(
+    pinecone_and_edge, tiny_embedder
+) -> None:
+    """VectorIndex, LangChain and LlamaIndex, each writing an id twice (VectorIndex also
+    replaces a document by fewer chunks: overwrites and deletes in one batch): Pinecone's
+    keyword ranking and scores stay Qdrant Edge's, and BM25's over what is stored."""
+    from jina_v3 import Document, VectorIndex
+    from jina_v3.index.keywords import encoder_for
+
+    encoder = encoder_for(tiny_embedder)
+    queries = ("Berlin", "Paris", "Fluss", "Markt", "Garten Winter")
+
+    def vector_index(store: Any) -> list[str]:
+        index = VectorIndex(tiny_embedder, store, dimensions=DIMS, hybrid=True, batch_size=2)
+        chunks = ["Fluss Garten", "Markt Winter", "Berlin Brücke"]
+        index.add([Document("x", "Berlin Fluss"), Document("x", "Hauptstadt Paris")])
+        index.add([Document("long", chunks=chunks), Document("x", "Paris Fluss")])
+        index.add([Document("long", chunks=["Paris Markt"]), Document("y", "Garten")])
+        return ["Paris Fluss", "Paris Markt", "Garten"]
+
+    def langchain(store: Any) -> list[str]:
+        pytest.importorskip("langchain_core")
+        from jina_v3.connectors.langchain import JinaV3Embeddings, JinaV3VectorStore
+
+        embeddings = JinaV3Embeddings(embedder=tiny_embedder, dimensions=DIMS)
+        texts = ["Berlin Fluss", "Fluss Garten", "Hauptstadt Paris", "Markt"]
+        lc = JinaV3VectorStore(store, embeddings, hybrid=True)
+        lc.add_texts(texts, ids=["x", "y", "x", "z"])
+        return ["Fluss Garten", "Hauptstadt Paris", "Markt"]
+
+    def llama_index(store: Any) -> list[str]:
+        pytest.importorskip("llama_index.core")
+        from llama_index.core.schema import TextNode
+
+        from jina_v3.connectors.llama_index import JinaV3Embedding, JinaV3VectorStore
+
+        embed_model = JinaV3Embedding(embedder=tiny_embedder, dimensions=DIMS)
+        texts = {"Berlin Fluss": "x", "Markt Winter": "y", "Paris Fluss": "x", "Berlin": "z"}
+        nodes = [
+            TextNode(text=t, id_=i, embedding=embed_model.get_text_embedding(t))
+            for t, i in texts.items()
+        ]
+        JinaV3VectorStore(store, embed_model=embed_model, hybrid=True).add(nodes)
+        return ["Markt Winter", "Paris Fluss", "Berlin"]
+
+    for caller in (vector_index, langchain, llama_index):
+        pinecone, edge = pinecone_and_edge()
+        stored = caller(pinecone)
+        assert caller(edge) == stored
+        assert pinecone.count() == edge.count() == len(stored), caller.__name__
+        _assert_same_keyword_scores(pinecone, edge, encoder, stored, queries)

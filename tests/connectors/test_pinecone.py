@@ -97,6 +97,19 @@ def test_server_enforces_pinecones_limits(server, pc):
     matches = index.query(vector=[2.0, 0, 0, 0], top_k=2).matches
     assert [(m.id, round(m.score, 5)) for m in matches] == [("a", 1.0), ("b", 0.70711)]
 
+    # at most 1000 sparse values per vector: a record's, and a query's too
+    sparse = pc.index(host=pc.indexes.create(name="sparse", dimension=4, metric="dotproduct").host)
+    wide = {"indices": list(range(1001)), "values": [1.0] * 1001}
+    with pytest.raises(pinecone.ApiError, match="1001 non-zero values; the maximum is 1000"):
+        sparse.upsert(vectors=[{"id": "w", "values": [1.0, 0, 0, 0], "sparse_values": wide}])
+    sparse.upsert(vectors=[{"id": "s", "values": [1.0, 0, 0, 0], "sparse_values": {
+        "indices": [1], "values": [1.0]}}])  # fmt: skip
+    with pytest.raises(pinecone.ApiError, match="1001 non-zero values; the maximum is 1000") as err:
+        sparse.query(vector=[0.0] * 4, sparse_vector=wide, top_k=1)
+    assert err.value.status_code == 400
+    full = {"indices": list(range(1000)), "values": [1.0] * 1000}
+    assert sparse.query(vector=[0.0] * 4, sparse_vector=full, top_k=1).matches[0].id == "s"
+
     with pytest.raises(pinecone.UnauthorizedError):
         pinecone.Pinecone(api_key="wrong", host=server.url).indexes.describe("limits")
 
@@ -178,6 +191,22 @@ def test_upserts_respect_request_limits(server):
 
     with pytest.raises(ConfigurationError, match="1000"):
         _store(server, batch_size=1001)
+
+
+def test_a_write_sends_a_repeated_id_once_as_its_last_version(server):
+    """Pages of one write never repeat an id: what a page overwrites is read before it is
+    written (the keyword statistics), and Pinecone's reads are only eventually consistent."""
+    store = _store(server, batch_size=2)
+    store.ensure_collection(SIGNATURE)
+    a, b = _records(2)
+    newer = Record(a.id, b.vector, "newer", {"n": 9}, a.document_id)
+    server.requests.clear()
+    store.upsert([a, b, newer])  # pages of two: [a, b], [newer] without the collapse
+    assert len(_upserts(server)) == 1
+    sent = server.last_body["/vectors/upsert"]["vectors"]
+    assert [v["id"] for v in sent] == [b.id, a.id]  # where the last version came
+    assert server.vectors("docs")[a.id][1]["text"] == "newer"
+    assert store.count() == 2
 
 
 def test_metadata_text_is_cut_to_40kb_with_a_warning(server, caplog):

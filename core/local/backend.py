@@ -70,7 +70,12 @@ class LocalBackend:
 
     def __init__(self, model: str | os.PathLike[str], options: LocalOptions | None = None) -> None:
         torch, tokenizers = _require_torch()
-        from jina_v3.local.checkpoint import load_weights, read_config, resolve_checkpoint
+        from jina_v3.local.checkpoint import (
+            load_weights,
+            note_licence,
+            read_config,
+            resolve_checkpoint,
+        )
         from jina_v3.local.model import JinaV3Config, JinaV3Model, default_dtype
 
         opts = options or LocalOptions()
@@ -97,6 +102,7 @@ class LocalBackend:
         )
         net = JinaV3Model(self.config)
         load_weights(net, folder / "model.safetensors", self.dtype)
+        note_licence(model, raw_config)
         self.net: Any = net.to(self.device).eval()
         self.net.prepare(merge_adapters=opts.merge_adapters)  # before the first call
 

@@ -87,6 +87,13 @@ def _native_stderr_elsewhere() -> Iterator[None]:
     own descriptor for the block; ``--debug`` leaves everything as Ray does it.
     """
     original = sys.stderr
+    try:
+        on_fd2 = original.fileno() == 2
+    except (AttributeError, OSError, ValueError):  # replaced by a caller (a test's capture)
+        on_fd2 = False
+    if not on_fd2:
+        yield
+        return
     original.flush()
     terminal = os.dup(2)
     ours = io.TextIOWrapper(

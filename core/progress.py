@@ -63,6 +63,13 @@ class Progress:
             self._last_line = time.monotonic()
             self._print(self._line())
 
+    def note(self, text: str) -> None:
+        """Print a status line (above a live bar; nothing when the mode is off)."""
+        if self._bar is not None:
+            self._bar.write(text, file=self.stream)
+        elif self.mode != "off":
+            self._print(text)
+
     def close(self, summary: str | None = None) -> None:
         """Stop the bar and print `summary` (unless the mode is off)."""
         if self._bar is not None:

@@ -35,3 +35,16 @@ def tiny_embedder():
     from jina_v3 import Embedder
 
     return Embedder(str(TINY_MODEL), dtype="float32")
+
+
+def published_copy(folder: Path) -> Path:
+    """The tiny checkpoint with a config naming ``jinaai/jina-embeddings-v3``, as a local copy
+    of Jina's published weights has: what the licence note is printed for."""
+    import shutil
+
+    target = folder / "published-v3"
+    shutil.copytree(TINY_MODEL, target)
+    config = json.loads((target / "config.json").read_text())
+    config["_name_or_path"] = "jinaai/jina-embeddings-v3"
+    (target / "config.json").write_text(json.dumps(config))
+    return target

@@ -4,9 +4,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import logging
+import os
 import sys
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from jina_v3.cli.index import notes, resolve_model
@@ -16,10 +20,6 @@ from jina_v3.errors import ConfigurationError
 def ingest_on_ray(args: argparse.Namespace, stop: Callable[[], bool]) -> Any:
     """The same ingestion on Ray Data (`--ray [ADDRESS]`): a local instance on 127.0.0.1, or
     an existing cluster."""
-    from jina_v3.distributed import index_dataset
-    from jina_v3.index.chunking import DEFAULT_CHUNK_TOKENS
-    from jina_v3.progress import Progress
-
     if args.chunk_overlap:
         raise ConfigurationError("--chunk-overlap does not run on --ray yet; drop one of them")
 
@@ -27,9 +27,32 @@ def ingest_on_ray(args: argparse.Namespace, stop: Callable[[], bool]) -> Any:
     if args.hybrid:
         raise ConfigurationError("--hybrid does not run on Ray yet; index without --ray")
     backend, model = resolve_model(args)
-    warn = (lambda line: None) if args.quiet else (lambda line: print(line, file=sys.stderr))
-    if not args.debug:
-        _quiet_ray()
+    if args.debug:  # Ray's own output as it comes
+        return _index(args, stop, backend, model, ray_options=None)
+    _quiet_ray()
+    with _native_stderr_elsewhere(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", module=r"ray(\.|$)")  # Ray Data's operator warnings
+        # the workers' output stays in Ray's session logs; the library's warnings come back
+        # with their results and print here once each (jina_v3.distributed.notes)
+        ray_options = {"log_to_driver": False, "logging_level": logging.ERROR}
+        return _index(args, stop, backend, model, ray_options=ray_options)
+
+
+def _index(
+    args: argparse.Namespace,
+    stop: Callable[[], bool],
+    backend: str,
+    model: str | None,
+    ray_options: dict[str, Any] | None,
+) -> Any:
+    from jina_v3.distributed import index_dataset
+    from jina_v3.index.chunking import DEFAULT_CHUNK_TOKENS
+    from jina_v3.progress import Progress
+
+    def warn(line: str) -> None:
+        if not args.quiet:
+            print(line, file=sys.stderr)
+
     return index_dataset(
         args.paths,
         args.store,
@@ -47,10 +70,59 @@ def ingest_on_ray(args: argparse.Namespace, stop: Callable[[], bool]) -> Any:
         glob=args.glob,
         actors=args.actors,
         ray_address=None if args.ray == "local" else args.ray,
+        ray_options=ray_options,
         progress=Progress(mode="off" if args.quiet else "auto"),
         stop=stop,
         on_skipped=lambda line: warn(f"jina-v3 index: warning: {line}"),
     )
+
+
+@contextlib.contextmanager
+def _native_stderr_elsewhere() -> Iterator[None]:
+    """Python's stderr keeps the terminal while file descriptor 2, where Ray's C++ core
+    worker writes its log lines (and anything Ray bound to it before), goes to /dev/null.
+
+    What this command prints (notes, warnings, progress, its errors) goes through
+    ``sys.stderr`` and the ``jina_v3`` logger's handlers, which are moved to the terminal's
+    own descriptor for the block; ``--debug`` leaves everything as Ray does it.
+    """
+    original = sys.stderr
+    try:
+        on_fd2 = original.fileno() == 2
+    except (AttributeError, OSError, ValueError):  # replaced by a caller (a test's capture)
+        on_fd2 = False
+    if not on_fd2:
+        yield
+        return
+    original.flush()
+    terminal = os.dup(2)
+    ours = io.TextIOWrapper(
+        io.FileIO(terminal, "w"),
+        encoding=original.encoding,
+        errors="backslashreplace",
+        line_buffering=True,
+    )
+    moved = [
+        handler
+        for name in ("jina_v3", "")  # the CLI's note handler; the root's (basicConfig)
+        for handler in logging.getLogger(name or None).handlers
+        if isinstance(handler, logging.StreamHandler) and handler.stream is original
+    ]
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    os.close(null)
+    sys.stderr = ours
+    for handler in moved:
+        handler.setStream(ours)
+    try:
+        yield
+    finally:
+        ours.flush()
+        for handler in moved:
+            handler.setStream(original)
+        sys.stderr = original
+        os.dup2(terminal, 2)
+        ours.close()  # and the duplicate descriptor with it
 
 
 def _quiet_ray() -> None:

@@ -34,12 +34,23 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from jina_v3.distributed.cluster import (
+    LOOPBACK,
+    Resources,
+    absolute_uri,
+    init_ray,
+    is_embedded_store,
+    ray_module,
+    start_owner,
+)
 from jina_v3.distributed.failures import TRANSIENT_ERRORS, TransientStoreError, library_error
+from jina_v3.distributed.notes import NoteRelay
 from jina_v3.distributed.workers import (
     SUMMARY_COUNTS,
     EmbedderSpec,
     EmbedWorker,
     IndexSpec,
+    OwnedStore,
     StoreOwner,
     TokenBucket,
     batch_table,
@@ -48,7 +59,7 @@ from jina_v3.distributed.workers import (
     describe,
     read_block,
 )
-from jina_v3.errors import ConfigurationError, MissingDependencyError, check_positive
+from jina_v3.errors import ConfigurationError, check_positive
 from jina_v3.index.chunking import DEFAULT_CHUNK_TOKENS
 from jina_v3.index.plan import IngestSummary
 from jina_v3.index.store import Document
@@ -65,60 +76,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-_LOOPBACK = "127.0.0.1"
-_EMBEDDED_SCHEMES = ("qdrant-edge", "milvus-lite", "qdrant")
-
-
-def _ray() -> Any:
-    try:
-        import ray
-        import ray.data
-    except ImportError as exc:
-        raise MissingDependencyError(
-            "Ray is not installed; run `pip install 'jina-v3-connectors[ray]'`."
-        ) from exc
-    return ray
-
-
-def init_ray(address: str | None = None, **options: Any) -> bool:
-    """Connect this process to Ray, unless it is connected already.
-
-    Args:
-        address: None or ``"local"``: start a local instance that listens on 127.0.0.1
-            only; ``"auto"``, ``"HOST:6379"`` or ``"ray://HOST:10001"``: an existing cluster.
-        options: More ``ray.init`` arguments (``num_cpus``, ``runtime_env`` ...).
-
-    Returns:
-        True when this call connected (the caller then calls ``ray.shutdown()``).
-    """
-    local = address in (None, "local")
-    if local:
-        # both are needed, or Ray binds the machine's network address too
-        os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
-    ray = _ray()
-    if ray.is_initialized():
-        return False
-    if local:
-        options = {"include_dashboard": False, "_node_ip_address": _LOOPBACK, **options}
-        ray.init(**options)
-    else:
-        ray.init(address=address, **options)
-    return True
-
-
-def is_embedded_store(uri: str) -> bool:
-    """Whether a store URI names an engine that one process owns (a file or directory)."""
-    scheme, _, target = uri.partition(":")
-    return scheme in _EMBEDDED_SCHEMES and not target.startswith(("http://", "https://"))
-
-
-def _absolute(uri: str) -> str:
-    """An embedded store's path made absolute (workers may not share the driver's cwd)."""
-    scheme, _, target = uri.partition(":")
-    if not is_embedded_store(uri) or target == ":memory:":
-        return uri
-    return f"{scheme}:{os.path.abspath(target)}"
 
 
 def index_dataset(
@@ -147,6 +104,7 @@ def index_dataset(
     tokens_per_minute: float | None = None,
     retries: int = 3,
     ray_address: str | None = None,
+    ray_options: Mapping[str, Any] | None = None,
     progress: bool | Progress = False,
     stop: Callable[[], bool] | None = None,
     on_skipped: Callable[[str], None] | None = None,
@@ -193,7 +151,11 @@ def index_dataset(
             their own environment, as ``api_key_env`` says.
         ray_address: None or ``"local"``: a local Ray instance on 127.0.0.1 (unless this
             process is connected already); ``"auto"`` or ``"ray://HOST:10001"``: a cluster.
-        progress: Show progress (True) or report to this Progress (aggregated on the driver).
+        ray_options: More ``ray.init`` arguments when this call connects (``log_to_driver``,
+            ``logging_level`` ...; ``jina-v3 index --ray`` quietens Ray with them).
+        progress: Show progress (True) or report to this Progress (aggregated on the driver;
+            it also shows where the job runs and its actors). The library's warnings on the
+            workers are logged here once each (``jina_v3`` logger), not printed by Ray.
         stop: Checked after each block's summary: True stops the job (``interrupted=True``);
             re-running continues.
         on_skipped: Called with each skipped file or row (default: a logged warning).
@@ -231,13 +193,13 @@ def index_dataset(
             "embedder_options must not carry api_key (it would travel in a pickle); put the "
             "key in an environment variable and pass api_key_env='NAME'."
         )
-    uri = _absolute(store_uri or DEFAULT_STORE_URI)
+    uri = absolute_uri(store_uri or DEFAULT_STORE_URI)
     collection = collection or DEFAULT_COLLECTION
     files = _list_files(source, glob)  # before Ray: a typo fails at once
 
     started = time.perf_counter()
-    connected = init_ray(ray_address)
-    ray = _ray()
+    connected = init_ray(ray_address, **(ray_options or {}))
+    ray = ray_module()
     startup = time.perf_counter() - started
     owner = None
     try:
@@ -248,7 +210,7 @@ def index_dataset(
             api_key_env=api_key_env,
             factory=embedder_factory,
         )
-        plan = _Resources.of(ray, backend, actors, threads, gpus_per_actor, embedder_factory)
+        plan = Resources.of(ray, backend, actors, threads, gpus_per_actor, embedder_factory)
         index = IndexSpec(
             embedder=spec,
             store_uri=uri,
@@ -263,11 +225,12 @@ def index_dataset(
             threads=plan.threads,
             retries=retries,
         )
-        signature = _signature(ray, index)
+        relay = NoteRelay()  # the workers' warnings, each printed once here
+        signature = _signature(ray, index, relay)
         # the collection is created or checked here, before any worker writes
         if is_embedded_store(uri):
-            owner = _start_owner(ray, uri, collection)
-            ray.get(owner.call.remote("ensure_collection", signature, recreate=recreate))
+            owner = start_owner(ray, uri, collection)
+            OwnedStore(owner, collection).ensure_collection(signature, recreate=recreate)
         else:
             store = open_store(uri, collection)
             try:
@@ -278,7 +241,8 @@ def index_dataset(
         if tokens_per_minute is not None and backend == "api":
             bucket = ray.remote(TokenBucket).options(num_cpus=0).remote(tokens_per_minute)
         index = replace(index, owner=owner, bucket=bucket)
-        summary = _run(ray, source, files, index, plan, progress, stop, on_skipped)
+        where = _where(connected, ray_address, startup)
+        summary = _run(ray, source, files, index, plan, progress, stop, on_skipped, relay, where)
         summary.extra.update(actors=plan.actors, startup_s=startup)
         summary.seconds = time.perf_counter() - started - startup
         return summary
@@ -300,7 +264,7 @@ def index_dataset(
 _signatures: dict[bytes, Any] = {}
 
 
-def _signature(ray: Any, index: IndexSpec) -> Any:
+def _signature(ray: Any, index: IndexSpec, relay: NoteRelay) -> Any:
     """The index's embedding signature, from a worker that builds its embedder (so the
     driver needs no weights); kept for the next call with the same settings."""
     import pickle
@@ -311,7 +275,8 @@ def _signature(ray: Any, index: IndexSpec) -> Any:
         key = None
     if key is not None and key in _signatures:
         return _signatures[key]
-    signature = ray.get(ray.remote(describe).remote(index))
+    signature, notes = ray.get(ray.remote(describe).remote(index))
+    relay(notes)
     if key is not None:
         _signatures[key] = signature
     return signature
@@ -329,57 +294,6 @@ def _list_files(source: Any, glob: str | None) -> list[Any] | None:
             for f in list_files(source, glob=glob)
         ]
     return None
-
-
-class _Resources:
-    """How many embedding actors, and what each reserves; what the light tasks reserve."""
-
-    def __init__(
-        self, actors: int, cpus: float, gpus: float, threads: int | None, task_cpus: float
-    ) -> None:
-        self.actors, self.cpus, self.gpus = actors, cpus, gpus
-        self.threads, self.task_cpus = threads, task_cpus
-
-    @classmethod
-    def of(
-        cls,
-        ray: Any,
-        backend: str,
-        actors: int | None,
-        threads: int | None,
-        gpus: float | None,
-        factory: Any,
-    ) -> _Resources:
-        total = ray.cluster_resources()
-        cluster_cpus, cluster_gpus = float(total.get("CPU", 1)), float(total.get("GPU", 0))
-        if backend == "api" and factory is None:
-            n = actors or 2
-            return cls(n, 0.25, 0.0, None, 1.0 if cluster_cpus - 0.25 * n >= 1 else 0.0)
-        if gpus is None:
-            gpus = 1.0 if cluster_gpus >= 1 else 0.0
-        if gpus > 0:
-            n = actors or max(1, int(cluster_gpus // gpus))
-            cpus, threads = 1.0, threads
-        else:
-            threads = threads or 1
-            n = actors or max(1, int(cluster_cpus // threads))
-            cpus = float(threads)
-        # Chunking and reading are light; where the actors reserve every CPU they run
-        # beside them (0 reserved) rather than wait for a CPU that never frees.
-        spare = cluster_cpus - n * cpus
-        return cls(n, cpus, gpus, threads, 1.0 if spare >= 1 else 0.0)
-
-
-def _start_owner(ray: Any, uri: str, collection: str) -> Any:
-    options: dict[str, Any] = {"num_cpus": 0, "max_restarts": 3, "max_task_retries": 3}
-    try:  # on the driver's node, where the file or directory is
-        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
-        node = ray.get_runtime_context().get_node_id()
-        options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(node, soft=False)
-    except Exception:  # a ray:// client has no node of its own
-        pass
-    return ray.remote(StoreOwner).options(**options).remote(uri, collection)
 
 
 def _dataset(ray: Any, source: Any, files: list[Any] | None, rows: int, task_cpus: float) -> Any:
@@ -427,10 +341,12 @@ def _run(
     source: Any,
     files: list[Any] | None,
     index: IndexSpec,
-    plan: _Resources,
+    plan: Resources,
     progress: bool | Progress,
     stop: Callable[[], bool] | None,
     on_skipped: Callable[[str], None] | None,
+    relay: NoteRelay,
+    where: str,
 ) -> IngestSummary:
     context = ray.data.DataContext.get_current()
     saved = {name: getattr(context, name) for name in _CONTEXT if hasattr(context, name)}
@@ -443,6 +359,8 @@ def _run(
     # UserCodeException, which loses it on the way to the driver.
     context.raise_original_map_exception = True
     bar = progress if isinstance(progress, Progress) else (Progress() if progress else None)
+    if bar is not None:
+        bar.note(f"on Ray: {where}, {plan.actors} embedding actor{'s' * (plan.actors != 1)}")
     summary = IngestSummary()
     jsonl_ids: dict[str, list[str] | None] = {}
     blocks = 0
@@ -476,6 +394,7 @@ def _run(
                 for reason in row["failures"] or ():
                     summary.failed += 1
                     (on_skipped or logger.warning)(reason)
+                relay(row["notes"])
                 if row["jsonl_ids"]:
                     jsonl_ids.update(json.loads(row["jsonl_ids"]))
                 if bar is not None:
@@ -496,3 +415,12 @@ def _run(
             bar.close()
     summary.extra.update(blocks=blocks, jsonl_ids=jsonl_ids)
     return summary
+
+
+def _where(connected: bool, address: str | None, startup: float) -> str:
+    """Which Ray the job runs on (no address: it may hold credentials)."""
+    if not connected:
+        return "the instance this process is connected to"
+    if address in (None, "local"):
+        return f"a local instance on {LOOPBACK} (started in {startup:.1f} s)"
+    return f"a cluster (connected in {startup:.1f} s)"

@@ -12,12 +12,14 @@ Rows between the stages (pyarrow):
                 jsonl_ids (JSON text: the .jsonl files read through, see sources.JsonlIds)
     chunked     ... + chunks (list of strings; null: the document is one point)
     summaries   documents, indexed, replaced, unchanged, points, tokens, seconds, failures,
-                jsonl_ids (passed on to the driver, for --prune)
+                jsonl_ids (passed on to the driver, for --prune), notes (the library's
+                warnings on the worker, for the driver to print: notes.py)
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import pickle
 import random
@@ -32,6 +34,7 @@ from jina_v3.distributed.failures import (
     TransientStoreError,
     is_transient,
 )
+from jina_v3.distributed.notes import kept_notes
 from jina_v3.errors import ConfigurationError, JinaV3Error, StoreError
 from jina_v3.index.base import _IndexBase
 from jina_v3.index.chunking import DEFAULT_CHUNK_TOKENS, TextChunker, estimate_tokens
@@ -131,14 +134,16 @@ class IndexSpec:
         }
 
 
-def describe(spec: IndexSpec) -> Any:
-    """The embedding signature the index writes (validates every setting; a Ray task)."""
-    embedder = spec.embedder.build(threads=1)
-    try:
-        chunker = spec.embedder.chunker(spec.chunk_tokens, spec.late_chunking)
-        return VectorIndex(embedder, None, **spec.index_options(chunker)).signature
-    finally:
-        embedder.close()
+def describe(spec: IndexSpec) -> tuple[Any, list[str]]:
+    """The embedding signature the index writes (validates every setting; a Ray task), and
+    the library's warnings meanwhile (the driver prints them)."""
+    with kept_notes([]) as notes:
+        embedder = spec.embedder.build(threads=1)
+        try:
+            chunker = spec.embedder.chunker(spec.chunk_tokens, spec.late_chunking)
+            return VectorIndex(embedder, None, **spec.index_options(chunker)).signature, notes
+        finally:
+            embedder.close()
 
 
 # -- rows: one row per batch of documents (a block each: see distributed._run) --------------
@@ -275,7 +280,10 @@ class OwnedStore:
     def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         import ray
 
-        return ray.get(self._owner.call.remote(method, *args, **kwargs))
+        result, notes = ray.get(self._owner.call.remote(method, *args, **kwargs))
+        for note in notes:  # the owner's warnings, as if the store were open here
+            logging.getLogger("jina_v3").warning("%s", note)
+        return result
 
     def ensure_collection(self, signature: Any, *, recreate: bool = False) -> None:
         self._call("ensure_collection", signature, recreate=recreate)
@@ -307,7 +315,8 @@ class StoreOwner:
 
         self._store = open_store(uri, collection)
 
-    def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+    def call(self, method: str, *args: Any, **kwargs: Any) -> tuple[Any, list[str]]:
+        """The store's answer, and the library's warnings meanwhile (for the caller)."""
         if method not in {
             "ensure_collection",
             "read_signature",
@@ -317,7 +326,8 @@ class StoreOwner:
             "count",
         }:
             raise ConfigurationError(f"StoreOwner does not forward {method!r}")
-        return getattr(self._store, method)(*args, **kwargs)
+        with kept_notes([]) as notes:
+            return getattr(self._store, method)(*args, **kwargs), notes
 
     def close(self) -> None:
         self._store.close()
@@ -395,6 +405,7 @@ def _summary_schema() -> Any:
             ("seconds", pa.float64()),
             ("failures", pa.list_(pa.string())),
             ("jsonl_ids", pa.string()),
+            ("notes", pa.list_(pa.string())),
         ]
     )
 
@@ -407,6 +418,11 @@ class EmbedWorker:
 
     def __init__(self, spec: IndexSpec) -> None:
         self._spec = spec
+        self._notes: list[str] = []  # the library's warnings, sent with the next summary
+        with kept_notes(self._notes):
+            self._start(spec)
+
+    def _start(self, spec: IndexSpec) -> None:
         embedder = spec.embedder.build(threads=spec.threads)
         if spec.bucket is not None:
             embedder = _RateLimited(embedder, spec.bucket)
@@ -421,7 +437,10 @@ class EmbedWorker:
         self._failures: dict[str, int] = {}  # transient failures per block (its first id)
 
     def __call__(self, table: Any) -> Any:
-        rows = [self._ingest(row) for row in table.to_pylist()]
+        with kept_notes(self._notes):
+            rows = [self._ingest(row) for row in table.to_pylist()]
+        if rows:
+            rows[0]["notes"], self._notes[:] = list(self._notes), []
         return _pa().Table.from_pylist(rows, schema=_summary_schema())
 
     def _ingest(self, row: Mapping[str, Any]) -> dict[str, Any]:
@@ -459,5 +478,6 @@ class EmbedWorker:
             seconds=time.perf_counter() - started,
             failures=list(row["skipped"]),
             jsonl_ids=row.get("jsonl_ids"),
+            notes=[],
         )
         return out

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from jina_v3.errors import MissingDependencyError, ModelLoadError
+from jina_v3.tasks import V3_NAMES, V3_SHAPES
 
 logger = logging.getLogger("jina_v3")
 
@@ -158,12 +159,24 @@ def load_weights(module: torch.nn.Module, path: Path, dtype: torch.dtype) -> Non
             tensor = buffer.view(src_dtype).reshape(shape)
             target = torch.float32 if ".lora_" in ours else dtype
             params[ours].data = tensor.to(target) if tensor.dtype != target else tensor
-    _log_licence_once()
 
 
-def _log_licence_once() -> None:
+def is_published_weights(model: str | os.PathLike[str], config: dict[str, Any]) -> bool:
+    """Whether a checkpoint holds Jina's published jina-embeddings-v3 weights (or weights
+    derived from them): its hub id, a config that names that repository, or v3's full shapes.
+
+    Other checkpoints of the same architecture (the project's tiny test checkpoint) are not.
+    """
+    named = {str(model), str(config.get("_name_or_path") or "")}
+    shapes = tuple(config.get(k) for k in ("hidden_size", "num_hidden_layers", "vocab_size"))
+    return bool(named & set(V3_NAMES)) or shapes == V3_SHAPES
+
+
+def note_licence(model: str | os.PathLike[str], config: dict[str, Any]) -> None:
+    """The weights' licence, once per process (a logged warning: stderr, never stdout), for
+    Jina's published weights only."""
     global _licence_logged
-    if not _licence_logged:
+    if not _licence_logged and is_published_weights(model, config):
         _licence_logged = True
         logger.warning(
             "jina-embeddings-v3 weights are licensed CC BY-NC 4.0 (non-commercial use only). "

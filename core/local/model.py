@@ -401,6 +401,12 @@ def default_dtype(device: torch.device) -> torch.dtype:
     return torch.float32
 
 
+def slow_bf16(device: torch.device) -> bool:
+    """Whether bf16 on `device` is emulated: a CPU without avx512_bf16 / amx_bf16 (AVX2 only),
+    where torch's bf16 matmuls run about 100x slower than fp32."""
+    return device.type == "cpu" and not _cpu_has_native_bf16()
+
+
 def _cpu_has_native_bf16() -> bool:
     try:
         with open("/proc/cpuinfo") as f:
@@ -416,5 +422,6 @@ __all__ = [
     "Segment",
     "default_dtype",
     "forward_flops_per_token",
+    "slow_bf16",
     "task_segments",
 ]

@@ -143,7 +143,8 @@ class _Service:
         return req
 
     def render_jina(self, req: EmbeddingRequest, pooled: np.ndarray, tokens: int) -> bytes:
-        return wire.render_response(req, pooled, tokens, self.served)
+        # the model name the client sent, as the hosted API answers (its own checks expect it)
+        return wire.render_response(req, pooled, tokens, req.model)
 
     def parse_tei(self, doc: Any) -> EmbeddingRequest:
         req = dialects.parse_tei(doc, served=self.served, max_dims=self.max_dims)
@@ -248,6 +249,15 @@ class _Service:
             )
         )
 
+    async def health(self, request: Any) -> Any:
+        """TEI's probe: 200 with an empty body while requests are served, else 503."""
+        from starlette.responses import Response
+
+        if self.batcher.running:
+            return Response(status_code=200)
+        detail = "The server is not embedding (starting or shutting down)."
+        return _json(dialects.tei_error(503, detail), 503)
+
     async def healthz(self, request: Any) -> Any:
         b = self.batcher
         return _json(
@@ -332,8 +342,9 @@ def create_app(
     together exceed the context (400). With ``truncate: true`` such a late-chunked request
     is embedded with the local backend's overlapping windows instead, so no text is dropped.
 
-    Routes: ``POST /v1/embeddings`` (the Jina API; OpenAI-style clients too), ``POST /embed``
-    and ``POST /`` (TEI, ``prompt_name`` selects the task), ``GET /info`` (TEI),
+    Routes: ``POST /v1/embeddings`` and ``POST /embeddings`` (the Jina API, answered with
+    the `model` the client sent; OpenAI-style clients too), ``POST /embed`` and ``POST /``
+    (TEI, ``prompt_name`` selects the task), ``GET /info`` and ``GET /health`` (TEI),
     ``GET /v1/models``, ``GET /healthz``.
 
     Raises:
@@ -380,11 +391,14 @@ def create_app(
     app.state.batcher = batcher
     # plain Starlette routes: the raw request, no per-call dependency resolution
     app.add_route("/v1/embeddings", service.route(service.jina), methods=["POST"])
+    # clients given a base URL without /v1 (Dify's Jina plugin) post to base + /embeddings
+    app.add_route("/embeddings", service.route(service.jina), methods=["POST"])
     app.add_route("/v1/models", service.models, methods=["GET"])
     # TEI serves its embeddings at /embed and at / (clients given only the base URL post there)
     app.add_route("/embed", service.route(service.tei), methods=["POST"])
     app.add_route("/", service.route(service.tei), methods=["POST"])
     app.add_route("/info", service.info, methods=["GET"])
+    app.add_route("/health", service.health, methods=["GET"])
     app.add_route("/healthz", service.healthz, methods=["GET"])
 
     async def http_error(request: Any, exc: HTTPException) -> Any:

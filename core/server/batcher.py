@@ -104,6 +104,12 @@ class DynamicBatcher:
             self._thread = None
 
     @property
+    def running(self) -> bool:
+        """Whether queued requests will be embedded: started, alive and not stopping."""
+        thread = self._thread
+        return thread is not None and thread.is_alive() and not self._stopping
+
+    @property
     def queued(self) -> int:
         return len(self._pending)
 

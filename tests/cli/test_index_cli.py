@@ -16,12 +16,14 @@ from tests.cli.conftest import (
     CHUNK_TOKENS,
     DATA,
     STORES,
+    clean_env,
     cli,
     dump,
     error_line,
     expected_points,
     store_uri,
 )
+from tests.conftest import published_copy
 
 pytest.importorskip("torch")
 
@@ -409,7 +411,9 @@ def test_search_names_no_flag_it_lacks(edge, tmp_path):
     assert "shorten it" in line and "truncate" not in line
 
 
-def test_bad_chunk_tokens_and_filters_are_refused_before_the_model_loads(edge):
+def test_bad_chunk_tokens_and_filters_are_refused_before_the_model_loads(edge, tmp_path):
+    # Jina's weights by their config: loading them would print the licence note
+    env = clean_env(JINA_V3_MODEL=str(published_copy(tmp_path)))
     deep_json = '{"a": ' * 3000 + "1" + "}" * 3000
     deep_and = '{"$and": [' * 40 + '{"lang": "en"}' + "]}" * 40
     cases = [
@@ -421,7 +425,7 @@ def test_bad_chunk_tokens_and_filters_are_refused_before_the_model_loads(edge):
     ]
     before = cli("info", "--store", edge.uri, "--json", cwd=edge.work).stdout
     for args, words in cases:
-        proc = cli(*args, "--store", edge.uri, cwd=edge.work)
+        proc = cli(*args, "--store", edge.uri, cwd=edge.work, env=env)
         assert proc.returncode == 2, (args, proc.stderr)
         assert error_line(proc).startswith(f"jina-v3 {args[0]}: ") and words in proc.stderr
         assert ": note: " not in proc.stderr, args  # the licence note: the model loaded

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from tests.cli.conftest import clean_env, cli, dump
-from tests.conftest import TINY_MODEL
+from tests.conftest import published_copy
 
 pytest.importorskip("torch")
 pytest.importorskip("qdrant_edge")
@@ -44,13 +44,13 @@ def _args(uri, batch_size=64):
             "--dtype", "float32", "--chunk-tokens", "256"]  # fmt: skip
 
 
-def _interrupted(args, cwd, signum, again=False):
+def _interrupted(args, cwd, env, signum, again=False):
     """Run `args`, send `signum` once the model has loaded and ingestion is under way (and
     `again`: a second SIGINT as soon as the first is acknowledged)."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "jina_v3.cli", *args],
         cwd=cwd,
-        env=clean_env(JINA_V3_MODEL=str(TINY_MODEL)),
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -59,7 +59,7 @@ def _interrupted(args, cwd, signum, again=False):
     reader = threading.Thread(target=lambda: [lines.put(ln) for ln in proc.stderr], daemon=True)
     reader.start()
     deadline = time.monotonic() + 90
-    while True:  # the licence note comes when the weights are loaded
+    while True:  # the licence note (Jina's weights, by their config) comes as they load
         line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
         if ": note: " in line:
             break
@@ -107,12 +107,13 @@ def corpus(fast_dir, tmp_path_factory):
     """The corpus, and the index an uninterrupted run builds of it."""
     work = tmp_path_factory.mktemp("interrupt")
     _corpus(work / "corpus")
+    # the tiny checkpoint named as Jina's weights: its licence note says they have loaded
+    env = clean_env(JINA_V3_MODEL=str(published_copy(work)))
     reference = f"qdrant-edge:{fast_dir / 'uninterrupted'}"
-    full = cli(*_args(reference), cwd=work)
+    full = cli(*_args(reference), cwd=work, env=env)
     assert full.returncode == 0, full.stderr
-    return SimpleNamespace(
-        work=work, reference=reference, expected=dump(reference, _all_ids(work / "corpus"))
-    )
+    expected = dump(reference, _all_ids(work / "corpus"))
+    return SimpleNamespace(work=work, env=env, reference=reference, expected=expected)
 
 
 def test_sigint_and_sigterm_stop_cleanly_and_the_next_run_continues(fast_dir, corpus):
@@ -121,7 +122,7 @@ def test_sigint_and_sigterm_stop_cleanly_and_the_next_run_continues(fast_dir, co
 
     counts = []
     for signum in (signal.SIGINT, signal.SIGTERM):
-        rc, stdout, stderr = _interrupted(_args(resumed, 1), tmp_path, signum)
+        rc, stdout, stderr = _interrupted(_args(resumed, 1), tmp_path, corpus.env, signum)
         assert rc == 130, (stdout, stderr)
         assert "(interrupted: re-run to continue)" in stdout and "Traceback" not in stderr
         assert "stopping after the batch in flight" in stderr
@@ -133,7 +134,7 @@ def test_sigint_and_sigterm_stop_cleanly_and_the_next_run_continues(fast_dir, co
     print("points after each stop:", counts, "of", len(expected))
     assert counts[0] <= counts[1] < len(expected), counts  # stopped early, then progressed
 
-    last = cli(*_args(resumed), cwd=tmp_path)
+    last = cli(*_args(resumed), cwd=tmp_path, env=corpus.env)
     assert last.returncode == 0, last.stderr
     summary = re.search(r"(\d+) documents indexed, (\d+) skipped", last.stdout)
     indexed, unchanged = int(summary[1]), int(summary[2])
@@ -149,7 +150,7 @@ def test_a_second_sigint_stops_at_once_in_one_line(fast_dir, corpus):
     # one batch of every document: the second signal lands while it is being embedded
     aborted = f"qdrant-edge:{fast_dir / 'aborted'}"
     args = _args(aborted, DOCS + 1)
-    rc, stdout, stderr = _interrupted(args, corpus.work, signal.SIGINT, again=True)
+    rc, stdout, stderr = _interrupted(args, corpus.work, corpus.env, signal.SIGINT, again=True)
     assert rc == 130 and stdout == "", (stdout, stderr)
     said = [ln for ln in stderr.splitlines() if ": note: " not in ln]
     assert said == [
@@ -161,6 +162,6 @@ def test_a_second_sigint_stops_at_once_in_one_line(fast_dir, corpus):
     )  # the store opens, and holds only whole, known points
     assert all(corpus.expected[k] == v for k, v in stored.items())
 
-    last = cli(*_args(aborted), cwd=corpus.work)
+    last = cli(*_args(aborted), cwd=corpus.work, env=corpus.env)
     assert last.returncode == 0, last.stderr
     assert dump(aborted, _all_ids(corpus.work / "corpus")) == corpus.expected

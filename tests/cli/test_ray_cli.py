@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import pytest
 
-from tests.cli.conftest import cli
+from tests.cli.conftest import clean_env, cli
+from tests.conftest import published_copy
 
 pytestmark = pytest.mark.ray
 
@@ -72,3 +74,36 @@ def test_ray_skips_a_name_that_is_not_utf8_and_prunes_removed_jsonl_lines(fast_d
     assert "2 skipped unchanged" in pruned.stdout and "pruned 1 chunks" in pruned.stdout
     found = cli("search", "Line", "--store", uri, "--json", "-k", "10", cwd=tmp_path)
     assert sorted(h["document_id"] for h in json.loads(found.stdout)) == ["k0", "k2"]
+
+
+def test_on_ray_it_prints_what_the_single_process_run_prints(fast_dir, tmp_path):
+    # Jina's weights by their config, so every actor (and the signature task) logs the
+    # licence note: the driver prints it once, as the single-process run does
+    pytest.importorskip("ray")
+    pytest.importorskip("qdrant_edge")
+    (tmp_path / "docs").mkdir()
+    for i in range(6):
+        (tmp_path / "docs" / f"d{i}.md").write_text(f"# Doc {i}\n\nParagraph {i} about item {i}.")
+    env = clean_env(JINA_V3_MODEL=str(published_copy(tmp_path)))
+    store = ("--store", f"qdrant-edge:{fast_dir / 'ray-messages'}")
+    on_ray = cli("index", "docs", *store, "--ray", "--actors", "2", cwd=tmp_path, env=env)
+    assert on_ray.returncode == 0, on_ray.stderr[-2000:]
+    assert "6 documents indexed" in on_ray.stdout
+    err = on_ray.stderr
+    assert "core_worker" not in err and "\x1b[" not in err and "pid=" not in err, err
+    assert "Warning" not in err and "Ray instance" not in err, err  # operator, Ray's INFO
+    assert err.count("CC BY-NC 4.0") == 1, err
+
+    def ours(stderr: str) -> list[str]:  # without progress lines (they depend on timing)
+        progress = re.compile(r"^(on Ray: .*|\d+ docs, .*)$")
+        return [ln for ln in stderr.splitlines() if not progress.match(ln)]
+
+    assert re.search(r"^on Ray: a local instance on 127\.0\.0\.1 .*2 embedding actors$", err, re.M)
+    plain_store = ("--store", f"qdrant-edge:{fast_dir / 'plain-messages'}")
+    plain = cli("index", "docs", *plain_store, cwd=tmp_path, env=env)
+    assert plain.returncode == 0, plain.stderr
+    assert (
+        ours(err)
+        == ours(plain.stderr)
+        == [ln for ln in err.splitlines() if ln.startswith("jina-v3 index: note: ")]
+    )

@@ -16,7 +16,7 @@ from jina_v3 import (
     UnknownTaskError,
 )
 from jina_v3._encoding import to_wire
-from tests.conftest import TINY_MODEL, golden
+from tests.conftest import TINY_MODEL, golden, published_copy
 
 
 @pytest.mark.parametrize(
@@ -211,15 +211,36 @@ def test_threads_option_sets_torch_threads(tiny_model_path):
         torch.set_num_threads(previous)
 
 
-def test_licence_notice_is_logged_once(tiny_model_path, caplog, monkeypatch):
+def test_licence_notice_is_logged_once_for_published_weights_only(
+    tiny_model_path, tmp_path, caplog, monkeypatch
+):
     import jina_v3.local.checkpoint as checkpoint
 
     monkeypatch.setattr(checkpoint, "_licence_logged", False)
     with caplog.at_level(logging.WARNING, logger="jina_v3"):
-        Embedder(str(tiny_model_path))
-        Embedder(str(tiny_model_path))
+        Embedder(str(tiny_model_path))  # the project's test checkpoint: not Jina's weights
+        assert not [r for r in caplog.records if "CC BY-NC 4.0" in r.getMessage()]
+        published = published_copy(tmp_path)
+        Embedder(str(published))
+        Embedder(str(published))
     notices = [r for r in caplog.records if "CC BY-NC 4.0" in r.getMessage()]
     assert len(notices) == 1
+
+
+@pytest.mark.parametrize(
+    ("model", "config", "published"),
+    [
+        ("jinaai/jina-embeddings-v3", {}, True),  # the hub id
+        ("/models/v3", {"_name_or_path": "jinaai/jina-embeddings-v3"}, True),  # its download
+        ("/models/ft", {"hidden_size": 1024, "num_hidden_layers": 24, "vocab_size": 250002},
+         True),  # a fine-tune: v3's full shapes
+        ("tests/fixtures/tiny-v3", {"_name_or_path": "tiny-v3", "hidden_size": 64}, False),
+    ],
+)  # fmt: skip
+def test_published_weights_are_told_apart(model, config, published):
+    from jina_v3.local.checkpoint import is_published_weights
+
+    assert is_published_weights(model, config) is published
 
 
 async def test_async_embedder_matches_sync(tiny_embedder):

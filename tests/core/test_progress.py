@@ -32,3 +32,15 @@ def test_auto_mode_prints_lines_off_a_terminal_and_off_prints_nothing():
     off.update(3)
     off.close("summary")
     assert quiet.getvalue() == ""
+
+
+def test_status_notes_print_as_lines_above_a_bar_and_not_when_off():
+    for mode in ("lines", "bar"):
+        out = io.StringIO()
+        bar = Progress(3, mode=mode, stream=out)
+        bar.note("on Ray: 2 embedding actors")
+        bar.close()
+        assert "on Ray: 2 embedding actors\n" in out.getvalue()
+    quiet = io.StringIO()
+    Progress(3, mode="off", stream=quiet).note("on Ray: 2 embedding actors")
+    assert quiet.getvalue() == ""

@@ -163,6 +163,47 @@ class _Tiny:
         return Embedder(str(TINY_MODEL), dtype="float32")
 
 
+class _Published:
+    """Builds an embedder on the tiny checkpoint named as Jina's weights (a licence note)."""
+
+    def __init__(self, folder):
+        from tests.conftest import published_copy
+
+        self.path = str(published_copy(folder))
+
+    def __call__(self):
+        from jina_v3 import Embedder
+
+        return Embedder(self.path, dtype="float32")
+
+
+def test_a_workers_library_warnings_travel_with_its_summary_not_to_its_stderr(
+    tmp_path, monkeypatch, capfd
+):
+    pytest.importorskip("torch")
+    import jina_v3.local.checkpoint as checkpoint
+    from jina_v3 import Document
+
+    monkeypatch.setattr(checkpoint, "_licence_logged", False)
+    spec, worker = _worker(_Published(tmp_path), tmp_path)  # loads the weights: the note
+    first = worker(_block(spec, [Document("a", "Berlin is big.")])).to_pylist()[0]
+    assert len(first["notes"]) == 1 and "CC BY-NC 4.0" in first["notes"][0]
+    again = worker(_block(spec, [Document("b", "Paris too.")])).to_pylist()[0]
+    assert again["notes"] == []  # sent once
+    assert "CC BY-NC" not in "".join(capfd.readouterr())  # kept, not printed by the worker
+
+
+def test_the_driver_prints_each_note_once(caplog):
+    from jina_v3.distributed.notes import NoteRelay
+
+    relay = NoteRelay()
+    with caplog.at_level("WARNING", logger="jina_v3"):
+        relay(["the licence", "document 'x' skipped"])
+        relay(["the licence"])  # every actor says it
+        relay(None)
+    assert [r.getMessage() for r in caplog.records] == ["the licence", "document 'x' skipped"]
+
+
 def test_a_store_that_goes_away_is_transient():
     pymilvus = pytest.importorskip("pymilvus")
     import httpx

@@ -7,6 +7,7 @@ Every vector is compared with the Embedder's for the same task (within 1e-5).
 from __future__ import annotations
 
 import base64
+import json
 import subprocess
 import sys
 
@@ -212,6 +213,70 @@ def test_litellm(server, tiny_embedder):
     )
     got = [d["embedding"] for d in resp.data]
     close(got, tiny_embedder.encode(TEXTS, task="retrieval.passage"))
+
+
+# -- the RAG platforms' own requests, replayed as their code sends them -------------------------
+
+
+@pytest.mark.parametrize("base", ["", "/v1"])  # the README's base URL, and the API's own form
+def test_dify_jina_plugin(server, tiny_embedder, base):
+    # models/jina text_embedding.py: requests.post(base_url + "/embeddings",
+    # data=json.dumps(...)), `task` only for the model name jina-embeddings-v3; saving the
+    # model embeds ["ping"] as a document and reads data, usage.total_tokens
+    headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
+    for texts, task in ((["ping"], "retrieval.passage"), (TEXTS, "retrieval.query")):
+        body = json.dumps({"model": "jina-embeddings-v3", "input": texts, "task": task})
+        resp = httpx.post(f"{server.url}{base}/embeddings", headers=headers, content=body)
+        assert resp.status_code == 200, resp.text
+        doc = resp.json()
+        assert doc["model"] == "jina-embeddings-v3" and doc["usage"]["total_tokens"] > 0
+        close([d["embedding"] for d in doc["data"]], tiny_embedder.encode(texts, task=task))
+
+
+def test_dify_openai_compatible_plugin(server, tiny_embedder):
+    # models/openai_api_compatible: POST {endpoint_url}/embeddings with `model`, `input`
+    # (max_chunks texts, each "<prefix> <text>": the plugin adds the space) and, when set,
+    # encoding_format; the server maps the prefixes (--task-prefix 'query: =...')
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {KEY}"}
+    for prefix, task in (("query:", "retrieval.query"), ("passage:", "retrieval.passage")):
+        payload = {"model": "jina-embeddings-v3", "input": [f"{prefix} {t}" for t in TEXTS]}
+        for extra in ({}, {"encoding_format": "float"}):
+            resp = httpx.post(
+                f"{server.url}/v1/embeddings", headers=headers, json={**payload, **extra}
+            )
+            assert resp.status_code == 200, resp.text
+            assert resp.json()["model"] == "jina-embeddings-v3"
+            got = [d["embedding"] for d in resp.json()["data"]]
+            close(got, tiny_embedder.encode(TEXTS, task=task))
+
+
+def test_ragflow_huggingface_provider_sends_no_key(server, tiny_embedder):
+    # rag/llm/embedding_model.py HuggingFaceEmbed: POST {base_url}/embed, {"inputs": ...},
+    # Content-Type only (no Authorization), a list of vectors back
+    headers = {"Content-Type": "application/json"}
+    with ServerThread(create_app(tiny_embedder)) as keyless:
+        assert httpx.get(f"{keyless.url}/info").json()["model_type"] == {
+            "embedding": {"pooling": "mean"}
+        }
+        many = httpx.post(f"{keyless.url}/embed", json={"inputs": TEXTS}, headers=headers)
+        close(many.json(), tiny_embedder.encode(TEXTS))
+        one = httpx.post(f"{keyless.url}/embed", json={"inputs": TEXTS[0]}, headers=headers)
+        close([one.json()[0]], tiny_embedder.encode(TEXTS[:1]))
+    # so a server with a key refuses it: the README's recipe serves it without one
+    refused = httpx.post(f"{server.url}/embed", json={"inputs": TEXTS}, headers=headers)
+    assert refused.status_code == 401
+
+
+def test_ragflow_openai_compatible_provider(server, tiny_embedder):
+    # OpenAIEmbed: the openai SDK, encoding_format="float", extra_body={"drop_params": True}
+    openai = pytest.importorskip("openai")
+    client = openai.OpenAI(api_key=KEY, base_url=f"{server.url}/v1")
+    model = "jina-embeddings-v3-text-matching"
+    res = client.embeddings.create(
+        input=TEXTS, model=model, encoding_format="float", extra_body={"drop_params": True}
+    )
+    assert res.model == model  # the name it asked for, as the hosted API answers
+    close([d.embedding for d in res.data], tiny_embedder.encode(TEXTS, task="text-matching"))
 
 
 # -- `jina-v3 serve` flags -----------------------------------------------------------------

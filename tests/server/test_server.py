@@ -78,7 +78,7 @@ def test_seed_example_returns_five_embeddings(client, tiny_embedder):
     resp = post(client, SEED_EXAMPLE)
     assert resp.status_code == 200, resp.text
     body = resp.json()
-    assert body["object"] == "list" and body["model"] == "tiny-v3"
+    assert body["object"] == "list" and body["model"] == "jina-embeddings-v3"  # as sent
     assert [d["index"] for d in body["data"]] == [0, 1, 2, 3, 4]
     assert all(d["object"] == "embedding" and len(d["embedding"]) == 32 for d in body["data"])
     local = tiny_embedder.encode(
@@ -127,6 +127,39 @@ def test_models_and_healthz(client):
     assert entry["tasks"] == list(TASKS)
     health = client.get("/healthz").json()
     assert health["status"] == "ok" and health["model"] == "tiny-v3"
+
+
+@pytest.mark.parametrize("route", ["/v1/embeddings", "/embeddings"])
+@pytest.mark.parametrize(
+    ("sent", "answered"),
+    [
+        ("jina-embeddings-v3", "jina-embeddings-v3"),
+        ("jinaai/jina-embeddings-v3", "jinaai/jina-embeddings-v3"),
+        ("jina-embeddings-v3-query", "jina-embeddings-v3-query"),
+        ("tiny-v3", "tiny-v3"),
+        (None, "tiny-v3"),  # no `model`: the served one
+    ],
+)
+def test_the_answer_names_the_model_the_client_sent(client, tiny_embedder, route, sent, answered):
+    # the hosted API echoes the requested model; clients (Dify) compare it with theirs
+    payload = {"input": ["Berlin"], **({"model": sent} if sent else {})}
+    resp = client.post(route, json=payload, headers=AUTH)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["model"] == answered
+    task = "retrieval.query" if sent == "jina-embeddings-v3-query" else None
+    assert np.abs(rows(resp) - tiny_embedder.encode(["Berlin"], task=task)).max() <= 1e-5
+
+
+def test_tei_health(client, tiny_embedder):
+    # TEI's probe: 200 and an empty body, no key needed (as /healthz)
+    ok = client.get("/health")
+    assert ok.status_code == 200 and ok.content == b""
+    app = create_app(tiny_embedder, api_key=KEY)
+    with ServerThread(app) as srv:
+        app.state.batcher.stop()  # what shutting down does: nothing more is embedded
+        down = httpx.get(f"{srv.url}/health")
+        assert down.status_code == 503
+        assert down.json()["error_type"] == "Backend" and "not embedding" in down.json()["error"]
 
 
 @pytest.mark.parametrize("etype", ["float", "base64", "binary", "ubinary"])
@@ -458,7 +491,8 @@ def test_jina_haystack_embedders(server, tiny_embedder):
     out = text.run("Which city is the capital of Germany?")
     local = tiny_embedder.encode_queries(["Which city is the capital of Germany?"], dimensions=32)
     assert np.abs(np.asarray(out["embedding"], np.float32) - local[0]).max() <= 1e-5
-    assert out["meta"]["model"] == "tiny-v3" and out["meta"]["usage"]["total_tokens"] > 0
+    assert out["meta"]["model"] == "jina-embeddings-v3"  # what it sent, as the hosted API
+    assert out["meta"]["usage"]["total_tokens"] > 0
 
     docs = [Document(content=t) for t in SEED_EXAMPLE["input"]]
     embedder = jina.JinaDocumentEmbedder(

@@ -216,42 +216,61 @@ def serve(requests: IO[bytes], channel: IO[bytes]) -> None:
             suffix, raw, memory, seconds = pickle.load(requests)
         except EOFError:
             return
-        _limit(memory, seconds)
+        _limit_cpu(seconds)
         try:
-            markdown = convert(suffix, raw)
-        except MemoryError:
-            del raw  # room to answer; then end: the next file gets a fresh process
+            with _MemoryLimit(memory):
+                markdown = convert(suffix, raw)
+        except MemoryError:  # the limit is lifted: room to answer, then end (a fresh child)
             reply("memory")
             return
         except ValueError as exc:
-            answer: tuple[str, ...] = ("skip", str(exc))
+            reply("skip", str(exc))
         else:
-            answer = ("ok", markdown)
-        _limit(None, seconds)  # answering is not the file's conversion
-        reply(*answer)
+            reply("ok", markdown)
 
 
-def _limit(memory: int | None, seconds: float) -> None:
-    """This process's limits for the next file: `memory` bytes of address space over what it
-    holds now (where the platform measures it), and `seconds` of CPU time over what it used
-    (a guard for when the reader is gone; the reader's own wall clock comes first)."""
+class _MemoryLimit:
+    """Within it, at most `memory` bytes of address space over what the process holds on
+    entry (Linux; elsewhere, and with `memory` None, no limit). Lifted on exit first thing,
+    before anything allocates: a MemoryError leaves the file's objects held until handled."""
+
+    def __init__(self, memory: int | None) -> None:
+        self.memory = memory
+        self.before: tuple[int, int] | None = None
+
+    def __enter__(self) -> None:
+        held = _address_space()
+        if self.memory is None or held is None:
+            return
+        import resource
+
+        self.before = soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        limit = held + self.memory
+        if hard != resource.RLIM_INFINITY:
+            limit = min(limit, hard)
+        if soft == resource.RLIM_INFINITY or limit < soft:
+            resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+    def __exit__(self, *_: object) -> None:
+        if self.before is not None:
+            import resource
+
+            resource.setrlimit(resource.RLIMIT_AS, self.before)
+
+
+def _limit_cpu(seconds: float) -> None:
+    """At most `seconds` more CPU time (and a little slack) for the next file: the guard for
+    when the reader is gone; the reader's own wall clock comes first."""
     try:
         import resource
-    except ImportError:  # Windows: the parent's time limit only
+    except ImportError:  # Windows: the reader's time limit only
         return
-    _, hard = resource.getrlimit(resource.RLIMIT_AS)
-    held = _address_space()
-    if held is not None:
-        soft = resource.RLIM_INFINITY if memory is None else held + memory
-        if hard != resource.RLIM_INFINITY:
-            soft = hard if soft == resource.RLIM_INFINITY else min(soft, hard)
-        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu = int(usage.ru_utime + usage.ru_stime + seconds) + _CPU_SLACK_SECONDS
     _, hard = resource.getrlimit(resource.RLIMIT_CPU)
-    resource.setrlimit(
-        resource.RLIMIT_CPU, (cpu if hard == resource.RLIM_INFINITY else min(cpu, hard), hard)
-    )
+    if hard != resource.RLIM_INFINITY:
+        cpu = min(cpu, hard)
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, hard))
 
 
 def _address_space() -> int | None:

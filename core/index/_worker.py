@@ -90,16 +90,15 @@ class _Child:
         """The next answer; None when the child ended. Raises queue.Empty on timeout."""
         return self.answers.get(timeout=seconds)
 
-    def stop(self, *, kill: bool) -> None:
-        if kill:
-            self.process.kill()
-        try:
-            if self.process.stdin is not None:
-                self.process.stdin.close()  # an idle child ends at the end of its input
-            self.process.wait(timeout=5)
-        except (OSError, subprocess.TimeoutExpired):
-            self.process.kill()
-            self.process.wait()
+    def stop(self) -> None:
+        self.process.kill()
+        self.process.wait()
+        for pipe in (self.process.stdin, self.process.stdout):
+            if pipe is not None:
+                try:
+                    pipe.close()
+                except OSError:  # a write the child never read
+                    pass
 
 
 class _Converter:
@@ -114,8 +113,9 @@ class _Converter:
         atexit.register(self.close)
 
     def close(self) -> None:
+        """Ends the child (at exit: a conversion in flight is not wanted any more)."""
         if self._child is not None and self._owner == os.getpid():
-            self._child.stop(kill=False)
+            self._child.stop()
         self._child = None
 
     def _started(self) -> _Child:
@@ -123,7 +123,10 @@ class _Converter:
             self._child, self._owner = None, os.getpid()
         if self._child is not None and self._child.process.poll() is None:
             return self._child
-        self._child = child = _Child()
+        try:
+            self._child = child = _Child()
+        except OSError as exc:  # no interpreter to start (a frozen application)
+            raise ConversionFailed(f"cannot start the converter process ({exc})") from None
         try:
             child.send(list(sys.path))
             ready = child.answer(_START_SECONDS)
@@ -132,7 +135,7 @@ class _Converter:
         if ready is not None and ready[0] == "ready":
             return child
         self._child = None
-        child.stop(kill=True)
+        child.stop()
         if ready is not None and ready[0] == "missing":
             self._missing = ready[1]
             raise ConverterMissing(ready[1])
@@ -169,7 +172,7 @@ class _Converter:
 
     def _replace(self, child: _Child) -> None:
         self._child = None
-        child.stop(kill=True)
+        child.stop()
 
 
 _converter = _Converter()

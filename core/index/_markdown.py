@@ -109,7 +109,12 @@ def _pdf_title(raw: bytes) -> str | None:
     from pdfminer.high_level import extract_pages
     from pdfminer.layout import LTChar, LTTextContainer, LTTextLine
 
-    page = next(iter(extract_pages(io.BytesIO(raw), maxpages=1)), None)
+    try:
+        page = next(iter(extract_pages(io.BytesIO(raw), maxpages=1)), None)
+    except MemoryError:
+        raise
+    except Exception:  # the text converted: a page it cannot lay out just has no title
+        return None
     if page is None:
         return None
     lines: list[tuple[float, str]] = []

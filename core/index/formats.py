@@ -20,7 +20,7 @@ import os
 import zipfile
 from dataclasses import dataclass
 
-from jina_v3.errors import MissingDependencyError
+from jina_v3.errors import ConfigurationError, MissingDependencyError, check_positive
 from jina_v3.index._worker import ConversionFailed, ConverterMissing, convert_isolated
 
 __all__ = [
@@ -58,6 +58,16 @@ class ConversionLimits:
     ratio_floor_bytes: int = 16 * _MB
     seconds: float = 300.0
     memory_bytes: int | None = 2048 * _MB
+
+    def __post_init__(self) -> None:
+        check_positive("inflated_bytes", self.inflated_bytes)
+        check_positive("ratio_floor_bytes", self.ratio_floor_bytes)
+        if self.memory_bytes is not None:
+            check_positive("memory_bytes", self.memory_bytes)
+        for name in ("part_ratio", "seconds"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise ConfigurationError(f"{name} must be a positive number, got {value!r}")
 
 
 #: The limits :func:`to_markdown` applies when given none (``jina-v3 index``'s).

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from jina_v3.errors import ConfigurationError
 from jina_v3.index import formats
 from jina_v3.index.formats import ConversionLimits, to_markdown
 from jina_v3.sources import SkippedFile, read_corpus
@@ -77,7 +78,7 @@ def test_a_conversion_over_its_memory_is_stopped_and_the_next_file_converts(tmp_
 
 
 def test_a_conversion_over_its_time_is_stopped_and_the_run_goes_on(tmp_path, monkeypatch):
-    rows = "".join(f"<tr><td>cell {i}</td><td><b>{i}</b></td></tr>" for i in range(20000))
+    rows = "".join(f"<tr><td>cell {i}</td><td><b>{i}</b></td></tr>" for i in range(50000))
     (tmp_path / "a-slow.html").write_text(f"<table>{rows}</table>", encoding="utf-8")
     (tmp_path / "b-fine.html").write_text("<h1>Fine</h1><p>The walrus.</p>", encoding="utf-8")
     monkeypatch.setattr(formats, "DEFAULT_LIMITS", ConversionLimits(seconds=1))
@@ -87,3 +88,5 @@ def test_a_conversion_over_its_time_is_stopped_and_the_run_goes_on(tmp_path, mon
     assert slow.reason == "converting it took over 1 s (the limit)"
     assert not isinstance(fine, SkippedFile) and "The walrus." in fine.text
     assert time.monotonic() - started < 60  # unbounded, the table takes minutes
+    with pytest.raises(ConfigurationError, match="seconds must be a positive number"):
+        ConversionLimits(seconds=0)

@@ -89,7 +89,7 @@ def to_markdown(path: str, raw: bytes, *, limits: ConversionLimits | None = None
     limits = DEFAULT_LIMITS if limits is None else limits
     suffix = os.path.splitext(path)[1].lower()
     if suffix in _ARCHIVES:
-        check_archive(raw, suffix, limits)
+        _check_archive(raw, suffix, limits)
     try:
         return convert_isolated(suffix, raw, seconds=limits.seconds, memory=limits.memory_bytes)
     except ConverterMissing:
@@ -100,7 +100,7 @@ def to_markdown(path: str, raw: bytes, *, limits: ConversionLimits | None = None
         raise ValueError(str(exc)) from None
 
 
-def check_archive(raw: bytes, suffix: str, limits: ConversionLimits) -> None:
+def _check_archive(raw: bytes, suffix: str, limits: ConversionLimits) -> None:
     """Refuses an archive whose declared content is over `limits`, reading only its
     directory. The declared sizes bind: Python's zipfile, which every converter here reads
     with, stops a part at its declared size (and then fails its checksum).

@@ -10,7 +10,9 @@
 - ``filters.py``: the metadata filter dialect and its reference evaluator.
 - ``sources.py``: reading a corpus (files, ``.jsonl``) into documents with stable ids.
 - ``chunking.py``: the Markdown-aware chunker, counted in the model's tokens.
-- ``formats.py``: PDF, DOCX, PPTX, XLSX and HTML to Markdown (the ``formats`` extra).
+- ``formats.py``: PDF, DOCX, PPTX, XLSX and HTML to Markdown (the ``formats`` extra),
+  within limits; ``_worker.py`` the bounded converter process, ``_markdown.py`` the
+  conversions it runs, ``_charset.py`` HTML's encoding as the HTML standard sniffs it.
 - ``transfer.py``: copy, export and import of stored points (no model).
 
 Public paths: ``jina_v3.store``, ``jina_v3.filters``, ``jina_v3.sources`` and

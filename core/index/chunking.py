@@ -42,7 +42,10 @@ MAX_CHUNK_TOKENS = V3_CONTEXT_TOKENS - estimate_tokens(V3_INSTRUCTIONS["retrieva
 #: The metadata key of a chunk's heading path.
 HEADING_KEY = "headings"
 _HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)[ \t#]*$")
-_FENCE = re.compile(r"^ {0,3}(```|~~~)")
+# CommonMark code fences: an opening run of 3+ backticks (its info string without backticks)
+# or tildes; the closing run is of the same character, at least as long, and nothing else
+_FENCE_OPENS = re.compile(r"^ {0,3}(`{3,}(?=[^`]*$)|~{3,})")
+_FENCE_CLOSES = re.compile(r"^ {0,3}(`{3,}|~{3,})[ \t]*$")
 
 
 def _splitters() -> Any:
@@ -132,14 +135,20 @@ class TextChunker:
         return f"TextChunker(max_tokens={self.max_tokens}, markdown={self.markdown}{overlap})"
 
 
-def _only_headings(offset: int, chunk: str, headings: set[int]) -> bool:
-    """Whether every non-blank line of the chunk at `offset` is a heading (by line offset)."""
-    lines, at = [], offset
+def _heading_lead(offset: int, chunk: str, headings: set[int]) -> int:
+    """How many characters the chunk at `offset` opens with that are headings (`headings`:
+    where each heading's "#" stands in the text) or blank lines."""
+    lead = 0
     for line in chunk.splitlines(keepends=True):
-        if line.strip():
-            lines.append(at + len(line) - len(line.lstrip(" ")))
-        at += len(line)
-    return bool(lines) and all(start in headings for start in lines)
+        if line.strip() and offset + lead + len(line) - len(line.lstrip(" ")) not in headings:
+            break
+        lead += len(line)
+    return lead
+
+
+def _only_headings(offset: int, chunk: str, headings: set[int]) -> bool:
+    """Whether every non-blank line of the chunk at `offset` is a heading."""
+    return bool(chunk.strip()) and _heading_lead(offset, chunk, headings) == len(chunk)
 
 
 def _merge_headings(text: str, spans: list[tuple[int, str]]) -> list[tuple[int, str]]:
@@ -159,13 +168,19 @@ def _merge_headings(text: str, spans: list[tuple[int, str]]) -> list[tuple[int, 
 
 
 def _headings(text: str) -> list[tuple[int, int, str]]:
-    """(offset of its "#", level, heading) of each ATX heading of `text`, fenced code left
-    out."""
-    found, fenced, offset = [], False, 0
+    """(offset of its "#", level, heading) of each ATX heading of `text`; no line of fenced
+    code is one (CommonMark: a fence closes only with a run of its own character at least as
+    long, or at the end of the text)."""
+    found, fence, offset = [], "", 0
     for line in text.splitlines(keepends=True):
-        if _FENCE.match(line):
-            fenced = not fenced
-        elif not fenced and (match := _HEADING.match(line.rstrip("\r\n"))):
+        bare = line.rstrip("\r\n")
+        if fence:
+            closing = _FENCE_CLOSES.match(bare)
+            if closing and closing.group(1)[0] == fence[0] and len(closing.group(1)) >= len(fence):
+                fence = ""
+        elif opening := _FENCE_OPENS.match(bare):
+            fence = opening.group(1)
+        elif match := _HEADING.match(bare):
             at = offset + len(line) - len(line.lstrip(" "))  # where its "#" stands
             found.append((at, len(match.group(1)), f"{match.group(1)} {match.group(2)}"))
         offset += len(line)
@@ -179,16 +194,13 @@ def heading_paths(text: str, chunks: Sequence[str]) -> list[str]:
     if not text:
         text = "\n\n".join(chunks)
     headings = _headings(text)
+    starts = {at for at, _, _ in headings}
     paths, cursor = [], 0
     for chunk in chunks:
         found = text.find(chunk, cursor)
         offset = cursor if found < 0 else found
         cursor = offset + 1
-        lead = len(chunk) - len(chunk.lstrip())
-        for line in chunk.lstrip().splitlines(keepends=True):  # its own opening headings
-            if line.strip() and not _HEADING.match(line.rstrip("\r\n")):
-                break
-            lead += len(line)
+        lead = _heading_lead(offset, chunk, starts)  # its own opening headings
         stack: list[tuple[int, str]] = []
         for at, level, line in headings:
             if at >= offset + lead:

@@ -17,7 +17,8 @@ read once. Ids and metadata:
 
 - a ``.txt`` / ``.md`` file is one document; its id is its identity;
 - so is a PDF, DOCX, PPTX, XLSX or HTML file, converted to Markdown
-  (:mod:`jina_v3.index.formats`; skipped with a line naming the ``formats`` extra without it);
+  (:mod:`jina_v3.index.formats`; skipped with a line naming the ``formats`` extra without it,
+  and skipped with the reason when it is over the conversion limits, such as a zip bomb);
 - a ``.jsonl`` file holds one JSON object per line with ``text`` and an optional ``id`` (a
   string; an integer is taken as its decimal string, so ``1`` and ``"1"`` are the same id),
   else the id is ``<identity>#LINE`` (lines counted from 1); the line's other fields (and

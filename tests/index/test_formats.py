@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from jina_v3.chunking import TextChunker
+from jina_v3.index.chunking import heading_paths
 from jina_v3.sources import SkippedFile, identity, read_corpus
 from tests.cli.conftest import cli, dump
 
@@ -29,9 +31,12 @@ _DOCX_RELS = (
 )
 
 
-def write_pdf(path: Path, lines: list[str]) -> None:
-    """One page of Helvetica text lines: the smallest PDF a text extractor reads."""
+def write_pdf(path: Path, lines: list[str], *, title: str | None = None) -> None:
+    """One page of Helvetica text lines (after a `title` in larger type): the smallest PDF a
+    text extractor reads."""
     ops = ["BT", "/F1 14 Tf", "72 720 Td", "18 TL"]
+    if title is not None:
+        ops = ["BT", "/F1 24 Tf", "72 730 Td", f"({title}) Tj", "/F1 14 Tf", "0 -40 Td", "18 TL"]
     ops += [f"({line}) Tj T*" for line in lines]  # plain ASCII, no parentheses
     stream = "\n".join([*ops, "ET"]).encode("latin-1")
     objects = [
@@ -183,3 +188,62 @@ def test_without_the_extra_each_file_is_one_line_naming_it(tmp_path):
     assert sorted(ln.split("skipped ")[1].split(":")[0] for ln in lines) == sorted(
         f"docs/{p.name}" for p in (tmp_path / "docs").iterdir() if p.suffix != ".md"
     )
+
+
+def chunk_headings(text: str, max_tokens: int) -> list[tuple[str, str]]:
+    """(chunk, its heading path) of each chunk, as the index stores them."""
+    chunks = TextChunker(max_tokens=max_tokens)(text)
+    return list(zip(chunks, heading_paths(text, chunks), strict=True))
+
+
+def test_each_slide_is_headed_by_its_title_and_no_comment_is_text(tmp_path):
+    pytest.importorskip("markitdown")
+    from pptx import Presentation
+    from pptx.util import Inches
+
+    deck = Presentation()
+    slides = [
+        ("Roadmap", "Ship the zeppelin telemetry in May and the walrus backups in June."),
+        ("Budget", "Spend less on tangerines. " * 6),
+        (None, "An untitled slide about the lighthouse keepers who count gulls."),
+    ]
+    for title, body in slides:
+        slide = deck.slides.add_slide(deck.slide_layouts[1])
+        if title is not None:
+            slide.shapes.title.text = title
+        slide.placeholders[1].text = body
+    above = deck.slides[1].shapes.add_textbox(0, 0, Inches(4), Inches(0.3))
+    above.text_frame.text = "Confidential draft"  # above the title: comes first on the slide
+    deck.save(str(tmp_path / "deck.pptx"))
+    (document,) = read_corpus(tmp_path)
+    assert "<!--" not in document.text and "Slide number" not in document.text
+    heads = {  # the text on each slide -> the heading its chunks sit under
+        slides[0][1]: "# Roadmap",
+        "Confidential draft": "# Budget",
+        slides[1][1]: "# Budget",
+        slides[2][1]: "# Slide 3",
+    }
+    for tokens in (8, 16, 256):
+        pairs = chunk_headings(document.text, tokens)
+        for chunk, path in pairs:  # the slide a chunk starts on heads it
+            first = next(ln for ln in chunk.splitlines() if ln.strip() and ln[0] != "#")
+            (heading,) = {head for text, head in heads.items() if first.strip() in text}
+            assert path == heading, (tokens, chunk, path)
+        assert all(chunk.strip() != path for chunk, path in pairs)  # no title alone
+
+
+def test_a_pdf_title_heads_its_chunks_and_is_no_chunk_of_its_own(tmp_path):
+    pytest.importorskip("markitdown")
+    lines = [
+        f"Line {i} says that the lighthouse keeper counts the gulls every day." for i in range(30)
+    ]
+    write_pdf(tmp_path / "report.pdf", lines, title="Quarterly Report on Gulls")
+    (document,) = read_corpus(tmp_path)
+    assert document.text.startswith("# Quarterly Report on Gulls\n")
+    for tokens in (32, 256):
+        pairs = chunk_headings(document.text, tokens)
+        assert len(pairs) > 1 and "Line 0 says" in pairs[0][0]  # the title opens the first
+        assert {path for _, path in pairs} == {"# Quarterly Report on Gulls"}
+    write_pdf(tmp_path / "report.pdf", lines[:2])  # no larger type: no title is made up
+    (document,) = read_corpus(tmp_path)
+    assert not document.text.startswith("#")

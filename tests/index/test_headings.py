@@ -87,3 +87,26 @@ def test_the_index_stores_each_chunk_heading_path(tiny_embedder):
         assert by_chunk["guide.md", j].metadata == {"lang": "en", HEADING_KEY: path}
     assert HEADING_KEY not in by_chunk["flat", 0].metadata
     store.close()
+
+
+FENCED = (
+    "# Guide\n\n## Examples\n\n"
+    "~~~markdown\n```python\n# a comment inside a nested fence\n```\n# still example code\n~~~\n\n"
+    "Text after the first example.\n\n"
+    "````\n```\n# code inside a longer fence\n```\n````\n\n"
+    "Text after the second example.\n\n"
+    "``` not a fence: its info string has a `backtick`\n# Real\n\n"
+    "Text under the real heading.\n\n"
+    "```\n# an unclosed fence runs to the end\n"
+)
+
+
+@pytest.mark.parametrize("tokens", [6, 10, 24, 200])
+def test_fenced_lines_are_never_headings_whatever_fence_is_inside(tokens):
+    spans = TextChunker(max_tokens=tokens).spans(FENCED)
+    paths = heading_paths(FENCED, [chunk for _, chunk in spans])
+    real = FENCED.index("# Real\n")  # the one heading after "## Examples"
+    for (offset, chunk), path in zip(spans, paths, strict=True):
+        expected = "# Real" if offset >= real else "# Guide > ## Examples"
+        assert path == expected, (tokens, chunk)
+    assert any("# a comment" in chunk for _, chunk in spans)  # in a chunk, under Examples

@@ -42,9 +42,10 @@ class StoreFlows:
 
     def _run(self, flow: Flow[Any]) -> Any:
         embedder = self._embedding.embedder if self.late_chunking else None  # type: ignore[attr-defined]
-        return run(
-            flow, owner=self, store=self._store, embedding=self._embedding, embedder=embedder
-        )
+        with self._first_use.turn():
+            return run(
+                flow, owner=self, store=self._store, embedding=self._embedding, embedder=embedder
+            )
 
     async def _arun(self, flow: Flow[Any]) -> Any:
         embedder = None
@@ -52,13 +53,14 @@ class StoreFlows:
             embedder = await self._embedding._async_embedder()  # type: ignore[attr-defined]
         store = self._store
         astore = AsyncStoreView(store) if isinstance(store, AsyncVectorStore) else InThread(store)
-        return await arun(
-            flow,
-            owner=InThread(self),
-            store=astore,
-            embedding=AsyncEmbeddings(self._embedding),
-            embedder=embedder,
-        )
+        async with self._first_use.aturn():
+            return await arun(
+                flow,
+                owner=InThread(self),
+                store=astore,
+                embedding=AsyncEmbeddings(self._embedding),
+                embedder=embedder,
+            )
 
     def _ensure_flow(self) -> Flow[EmbeddingSignature]:
         """Create the collection on first use, else check its stored signature."""
@@ -66,9 +68,10 @@ class StoreFlows:
         if signature is None:  # from the embeddings, which may have to load: I/O
             signature = yield Call("owner", "_signature_now")
             self._signature = signature
-        if not self._ready:
+        if not self._first_use.done:  # concurrent first calls: this one, the others wait
             yield Call("store", "ensure_collection", (signature,), {"recreate": self._recreate})
-            self._ready, self._recreate = True, False
+            self._recreate = False
+            self._first_use.finish()
         else:
             stored = yield Call("store", "read_signature")
             check_signature(signature, stored, collection=self._collection())

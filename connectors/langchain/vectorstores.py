@@ -20,6 +20,7 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.vectorstores import VectorStore
 
+from jina_v3._flow import FirstUse
 from jina_v3.connectors.langchain._documents import document
 from jina_v3.connectors.langchain._flows import StoreFlows
 from jina_v3.connectors.langchain.embeddings import JinaV3Embeddings
@@ -111,7 +112,7 @@ class JinaV3VectorStore(StoreFlows, VectorStore):
         self.source_key = source_key
         self._recreate = recreate
         self._signature: EmbeddingSignature | None = None
-        self._ready = False
+        self._first_use = FirstUse()  # the collection is created (or dropped) once
 
     @property
     def embeddings(self) -> Embeddings:

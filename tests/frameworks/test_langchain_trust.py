@@ -15,7 +15,14 @@ import pytest
 pytest.importorskip("langchain_core")
 pytest.importorskip("torch")
 
-from jina_v3 import AsyncVectorIndex, ConfigurationError, Document, VectorIndex
+from jina_v3 import (
+    AsyncVectorIndex,
+    ConfigurationError,
+    DimensionMismatchError,
+    Document,
+    JinaV3Error,
+    VectorIndex,
+)
 from jina_v3.connectors.langchain import JinaV3Embeddings, JinaV3VectorStore
 from jina_v3.connectors.uris import DEFAULT_COLLECTION
 from jina_v3.index.store import point_id
@@ -135,6 +142,8 @@ def test_delete_without_ids_needs_delete_all(tmp_path, embeddings):
     assert vectorstore.store.count() == 2  # nothing lost
     with pytest.raises(ConfigurationError, match="not both"):
         vectorstore.delete(["b"], delete_all=True)
+    with pytest.raises(ConfigurationError, match="not one string"):
+        vectorstore.delete("bp")  # not the documents "b" and "p"
     assert vectorstore.store.count() == 2
     assert vectorstore.delete(delete_all=True) is True
     assert vectorstore.store.count() == 0
@@ -290,6 +299,21 @@ def test_from_texts_takes_a_store_uri(tmp_path, embeddings):
     again = asyncio.run(from_uri())  # the same collection, opened again from its URI
     assert again.store.count() == 3
     again.close()
+
+    # refused (other settings): nothing lost
+    smaller = JinaV3Embeddings(embedder=embeddings.embedder, dimensions=DIMS // 2)
+    with pytest.raises(DimensionMismatchError):
+        JinaV3VectorStore.from_texts(["x"], smaller, store=uri, collection="cities")
+    # failed after the store was opened (the shard created, then no API to embed with): the
+    # store it opened is closed again, so its files are not left locked
+    unreachable = JinaV3Embeddings(
+        api_key="k", base_url="http://127.0.0.1:9", dimensions=DIMS, max_retries=0
+    )
+    with pytest.raises(JinaV3Error):
+        JinaV3VectorStore.from_texts(["x"], unreachable, store=uri, collection="fresh")
+    third = JinaV3VectorStore.from_texts(["y"], embeddings, store=uri, collection="fresh")
+    assert third.store.count() == 1
+    third.close()
 
 
 def test_from_texts_defaults_to_the_cli_store(tmp_path, monkeypatch, embeddings):

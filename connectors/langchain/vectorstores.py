@@ -40,7 +40,9 @@ class JinaV3VectorStore(StoreFlows, VectorStore):
     a collection built with other settings raises ``SignatureMismatchError`` /
     ``DimensionMismatchError`` instead of returning wrong neighbours. Ids are the
     documents' own (``Document.id`` or ``ids=``; new UUIDs otherwise): adding again under the
-    same id replaces the document.
+    same id replaces the document. On a collection ``VectorIndex`` wrote, a chunk of a
+    chunked document is named by its point id; :meth:`get_by_ids` and :meth:`delete` take
+    the ids that search returns, on every collection.
 
     Example:
         >>> from jina_v3.connectors.langchain import JinaV3Embeddings, JinaV3VectorStore

@@ -15,6 +15,10 @@ and ``aupsert``: they cannot drift apart. Flows compose with ``yield from``.
 
 This is the sans-I/O pattern of httpx's ``BaseClient`` / ``Client`` / ``AsyncClient``, and of
 qdrant-client's generated async client, reduced to one small module.
+
+Where sync and async callers must take turns (creating a collection once), they share one
+thread lock: :func:`alocked` holds it from a coroutine, and :class:`FirstUse` gives an
+owner's calls their turns until its first-use setup is done.
 """
 
 from __future__ import annotations
@@ -135,12 +139,16 @@ async def alocked(lock: threading.Lock) -> AsyncIterator[None]:
     blocking and waited for with ``asyncio.sleep``: no worker thread is held while waiting (a
     thread blocked in ``lock.acquire`` could starve the one the holder needs), and a cancelled
     waiter leaves the lock as it was."""
-    while not lock.acquire(blocking=False):
-        await asyncio.sleep(_LOCK_POLL)
+    await _acquire(lock)
     try:
         yield
     finally:
         lock.release()
+
+
+async def _acquire(lock: threading.Lock) -> None:
+    while not lock.acquire(blocking=False):
+        await asyncio.sleep(_LOCK_POLL)
 
 
 class FirstUse:
@@ -194,8 +202,7 @@ class FirstUse:
         if self.done:
             yield
             return
-        while not self._lock.acquire(blocking=False):
-            await asyncio.sleep(_LOCK_POLL)
+        await _acquire(self._lock)
         if self.done:
             self._lock.release()
             yield

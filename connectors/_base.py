@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -37,7 +38,7 @@ from typing import Any, ClassVar, Unpack
 
 import numpy as np
 
-from jina_v3._flow import Call, Flow, InThread, arun, run
+from jina_v3._flow import Call, Flow, InThread, alocked, arun, run
 from jina_v3._packing import pack
 from jina_v3.connectors._collection import CollectionLifecycle, Described
 from jina_v3.connectors._common import as_str_ids, wrap_errors
@@ -106,6 +107,9 @@ class BaseStore(CollectionLifecycle, Closing, AsyncClosing, ABC):
         self._client: Any | None = None
         self._signature: EmbeddingSignature | None = None  # the collection's, once known
         self._closed = False
+        # one ensure_collection at a time (sync or async): concurrent first uses create the
+        # collection once, the others find it made
+        self._ensure_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(collection={self.collection!r})"
@@ -175,14 +179,17 @@ class BaseStore(CollectionLifecycle, Closing, AsyncClosing, ABC):
     def ensure_collection(self, signature: EmbeddingSignature, *, recreate: bool = False) -> None:
         """Create the collection for `signature` (how the vectors are made), or check an
         existing one against it: DimensionMismatchError / SignatureMismatchError, naming the
-        fix, with nothing written. ``recreate`` drops an existing collection (and its data)."""
-        self._run("ensure_collection", self._ensure_flow(signature, recreate))
+        fix, with nothing written. ``recreate`` drops an existing collection (and its data).
+        Concurrent calls run one at a time."""
+        with self._ensure_lock:
+            self._run("ensure_collection", self._ensure_flow(signature, recreate))
 
     async def aensure_collection(
         self, signature: EmbeddingSignature, *, recreate: bool = False
     ) -> None:
         """Async twin of :meth:`ensure_collection`."""
-        await self._arun("ensure_collection", self._ensure_flow(signature, recreate))
+        async with alocked(self._ensure_lock):
+            await self._arun("ensure_collection", self._ensure_flow(signature, recreate))
 
     def read_signature(self) -> EmbeddingSignature | None:
         """The signature stored with the collection (None without one, or without a collection)."""

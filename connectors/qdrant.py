@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -128,6 +129,8 @@ class QdrantStore(KeywordChannel, BaseStore):
         self._owns_aclient = aclient is None
         self.binary_quantization = bool(binary_quantization)
         self.payload_indexes = check_payload_indexes(payload_indexes)
+        # local mode is one Python object that is not thread-safe: one caller at a time
+        self._local_lock = threading.RLock()
 
     def __repr__(self) -> str:
         where = {"url": self._url, "location": self._location, "path": self._path}.get(
@@ -155,7 +158,19 @@ class QdrantStore(KeywordChannel, BaseStore):
         if self._aclient is None and self._url is not None:
             qdrant_client = require("qdrant_client", "qdrant", "qdrant-client")
             self._aclient = qdrant_client.AsyncQdrantClient(url=self._url, **self._client_kwargs)
-        return self._aclient if self._aclient is not None else InThread(self.client)
+        if self._aclient is not None:
+            return self._aclient
+        return InThread(self.client, lock=self._local_lock if self._is_local() else None)
+
+    def _is_local(self) -> bool:
+        """Whether the client is local mode (``:memory:`` or a folder), given or built."""
+        return type(getattr(self.client, "_client", None)).__name__ == "QdrantLocal"
+
+    def _run(self, operation: str, flow: Flow[Any]) -> Any:
+        if not self._is_local():
+            return super()._run(operation, flow)
+        with self._local_lock:
+            return super()._run(operation, flow)
 
     def _close_clients(self) -> None:
         if self._owns_client and self._client is not None:

@@ -51,15 +51,21 @@ _SERVER_LIKE = re.compile(
 )
 
 
-def open_store(uri: str = DEFAULT_STORE_URI, collection: str = DEFAULT_COLLECTION) -> Any:
+def open_store(
+    uri: str = DEFAULT_STORE_URI, collection: str = DEFAULT_COLLECTION, *, named: str | None = None
+) -> Any:
     """The store a URI names, for one collection (nothing is opened until first use).
+
+    `named`: how an error names the URI (default ``--store 'URI'``, the CLI's flag; Python
+    callers pass their parameter, e.g. ``store='URI'``).
 
     Raises:
         ConfigurationError: The URI is none of :data:`URI_FORMS`.
         MissingDependencyError: The engine's extra is not installed.
     """
+    named = named or f"--store {uri!r}"
     scheme, _, target = uri.partition(":") if isinstance(uri, str) else ("", "", "")
-    _refuse_server_as_path(uri, scheme, target)
+    _refuse_server_as_path(scheme, target, named)
     if scheme == "qdrant-edge" and target:
         from jina_v3.connectors.qdrant_edge import QdrantEdgeStore
 
@@ -72,7 +78,7 @@ def open_store(uri: str = DEFAULT_STORE_URI, collection: str = DEFAULT_COLLECTIO
             os.makedirs(folder, exist_ok=True)  # Milvus Lite wants its folder to exist
         except OSError as exc:
             raise ConfigurationError(
-                f"--store {uri!r}: cannot create the folder {folder!r} ({exc.strerror}); "
+                f"{named}: cannot create the folder {folder!r} ({exc.strerror}); "
                 "choose a writable path"
             ) from None
         return MilvusStore(collection, uri=target)
@@ -95,12 +101,12 @@ def open_store(uri: str = DEFAULT_STORE_URI, collection: str = DEFAULT_COLLECTIO
         namespace = "" if collection == DEFAULT_COLLECTION else collection
         return PineconeStore(target, namespace=namespace)
     raise ConfigurationError(
-        f"--store {uri!r} is not a store URI; use one of: {', '.join(URI_FORMS)} "
+        f"{named} is not a store URI; use one of: {', '.join(URI_FORMS)} "
         f"(default {DEFAULT_STORE_URI})"
     )
 
 
-def _refuse_server_as_path(uri: str, scheme: str, target: str) -> None:
+def _refuse_server_as_path(scheme: str, target: str, named: str) -> None:
     """A ConfigurationError naming the right form when a target meant as a folder, a file or
     an index name looks like a server address."""
     if target.startswith(_SERVER) and scheme in ("qdrant", "milvus"):
@@ -119,9 +125,7 @@ def _refuse_server_as_path(uri: str, scheme: str, target: str) -> None:
         fix = f"milvus:http://{host} for a Milvus server, or milvus-lite:./FILE.db for a file"
     else:
         fix = f"qdrant:http://{host} for a Qdrant server, or {scheme}:./DIR for a local folder"
-    raise ConfigurationError(
-        f"--store {uri!r} looks like a server address, not a local path; use {fix}"
-    )
+    raise ConfigurationError(f"{named} looks like a server address, not a local path; use {fix}")
 
 
 def list_collections(uri: str = DEFAULT_STORE_URI) -> list[str]:

@@ -15,6 +15,10 @@ and ``aupsert``: they cannot drift apart. Flows compose with ``yield from``.
 
 This is the sans-I/O pattern of httpx's ``BaseClient`` / ``Client`` / ``AsyncClient``, and of
 qdrant-client's generated async client, reduced to one small module.
+
+Where sync and async callers must take turns (creating a collection once), they share one
+thread lock: :func:`alocked` holds it from a coroutine, and :class:`FirstUse` gives an
+owner's calls their turns until its first-use setup is done.
 """
 
 from __future__ import annotations
@@ -22,12 +26,12 @@ from __future__ import annotations
 import asyncio
 import inspect
 import threading
-from collections.abc import Callable, Generator, Mapping
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping
+from contextlib import AbstractContextManager, asynccontextmanager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-__all__ = ["Call", "Flow", "InThread", "arun", "run"]
+__all__ = ["Call", "FirstUse", "Flow", "InThread", "alocked", "arun", "run"]
 
 R = TypeVar("R")
 
@@ -122,3 +126,89 @@ class InThread:
             return await asyncio.to_thread(locked)
 
         return call
+
+
+#: How often a coroutine waiting for a thread lock tries it again (seconds).
+_LOCK_POLL = 0.005
+
+
+@asynccontextmanager
+async def alocked(lock: threading.Lock) -> AsyncIterator[None]:
+    """Hold a thread lock from a coroutine: the same lock as the sync side's ``with lock``, so
+    sync callers (in any thread) and async ones exclude each other. It is tried without
+    blocking and waited for with ``asyncio.sleep``: no worker thread is held while waiting (a
+    thread blocked in ``lock.acquire`` could starve the one the holder needs), and a cancelled
+    waiter leaves the lock as it was."""
+    await _acquire(lock)
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+async def _acquire(lock: threading.Lock) -> None:
+    while not lock.acquire(blocking=False):
+        await asyncio.sleep(_LOCK_POLL)
+
+
+class FirstUse:
+    """An owner's first-use setup (creating or checking its collection) runs once, however
+    many calls arrive together.
+
+    Until it is done, each call takes its turn (:meth:`turn` / :meth:`aturn` around the
+    whole call); the call that runs the setup ends its turn with :meth:`finish`, so the rest
+    of it runs alongside the others. A call that fails before finishing hands the turn on,
+    and the next one tries the setup again. Once done, nothing is locked. One thread lock
+    serves the sync and async drivers (see :func:`alocked`).
+    """
+
+    def __init__(self) -> None:
+        self.done = False
+        self._lock = threading.Lock()
+        self._turn: object | None = None  # the token of the call holding the lock
+
+    def finish(self) -> None:
+        """The setup is done: the call running it lets the others in."""
+        self.done = True
+        if self._turn is not None:
+            self._turn = None
+            self._lock.release()
+
+    def _end(self, token: object) -> None:
+        if self._turn is token:  # not finished: the next call tries the setup
+            self._turn = None
+            self._lock.release()
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        """Around a sync call: wait for the turn while the setup is not done."""
+        if self.done:
+            yield
+            return
+        self._lock.acquire()
+        if self.done:  # done while this call waited
+            self._lock.release()
+            yield
+            return
+        token = self._turn = object()
+        try:
+            yield
+        finally:
+            self._end(token)
+
+    @asynccontextmanager
+    async def aturn(self) -> AsyncIterator[None]:
+        """Around an async call: :meth:`turn`, waiting without blocking the event loop."""
+        if self.done:
+            yield
+            return
+        await _acquire(self._lock)
+        if self.done:
+            self._lock.release()
+            yield
+            return
+        token = self._turn = object()
+        try:
+            yield
+        finally:
+            self._end(token)

@@ -14,7 +14,13 @@ from langchain_core.vectorstores.utils import maximal_marginal_relevance
 
 from jina_v3._flow import Call, Flow, InThread, arun, run
 from jina_v3.connectors._framework import embed_flow, pack_groups, source_groups
-from jina_v3.connectors.langchain._documents import AsyncEmbeddings, document, payload
+from jina_v3.connectors.langchain._documents import (
+    AsyncEmbeddings,
+    by_id,
+    candidate_points,
+    document,
+    payload,
+)
 from jina_v3.connectors.langchain.embeddings import JinaV3Embeddings
 from jina_v3.errors import ConfigurationError, check_positive
 from jina_v3.index.drivers import AsyncStoreView
@@ -42,9 +48,10 @@ class StoreFlows:
 
     def _run(self, flow: Flow[Any]) -> Any:
         embedder = self._embedding.embedder if self.late_chunking else None  # type: ignore[attr-defined]
-        return run(
-            flow, owner=self, store=self._store, embedding=self._embedding, embedder=embedder
-        )
+        with self._first_use.turn():
+            return run(
+                flow, owner=self, store=self._store, embedding=self._embedding, embedder=embedder
+            )
 
     async def _arun(self, flow: Flow[Any]) -> Any:
         embedder = None
@@ -52,13 +59,14 @@ class StoreFlows:
             embedder = await self._embedding._async_embedder()  # type: ignore[attr-defined]
         store = self._store
         astore = AsyncStoreView(store) if isinstance(store, AsyncVectorStore) else InThread(store)
-        return await arun(
-            flow,
-            owner=InThread(self),
-            store=astore,
-            embedding=AsyncEmbeddings(self._embedding),
-            embedder=embedder,
-        )
+        async with self._first_use.aturn():
+            return await arun(
+                flow,
+                owner=InThread(self),
+                store=astore,
+                embedding=AsyncEmbeddings(self._embedding),
+                embedder=embedder,
+            )
 
     def _ensure_flow(self) -> Flow[EmbeddingSignature]:
         """Create the collection on first use, else check its stored signature."""
@@ -66,9 +74,10 @@ class StoreFlows:
         if signature is None:  # from the embeddings, which may have to load: I/O
             signature = yield Call("owner", "_signature_now")
             self._signature = signature
-        if not self._ready:
+        if not self._first_use.done:  # concurrent first calls: this one, the others wait
             yield Call("store", "ensure_collection", (signature,), {"recreate": self._recreate})
-            self._ready, self._recreate = True, False
+            self._recreate = False
+            self._first_use.finish()
         else:
             stored = yield Call("store", "read_signature")
             check_signature(signature, stored, collection=self._collection())
@@ -180,17 +189,36 @@ class StoreFlows:
         )
         return [document(hits[i]) for i in chosen]
 
-    def _delete_flow(self, ids: Sequence[str] | None) -> Flow[None]:
-        yield from self._ensure_flow()
-        if ids is None:
+    def _delete_flow(self, ids: Sequence[str] | None, delete_all: bool) -> Flow[None]:
+        if delete_all:
+            if ids is not None:
+                raise ConfigurationError("delete: pass ids=[...] or delete_all=True, not both")
+            yield from self._ensure_flow()
             yield Call("store", "clear")
-        elif ids:
-            yield Call("store", "delete", (), {"ids": [point_id(i) for i in ids]})
+            return
+        if ids is None:
+            raise ConfigurationError(
+                "delete() without ids would delete every document in the collection; pass "
+                "ids=[...], or delete_all=True to empty it"
+            )
+        yield from self._ensure_flow()
+        # exactly what get_by_ids returns under these ids
+        found = yield from self._stored_flow(ids)
+        points = [hit.id for _, hit in found.values()]
+        if points:
+            yield Call("store", "delete", (), {"ids": points})
 
     def _get_flow(self, ids: Sequence[str]) -> Flow[list[Document]]:
-        ids = list(ids)
-        if not ids:
-            return []
-        hits = yield Call("store", "fetch", ([point_id(i) for i in ids],))
-        by_id = {h.document_id: h for h in hits}
-        return [document(by_id[i]) for i in ids if i in by_id]
+        found = yield from self._stored_flow(ids)
+        return [found[i][0] for i in ids if i in found]
+
+    def _stored_flow(self, ids: Sequence[str]) -> Flow[dict[str, tuple[Document, Hit]]]:
+        """The stored Documents that `ids` name (see ``document``), with their points."""
+        if isinstance(ids, str):
+            raise ConfigurationError(f"ids must be a list of ids, not one string ({ids!r})")
+        candidates = candidate_points(ids)  # checks that they are strings
+        if not candidates:
+            return {}
+        hits = yield Call("store", "fetch", (candidates,))
+        wanted = set(ids)
+        return {i: found for i, found in by_id(hits).items() if i in wanted}

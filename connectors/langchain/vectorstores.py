@@ -20,9 +20,11 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.vectorstores import VectorStore
 
+from jina_v3._flow import FirstUse
 from jina_v3.connectors.langchain._documents import document
 from jina_v3.connectors.langchain._flows import StoreFlows
 from jina_v3.connectors.langchain.embeddings import JinaV3Embeddings
+from jina_v3.connectors.uris import DEFAULT_COLLECTION, DEFAULT_STORE_URI, open_store
 from jina_v3.errors import ConfigurationError
 from jina_v3.index.keywords import KeywordEncoder, encoder_for
 from jina_v3.index.store import (
@@ -38,7 +40,9 @@ class JinaV3VectorStore(StoreFlows, VectorStore):
     a collection built with other settings raises ``SignatureMismatchError`` /
     ``DimensionMismatchError`` instead of returning wrong neighbours. Ids are the
     documents' own (``Document.id`` or ``ids=``; new UUIDs otherwise): adding again under the
-    same id replaces the document.
+    same id replaces the document. On a collection ``VectorIndex`` wrote, a chunk of a
+    chunked document is named by its point id; :meth:`get_by_ids` and :meth:`delete` take
+    the ids that search returns, on every collection.
 
     Example:
         >>> from jina_v3.connectors.langchain import JinaV3Embeddings, JinaV3VectorStore
@@ -111,7 +115,7 @@ class JinaV3VectorStore(StoreFlows, VectorStore):
         self.source_key = source_key
         self._recreate = recreate
         self._signature: EmbeddingSignature | None = None
-        self._ready = False
+        self._first_use = FirstUse()  # the collection is created (or dropped) once
 
     @property
     def embeddings(self) -> Embeddings:
@@ -291,18 +295,29 @@ class JinaV3VectorStore(StoreFlows, VectorStore):
         """The async twin of :meth:`max_marginal_relevance_search_by_vector`."""
         return await self._arun(self._mmr_flow(None, embedding, k, fetch_k, lambda_mult, filter))
 
-    def delete(self, ids: list[str] | None = None, **kwargs: Any) -> bool:
-        """Delete the documents with these ids (missing ones are ignored); None: all of them."""
-        self._run(self._delete_flow(ids))
+    def delete(
+        self, ids: list[str] | None = None, *, delete_all: bool = False, **kwargs: Any
+    ) -> bool:
+        """Delete the Documents with these ids, as :meth:`get_by_ids` finds them (missing ones
+        are ignored); ``delete_all=True`` (and no ids) empties the collection.
+
+        Raises:
+            ConfigurationError: Neither ids nor ``delete_all=True``, or both.
+        """
+        self._run(self._delete_flow(ids, delete_all))
         return True
 
-    async def adelete(self, ids: list[str] | None = None, **kwargs: Any) -> bool:
+    async def adelete(
+        self, ids: list[str] | None = None, *, delete_all: bool = False, **kwargs: Any
+    ) -> bool:
         """The async twin of :meth:`delete`."""
-        await self._arun(self._delete_flow(ids))
+        await self._arun(self._delete_flow(ids, delete_all))
         return True
 
     def get_by_ids(self, ids: Sequence[str], /) -> list[Document]:
-        """The stored documents with these ids, in that order (missing ones left out)."""
+        """The stored Documents with these ids, in that order (missing ones left out). An id
+        is one that search returns: a document's own, or on a collection ``VectorIndex`` or
+        ``jina-v3 index`` wrote, a chunk's point id."""
         return self._run(self._get_flow(ids))
 
     async def aget_by_ids(self, ids: Sequence[str], /) -> list[Document]:
@@ -318,20 +333,30 @@ class JinaV3VectorStore(StoreFlows, VectorStore):
         *,
         ids: list[str] | None = None,
         store: Any = None,
+        collection: str | None = None,
         **kwargs: Any,
     ) -> JinaV3VectorStore:
-        """A store on `store` (a ``jina_v3`` store, required) holding `texts`.
+        """A store holding `texts`, on `store`: a store URI as the CLI's ``--store`` takes
+        (``"qdrant-edge:./DIR"``, ``"milvus-lite:./FILE.db"``, ``"qdrant::memory:"``, ...),
+        None for the CLI's default (``qdrant-edge:./.jina-v3``, where ``jina-v3 search``
+        looks), or a ``jina_v3`` store object.
 
-        `kwargs` are the constructor's (``late_chunking``, ``source_key``, ``recreate``,
-        ``hybrid``).
+        `collection`: the collection under a URI (default ``"documents"``, the CLI's); a store
+        object names its own. `kwargs` are the constructor's (``late_chunking``,
+        ``source_key``, ``recreate``, ``hybrid``).
+
+        Raises:
+            ConfigurationError: `store` is not a store URI or a ``jina_v3`` store, or a store
+                object comes with `collection`.
         """
-        if store is None:
-            raise ConfigurationError(
-                "from_texts needs store=... (a jina_v3 store, e.g. QdrantStore('docs', "
-                "location=':memory:'))"
-            )
-        vectorstore = cls(store, embedding, **kwargs)
-        vectorstore.add_texts(texts, metadatas, ids=ids)
+        target, opened = _store_for(store, collection)
+        try:
+            vectorstore = cls(target, embedding, **kwargs)
+            vectorstore.add_texts(texts, metadatas, ids=ids)
+        except BaseException:
+            if opened:  # a store opened here from a URI is closed here (its files unlocked)
+                target.close()
+            raise
         return vectorstore
 
     @classmethod
@@ -343,15 +368,35 @@ class JinaV3VectorStore(StoreFlows, VectorStore):
         *,
         ids: list[str] | None = None,
         store: Any = None,
+        collection: str | None = None,
         **kwargs: Any,
     ) -> JinaV3VectorStore:
         """The async twin of :meth:`from_texts`."""
-        if store is None:
-            raise ConfigurationError("afrom_texts needs store=... (a jina_v3 store)")
-        vectorstore = cls(store, embedding, **kwargs)
-        await vectorstore.aadd_texts(texts, metadatas, ids=ids)
+        target, opened = _store_for(store, collection)
+        try:
+            vectorstore = cls(target, embedding, **kwargs)
+            await vectorstore.aadd_texts(texts, metadatas, ids=ids)
+        except BaseException:
+            if opened:
+                target.close()
+            raise
         return vectorstore
 
     def close(self) -> None:
         """Close the underlying store."""
         self._store.close()
+
+
+def _store_for(store: Any, collection: str | None) -> tuple[Any, bool]:
+    """from_texts' store: the one a URI (None: the CLI's default) names, opened here, or the
+    store object given; and whether it was opened here."""
+    if store is None or isinstance(store, str):
+        uri = DEFAULT_STORE_URI if store is None else store
+        return open_store(uri, collection or DEFAULT_COLLECTION, named=f"store={uri!r}"), True
+    if collection is not None:
+        raise ConfigurationError(
+            f"collection={collection!r} names a collection under a store URI; a store object "
+            f"names its own ({type(store).__name__}('docs', ...)). Drop collection=, or pass "
+            "store= as a URI."
+        )
+    return store, False

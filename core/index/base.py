@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from jina_v3._flow import Call, Flow
+from jina_v3._flow import Call, FirstUse, Flow
 from jina_v3.errors import ConfigurationError, InputTooLongError, StoreError, check_positive
 from jina_v3.index.chunking import TextChunker
 from jina_v3.index.hybrid import search_weights, with_keywords
@@ -90,7 +90,7 @@ class _IndexBase:
         self._embedding_type = embedding_type
         self._truncate = truncate
         self._recreate = recreate
-        self._ready = False
+        self._first_use = FirstUse()  # the collection is created (or dropped) once
         # the keyword channel: BM25 weights over the embedder's own tokenizer
         self._keywords: KeywordEncoder | None = encoder_for(embedder) if hybrid else None
         self._signature = EmbeddingSignature(
@@ -132,12 +132,12 @@ class _IndexBase:
     def _ensure_flow(self) -> Flow[None]:
         """Create or check the collection on first use; on later calls re-read its signature
         (another process, or another index on the same store, may have rebuilt it)."""
-        if not self._ready:
+        if not self._first_use.done:
             yield Call(
                 "store", "ensure_collection", (self._signature,), {"recreate": self._recreate}
             )
-            self._ready = True
             self._recreate = False  # only ever once
+            self._first_use.finish()
             return
         stored = yield Call("store", "read_signature")
         collection = str(getattr(self._store, "collection", type(self._store).__name__))

@@ -46,6 +46,9 @@ class AsyncStoreView:
     async def count(self) -> int:
         return await self._store.acount()
 
+    async def clear(self) -> None:
+        await self._store.aclear()
+
     async def close(self) -> None:
         await self._store.aclose()
 

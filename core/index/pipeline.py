@@ -108,7 +108,8 @@ class VectorIndex(_IndexBase, Closing):
     def _run(self, flow: Flow[Any]) -> Any:
         writer = Writer(self._store)
         try:
-            return run(flow, embedder=self._embedder, store=self._store, writer=writer)
+            with self._first_use.turn():
+                return run(flow, embedder=self._embedder, store=self._store, writer=writer)
         finally:
             writer.close()
 
@@ -233,7 +234,8 @@ class AsyncVectorIndex(_IndexBase, AsyncClosing):
     async def _arun(self, flow: Flow[Any]) -> Any:
         writer = AsyncWriter(self._astore)
         try:
-            return await arun(flow, embedder=self._aembedder, store=self._astore, writer=writer)
+            async with self._first_use.aturn():
+                return await arun(flow, embedder=self._aembedder, store=self._astore, writer=writer)
         finally:
             await writer.wait(raise_errors=False)
 

@@ -276,8 +276,8 @@ def test_bad_input_is_refused_before_anything_is_written(tmp_path, embeddings):
     with pytest.raises(ConfigurationError, match="late_chunking=True needs JinaV3Embeddings"):
         JinaV3VectorStore(_qdrant("fake", tmp_path), DeterministicFakeEmbedding(size=4),
                           late_chunking=True)  # fmt: skip
-    with pytest.raises(ConfigurationError, match="store="):
-        JinaV3VectorStore.from_texts(["a"], embeddings)
+    with pytest.raises(ConfigurationError, match="store='nowhere' is not a store URI"):
+        JinaV3VectorStore.from_texts(["a"], embeddings, store="nowhere")
     with pytest.raises(ConfigurationError, match="jina_v3 store"):
         JinaV3VectorStore(object(), embeddings)
     assert vectorstore.similarity_search("a", k=1) == []

@@ -178,7 +178,8 @@ def test_embedding_from_object_or_settings(tiny_embedder):
 
 def test_embedding_takes_model_and_refuses_unknown_keywords(tiny_model_path, tiny_embedder):
     # `model=` is what llama-index-embeddings-jinaai users write: honoured, not dropped
-    model = JinaV3Embedding(model=str(tiny_model_path), dimensions=DIMS)
+    # float32 like tiny_embedder: the default dtype is bf16 on CPUs with native bf16
+    model = JinaV3Embedding(model=str(tiny_model_path), dimensions=DIMS, dtype="float32")
     assert model.model_name == str(tiny_model_path)
     np.testing.assert_allclose(
         model.get_query_embedding("Berlin"),

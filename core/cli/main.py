@@ -1,5 +1,5 @@
 """The `jina-v3` command line: `index`, `search`, `info` and `delete` (a corpus in a vector
-store), `embed` (JSON in, JSON out) and `serve` (the HTTP server).
+store), `embed` (JSON in, JSON out), `serve` (the HTTP server) and `mcp` (tools for agents).
 
 Every error is one line on stderr and a non-zero exit (2 for the library's own errors);
 ``--debug`` shows the traceback instead.
@@ -297,7 +297,8 @@ def _mismatch_advice(exc: SignatureMismatchError, command: str) -> str:
     )
     if not exc.differences:  # not comparable (no signature, another layout): rebuild only
         return str(exc).replace(REBUILD_FIX, rebuild)
-    found = describe_differences(exc.differences, f"this {command or 'run'}")
+    user = "this server" if command == "mcp" else f"this {command or 'run'}"
+    found = describe_differences(exc.differences, user)
     head = f"Collection {name!r} was built with other embedding settings: {found}."
     if "model" in exc.differences:
         model = exc.differences["model"][0]

@@ -35,6 +35,7 @@ def _serve(args: argparse.Namespace, wire: Any) -> int:
     from jina_v3.cli.index import _check_chunk_tokens, notes
     from jina_v3.cli.main import api_key_from_env
     from jina_v3.connectors.uris import open_store
+    from jina_v3.mcp.schemas import MAX_K
     from jina_v3.mcp.shared import SerialStore
     from jina_v3.mcp.transports import build_server, listen, run_http, run_stdio
 
@@ -42,8 +43,10 @@ def _serve(args: argparse.Namespace, wire: Any) -> int:
     if args.api_key_env and not args.http:
         raise ConfigurationError("--api-key-env goes with --http (stdio needs no key)")
     _check_chunk_tokens(args.chunk_tokens)
-    if args.k < 1:
-        raise ConfigurationError(f"-k must be a positive integer, got {args.k}")
+    if not 1 <= args.k <= MAX_K:  # search's default k (a setting: the flag, or the file)
+        origin = args.settings["k"].origin
+        where = "" if origin == "flag" else f" (the k setting of {origin})"
+        raise ConfigurationError(f"-k must be an integer from 1 to {MAX_K}, got {args.k}{where}")
     api_key = api_key_from_env(args)
     read_only = args.read_only if args.read_only is not None else bool(args.http and not api_key)
     sock = listen(args.host, args.port) if args.http else None  # before the model loads

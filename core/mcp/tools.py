@@ -69,7 +69,7 @@ class CollectionTools:
         self.hybrid = index.signature.keywords is not None
         # as `jina-v3 search`: hybrid where the collection has the keyword channel
         self.default_mode = "hybrid" if self.hybrid else "dense"
-        self.default_k = min(default_k, MAX_K)
+        self.default_k = default_k
         specs = tool_specs(
             self.collection,
             default_k=self.default_k,

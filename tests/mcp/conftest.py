@@ -66,8 +66,9 @@ def server_env(**extra: str) -> dict[str, str]:
     return clean_env(JINA_V3_MODEL=str(TINY_MODEL), **extra)
 
 
-def mcp_command(uri: str, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "jina_v3.cli", "mcp", "--store", uri, *extra]
+def mcp_command(*args: str) -> list[str]:
+    """`jina-v3 mcp ARGS` as a process runs it."""
+    return [sys.executable, "-m", "jina_v3.cli", "mcp", *args]
 
 
 @dataclass
@@ -176,7 +177,7 @@ def stdio_session(uri: str, cwd: Path, errlog: Path, *extra: str) -> McpSession:
     from mcp import StdioServerParameters
     from mcp.client.stdio import stdio_client
 
-    command = mcp_command(uri, *extra)
+    command = mcp_command("--store", uri, *extra)
     params = StdioServerParameters(
         command=command[0], args=command[1:], env=server_env(), cwd=str(cwd)
     )
@@ -201,7 +202,7 @@ def http_server(
     env = server_env(**({KEY_ENV: key} if key else {}))
     flags = ["--http", "--port", str(port), *(["--api-key-env", KEY_ENV] if key else []), *extra]
     with open(errlog, "w") as log:
-        proc = subprocess.Popen(mcp_command(uri, *flags), cwd=cwd, env=env, stderr=log)
+        proc = subprocess.Popen(mcp_command("--store", uri, *flags), cwd=cwd, env=env, stderr=log)
     url = f"http://{LOOPBACK}:{port}/mcp"
     try:
         deadline = time.monotonic() + 120

@@ -319,8 +319,12 @@ def _exchange(proc: subprocess.Popen, messages: list[dict]) -> list[str]:
 
 def test_stdout_carries_protocol_messages_only(edge, tmp_path):
     """Raw stdio, as a desktop agent sees it: every stdout line is a JSON-RPC message, while
-    the licence note, the startup line and the warnings go to stderr."""
+    the licence note, the startup line and the warnings go to stderr. The store and `k` come
+    from the settings file, as they do for `index` and `search`."""
     uri = edge.copy("raw")
+    project = edge.work / "project"
+    project.mkdir()
+    (project / "jina-v3.toml").write_text(f'store = "{uri}"\nk = 2\n')
     call = {"jsonrpc": "2.0", "method": "tools/call"}
     messages = [
         {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
@@ -334,8 +338,8 @@ def test_stdout_carries_protocol_messages_only(edge, tmp_path):
     ]  # fmt: skip
     with open(tmp_path / "stderr.txt", "w") as log:
         proc = subprocess.Popen(
-            mcp_command(uri, "--read-only"),
-            cwd=edge.work,
+            mcp_command("--read-only"),  # no --store: the settings file's
+            cwd=project,
             env=server_env(),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -361,7 +365,9 @@ def test_stdout_carries_protocol_messages_only(edge, tmp_path):
         "list_documents",
         "info",
     ]
-    assert answers[3]["result"]["structuredContent"]["hits"]
+    search = next(t for t in answers[2]["result"]["tools"] if t["name"] == "search")
+    assert search["inputSchema"]["properties"]["k"]["default"] == 2  # the file's k
+    assert len(answers[3]["result"]["structuredContent"]["hits"]) == 2
     assert answers[4]["result"]["isError"] and answers[5]["result"]["isError"]
     stderr = (tmp_path / "stderr.txt").read_text()
     assert "jina-v3 mcp: note: " in stderr  # the weights' licence
@@ -407,6 +413,9 @@ def test_startup_errors_are_one_line(edge, tmp_path):
     line = error_line(proc)
     assert proc.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in line
     assert "--port" in line
+    # search's default k beyond what a search returns
+    proc = cli("mcp", "--store", uri, "-k", "500", cwd=edge.work)
+    assert proc.returncode == 2 and "-k must be an integer from 1 to 100" in error_line(proc)
 
 
 @contextlib.contextmanager

@@ -124,6 +124,7 @@ def _announce(args: argparse.Namespace, tools: Any, sock: Any, api_key: str | No
     where = "stdio"
     if sock is not None:
         host, port = sock.getsockname()[:2]
+        host = f"[{host}]" if ":" in host else host  # IPv6
         where = f"http://{host}:{port}{HTTP_PATH}" + (" (key required)" if api_key else "")
     kind = f"{tools.store.count()} points" + (", hybrid" if tools.hybrid else "")
     _say(args, f"serving {args.collection!r} of {args.store} ({kind}) on {where}; tools: "

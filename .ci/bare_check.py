@@ -15,6 +15,7 @@ checks = [
     ("milvus", lambda: _store("milvus", "MilvusStore")("c", uri="x.db")),
     ("pinecone", lambda: _store("pinecone", "PineconeStore")("i", api_key="k")),
     ("formats", lambda: importlib.import_module("jina_v3.index.formats").to_markdown("a.pdf", b"")),
+    ("mcp", lambda: importlib.import_module("jina_v3.cli.mcp").run_mcp(None)),
 ]
 
 

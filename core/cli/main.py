@@ -1,5 +1,5 @@
 """The `jina-v3` command line: `index`, `search`, `info` and `delete` (a corpus in a vector
-store), `embed` (JSON in, JSON out) and `serve` (the HTTP server).
+store), `embed` (JSON in, JSON out), `serve` (the HTTP server) and `mcp` (tools for agents).
 
 Every error is one line on stderr and a non-zero exit (2 for the library's own errors);
 ``--debug`` shows the traceback instead.
@@ -102,6 +102,18 @@ def _embed(args: argparse.Namespace) -> int:
     return 0
 
 
+def api_key_from_env(args: argparse.Namespace) -> str | None:
+    """The key clients must send (``serve``, ``mcp --http``): the variable ``--api-key-env``
+    names, which must be set; None without the flag."""
+    if not args.api_key_env:
+        return None
+    api_key = os.environ.get(args.api_key_env, "").strip()
+    if not api_key:
+        name = args.api_key_env
+        raise _fail(args.command, f"--api-key-env names {name}, which is not set or empty")
+    return api_key
+
+
 def _serve(args: argparse.Namespace) -> int:
     import logging
 
@@ -109,12 +121,7 @@ def _serve(args: argparse.Namespace) -> int:
     from jina_v3.server import ConnectionLimits, TaskRouting, serve
     from jina_v3.server.dialects import DEFAULT_TASK_MODELS
 
-    api_key = None
-    if args.api_key_env:
-        api_key = os.environ.get(args.api_key_env, "").strip()
-        if not api_key:
-            name = args.api_key_env
-            raise _fail("serve", f"--api-key-env names {name}, which is not set or empty")
+    api_key = api_key_from_env(args)
     limits = ConnectionLimits(args.header_timeout, args.keep_alive_timeout, args.max_connections)
     models = _pairs(args.task_model, "--task-model") if args.task_model else DEFAULT_TASK_MODELS
     routing = TaskRouting(models, _pairs(args.task_prefix or [], "--task-prefix"))  # checked now
@@ -156,6 +163,7 @@ def _pairs(values: list[str], flag: str) -> dict[str, str]:
 def build_parser() -> argparse.ArgumentParser:
     from jina_v3.cli.collection import add_collection_commands
     from jina_v3.cli.index import add_commands
+    from jina_v3.cli.mcp import add_mcp_command
 
     base = argparse.ArgumentParser(add_help=False)
     base.add_argument("--debug", action="store_true", help="show tracebacks of errors")
@@ -176,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command")
     add_commands(commands, base)
     add_collection_commands(commands, base)
+    add_mcp_command(commands, base)
 
     embed = commands.add_parser(
         "embed", parents=[common], help="embed a JSON list of strings (FILE or stdin)"
@@ -282,13 +291,14 @@ def _mismatch_advice(exc: SignatureMismatchError, command: str) -> str:
     )
     rebuild = (
         reindex
-        if command == "search"
+        if command in ("search", "mcp")  # these never drop data: re-index is the way
         else "pass --recreate to drop and rebuild it (this deletes its data), or use a new "
         "--collection NAME"
     )
     if not exc.differences:  # not comparable (no signature, another layout): rebuild only
         return str(exc).replace(REBUILD_FIX, rebuild)
-    found = describe_differences(exc.differences, f"this {command or 'run'}")
+    user = "this server" if command == "mcp" else f"this {command or 'run'}"
+    found = describe_differences(exc.differences, user)
     head = f"Collection {name!r} was built with other embedding settings: {found}."
     if "model" in exc.differences:
         model = exc.differences["model"][0]

@@ -53,6 +53,8 @@ __all__ = [
     "QueueFullError",
     "TaskRouting",
     "create_app",
+    "key_matches",
+    "require_key",
     "serve",
     "uvicorn_config",
 ]
@@ -97,14 +99,12 @@ class _Service:
         self.max_dims = int(backend.max_dimensions)
         self.max_tokens = int(getattr(backend, "max_tokens", wire.MAX_TOKENS))
         self.max_body_bytes, self.body_timeout = max_body_bytes, body_timeout
-        self.expected = f"Bearer {api_key}".encode() if api_key else None
+        self.api_key = api_key
         self.jina = _Dialect(self.parse_jina, self.render_jina, _detail)
         self.tei = _Dialect(self.parse_tei, self.render_tei, dialects.tei_error)
 
     def authorized(self, request: Any) -> bool:
-        if self.expected is None:
-            return True
-        return hmac.compare_digest(request.headers.get("authorization", "").encode(), self.expected)
+        return key_matches(request.headers.get("authorization"), self.api_key)
 
     async def read_body(self, request: Any) -> bytes:
         too_large = RequestError(
@@ -293,6 +293,32 @@ _UNAUTHORIZED = "Missing or invalid API key: send the header 'Authorization: Bea
 
 def _unauthorized() -> Any:
     return _error(401, _UNAUTHORIZED, {"WWW-Authenticate": "Bearer"})
+
+
+def key_matches(authorization: str | None, api_key: str | None) -> bool:
+    """Whether an ``Authorization`` header carries `api_key` as a Bearer token (compared in
+    constant time); without a key every request does. The one key check of `jina-v3 serve`
+    and `jina-v3 mcp --http`."""
+    if not api_key:
+        return True
+    return hmac.compare_digest((authorization or "").encode(), f"Bearer {api_key}".encode())
+
+
+def require_key(app: Any, api_key: str) -> Any:
+    """`app` (any ASGI app) behind :func:`key_matches`: an HTTP request without
+    ``Authorization: Bearer <api_key>`` is answered 401 in the API's error shape, before the
+    app sees it; other scopes (lifespan) pass through."""
+
+    async def guarded(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            headers = dict(scope.get("headers") or ())
+            authorization = headers.get(b"authorization", b"").decode("latin-1")
+            if not key_matches(authorization, api_key):
+                await _unauthorized()(scope, receive, send)
+                return
+        await app(scope, receive, send)
+
+    return guarded
 
 
 def _peer(request: Any) -> str:

@@ -71,6 +71,14 @@ def sparse_values(keywords: SparseVector | None, point: str) -> dict[str, list] 
     return {"indices": indices, "values": values}
 
 
+def stored_sparse(vector: Any) -> SparseVector | None:
+    """A fetched record's keyword weights (None: no sparse values)."""
+    sparse = getattr(vector, "sparse_values", None)
+    if sparse is None:
+        return None
+    return SparseVector(tuple(int(i) for i in sparse.indices), tuple(map(float, sparse.values)))
+
+
 def _shard(term: int) -> str:
     return f"df-{term // _SHARD}"
 

@@ -148,9 +148,7 @@ def test_a_hybrid_export_imports_with_its_keyword_channel(
         destination.close()
 
 
-def test_a_store_without_the_channel_is_refused_before_anything_is_created(
-    collections, fast_tmp
-):
+def test_a_store_without_the_channel_is_refused_before_anything_is_created(collections, fast_tmp):
     destination = FACTORIES["milvus-server"](_name(), fast_tmp)
     try:
         with pytest.raises(ConfigurationError, match=r"cannot hold the keyword channel.*Qdrant"):

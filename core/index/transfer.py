@@ -393,7 +393,7 @@ class _PointLines:
                 continue
             earlier = page.pop(record.id, None)
             if earlier is not None:
-                self._repeated(record.id, earlier[0], number)
+                self._repeated(earlier[0], number)
             page[record.id] = (number, record)
             if len(page) == size:
                 yield page
@@ -401,10 +401,10 @@ class _PointLines:
         if page:
             yield page
 
-    def _repeated(self, point: str, first: int, later: int) -> None:
+    def _repeated(self, first: int, later: int) -> None:
         self.warn(
-            f"{self.name}:{later}: point {point} repeats {self.name}:{first}; the later line "
-            "is kept"
+            f"{self.name}:{later}: repeats the point id of {self.name}:{first}; the later "
+            "line is kept"
         )
 
     def write(
@@ -457,15 +457,15 @@ class _PointLines:
         problems = []
         if isinstance(expected, int) and self.lines != expected:
             problems.append(
-                f"the file holds {self.lines} point lines but its header says {expected} (a "
-                "file cut short, or edited: export the collection again)"
+                f"its header says {expected} points and it holds {self.lines} point lines (cut "
+                "short, or edited: export the collection again)"
             )
         if self.refused:
             shown = ", ".join(r.split(": ", 1)[0] for r in self.refused[:SHOWN])
             more = ", ..." if len(self.refused) > SHOWN else ""
             lines = "1 line was" if len(self.refused) == 1 else f"{len(self.refused)} lines were"
             problems.append(
-                f"{lines} not imported ({shown}{more}): fix and re-run (re-running is idempotent)"
+                f"{lines} not imported ({shown}{more}: fix and re-run; re-running is idempotent)"
             )
         if problems:
             raise ConfigurationError(
@@ -478,4 +478,4 @@ class _PointLines:
         repeats = np.flatnonzero(hashes[order][1:] == hashes[order][:-1])
         numbers = np.frombuffer(self._numbers, dtype=np.int64)
         for i in repeats:  # (a hash that two ids share would be named too: a 2**-64 chance)
-            self._repeated("id", int(numbers[order[i]]), int(numbers[order[i + 1]]))
+            self._repeated(int(numbers[order[i]]), int(numbers[order[i + 1]]))

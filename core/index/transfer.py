@@ -44,8 +44,6 @@ from jina_v3.index.points_file import (
     read_header,
     signature_of,
 )
-from jina_v3.index.points_file import decode_vector as _decode  # noqa: F401 (tests)
-from jina_v3.index.points_file import encode_vector as _encode  # noqa: F401 (tests)
 from jina_v3.index.store import EmbeddingSignature, Record, record_payload
 from jina_v3.progress import Progress
 

@@ -15,9 +15,9 @@ import pytest
 
 from jina_v3 import VectorIndex
 from jina_v3.errors import ConfigurationError, SignatureMismatchError
+from jina_v3.index.points_file import decode_vector as _decode
+from jina_v3.index.points_file import encode_vector as _encode
 from jina_v3.index.transfer import (
-    _decode,
-    _encode,
     copy_collection,
     export_points,
     import_points,

@@ -243,6 +243,14 @@ class BaseStore(CollectionLifecycle, Closing, AsyncClosing, ABC):
         """Async twin of :meth:`clear`."""
         await self._arun("clear", self._clear_flow())
 
+    def exists(self) -> bool:
+        """Whether the collection exists (a PineconeStore: its index), ours or not."""
+        return self._run("exists", self._exists())
+
+    async def aexists(self) -> bool:
+        """Async twin of :meth:`exists`."""
+        return await self._arun("exists", self._exists())
+
     def drop_if_empty(self) -> bool:
         """Remove the collection if it holds no point (what a failed first write leaves
         behind; a Pinecone index only when no namespace holds one); True if it was removed."""

@@ -133,7 +133,7 @@ def _collection_for(destination: Any, signature: EmbeddingSignature) -> Iterator
     """The destination collection for `signature` (created, or checked: another signature
     is refused with nothing written). One this made is removed again if the transfer fails
     before writing a point into it."""
-    existed = destination.read_signature() is not None
+    existed = getattr(destination, "exists", lambda: True)()  # a store without: kept
     destination.ensure_collection(signature)
     try:
         yield

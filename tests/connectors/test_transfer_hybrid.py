@@ -173,6 +173,10 @@ def test_a_copy_that_fails_before_its_first_point_leaves_no_collection(fast_tmp)
             copy_collection(source, destination)
         assert destination.read_signature() is None
         assert "copied" not in destination.collections()
+        destination.ensure_collection(source.read_signature())  # one made before: kept
+        with pytest.raises(ConfigurationError, match="65535"):
+            copy_collection(source, destination)
+        assert destination.exists() and "copied" in destination.collections()
     finally:
         source.close()
         destination.close()

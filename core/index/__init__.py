@@ -11,7 +11,8 @@
 - ``sources.py``: reading a corpus (files, ``.jsonl``) into documents with stable ids.
 - ``chunking.py``: the Markdown-aware chunker, counted in the model's tokens.
 - ``formats.py``: PDF, DOCX, PPTX, XLSX and HTML to Markdown (the ``formats`` extra).
-- ``transfer.py``: copy, export and import of stored points (no model).
+- ``transfer.py``: copy, export and import of stored points (no model); ``points_file.py``:
+  the export format, its lines read strictly and written into a store line by line.
 
 Public paths: ``jina_v3.store``, ``jina_v3.filters``, ``jina_v3.sources`` and
 ``jina_v3.chunking`` name the modules here. May import: the foundations and the

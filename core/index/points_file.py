@@ -10,7 +10,8 @@ where the collection has the keyword channel: the BM25 document weights of the p
 ``{"indices": [token ids], "values": [weights], "counts": [occurrences]}``.
 
 Reading is strict: a line that is not a point the collection can hold is refused with the
-reason (:class:`BadLine`), never stored half-read.
+reason (:class:`BadLine`), never stored half-read; :class:`PointLines` writes a file's lines
+into a store, naming each one it cannot write.
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ import binascii
 import itertools
 import json
 import math
-from collections.abc import Iterator, Mapping
+from array import array
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
 
-from jina_v3.errors import ConfigurationError
+from jina_v3.errors import ConfigurationError, StoreError
 from jina_v3.index.keywords import SparseVector, stored_weights
 from jina_v3.index.store import (
     CHUNK_INDEX_KEY,
@@ -36,11 +38,13 @@ from jina_v3.index.store import (
     record_from_payload,
     record_payload,
 )
+from jina_v3.progress import Progress
 
 __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
     "BadLine",
+    "PointLines",
     "header",
     "parse_point",
     "point_line",
@@ -52,6 +56,7 @@ FORMAT, FORMAT_VERSION = "jina-v3-points", 1
 DENSE, KEYWORDS = "dense", "keywords"
 #: Largest token id a keyword weight may carry (engines keep 32-bit term ids).
 _MAX_TERM = 2**32 - 1
+SHOWN = 3  # refused lines named in an import's error (each is warned about as it is read)
 
 
 class BadLine(ValueError):
@@ -250,3 +255,142 @@ def _integer(value: Any, low: int, high: int | None) -> bool:
 
 def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+class PointLines:
+    """An export's point lines into a store: each line checked on its own, pages written
+    (a page the engine refuses is written again point by point, to name the lines it
+    refuses), repeated ids found, and the whole compared with the header."""
+
+    def __init__(
+        self, name: str, signature: EmbeddingSignature, store: Any, warn: Callable[[str], None]
+    ) -> None:
+        self.name, self.signature, self.store, self.warn = name, signature, store, warn
+        self.lines = 0  # point lines in the file (blank ones aside)
+        self.refused = 0
+        self.first_refused: list[str] = []  # FILE:LINE of the first few, for the error
+        # (id hash, line) of every point written: repeated ids are found at the end
+        self._hashes, self._numbers = array("q"), array("q")
+
+    def _refuse(self, number: int, why: str) -> None:
+        message = f"{self.name}:{number}: {why}"
+        self.refused += 1
+        if len(self.first_refused) < SHOWN:
+            self.first_refused.append(f"{self.name}:{number}")
+        self.warn(f"{message}; the line is not imported")
+
+    def _record(self, number: int, line: str) -> Record | None:
+        try:
+            record = parse_point(line, self.signature)
+            self.store.check_record(record)  # what this engine cannot hold
+        except (BadLine, ConfigurationError, StoreError) as exc:
+            self._refuse(number, str(exc))
+            return None
+        return record
+
+    def _pages(self, lines: Iterator[str], size: int) -> Iterator[dict[str, tuple[int, Record]]]:
+        page: dict[str, tuple[int, Record]] = {}
+        for number, line in enumerate(lines, start=2):
+            if not line.strip():
+                continue
+            self.lines += 1
+            record = self._record(number, line)
+            if record is None:
+                continue
+            earlier = page.pop(record.id, None)
+            if earlier is not None:
+                self._repeated(earlier[0], number)
+            page[record.id] = (number, record)
+            if len(page) == size:
+                yield page
+                page = {}
+        if page:
+            yield page
+
+    def _repeated(self, first: int, later: int) -> None:
+        self.warn(
+            f"{self.name}:{later}: repeats the point id of {self.name}:{first}; the later "
+            "line is kept"
+        )
+
+    def write(
+        self, lines: Iterator[str], size: int, bar: Progress, stop: Callable[[], bool] | None
+    ) -> bool:
+        """Write the point lines, `size` a page; True if `stop` ended it early."""
+        for page in self._pages(lines, size):
+            for number, record in self._upsert(list(page.values())):
+                self._hashes.append(hash(record.id))
+                self._numbers.append(number)
+            bar.update(len(page), points=len(page))
+            if stop is not None and stop():
+                return True
+        return False
+
+    @property
+    def points(self) -> int:
+        """Points written: distinct ids."""
+        return len(np.unique(np.frombuffer(self._hashes, dtype=np.int64)))
+
+    def _upsert(self, page: list[tuple[int, Record]]) -> list[tuple[int, Record]]:
+        """Write a page; if the engine refuses it, each point alone: the lines it refuses
+        are named and the rest written. The points written."""
+        try:
+            self.store.upsert([record for _, record in page])
+            return page
+        except (ConfigurationError, StoreError) as exc:
+            failure = exc
+        written, failed = [], []
+        for number, record in page:
+            try:
+                self.store.upsert([record])
+            except (ConfigurationError, StoreError) as exc:
+                failed.append((number, exc))
+            else:
+                written.append((number, record))
+        if not written and not self._answers():  # the store fails, not the lines
+            first = page[0][0]
+            raise StoreError(
+                f"writing {self.name}:{first}-{page[-1][0]} failed: {failure}; the lines "
+                f"before {first} are imported: re-run once the store is back"
+            ) from failure
+        for number, exc in failed:
+            self._refuse(number, str(exc))
+        return written
+
+    def _answers(self) -> bool:
+        """Whether the store still answers (then the points it refused are at fault)."""
+        try:
+            self.store.count()
+        except Exception:
+            return False
+        return True
+
+    def finish(self, expected: Any) -> None:
+        """Warn about ids repeated across pages; raise if a line was refused or the file
+        holds another number of points than its header says."""
+        self._repeats_across_pages()
+        problems = []
+        if isinstance(expected, int) and self.lines != expected:
+            problems.append(
+                f"its header says {expected} points and it holds {self.lines} point lines (cut "
+                "short, or edited: export the collection again)"
+            )
+        if self.refused:
+            shown = ", ".join(self.first_refused)
+            more = ", ..." if self.refused > SHOWN else ""
+            lines = "1 line was" if self.refused == 1 else f"{self.refused} lines were"
+            problems.append(
+                f"{lines} not imported ({shown}{more}: fix and re-run; re-running is idempotent)"
+            )
+        if problems:
+            raise ConfigurationError(
+                f"{self.name}: {self.points} points imported, but {'; and '.join(problems)}"
+            )
+
+    def _repeats_across_pages(self) -> None:
+        hashes = np.frombuffer(self._hashes, dtype=np.int64)
+        order = np.argsort(hashes, kind="stable")
+        repeats = np.flatnonzero(hashes[order][1:] == hashes[order][:-1])
+        numbers = np.frombuffer(self._numbers, dtype=np.int64)
+        for i in repeats:  # (a hash that two ids share would be named too: a 2**-64 chance)
+            self._repeated(int(numbers[order[i]]), int(numbers[order[i + 1]]))

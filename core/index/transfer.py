@@ -23,10 +23,9 @@ import inspect
 import json
 import logging
 import time
-from array import array
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -37,9 +36,8 @@ from jina_v3.index.keywords import SparseVector
 from jina_v3.index.points_file import (
     FORMAT,
     FORMAT_VERSION,
-    BadLine,
+    PointLines,
     header,
-    parse_point,
     point_line,
     read_header,
     signature_of,
@@ -64,7 +62,6 @@ PAGE = 256
 SAMPLE = 8
 TOLERANCE = 1e-5  # float32 scores of unit vectors; engines may re-normalise on write
 PROBE_TERMS = 100  # terms of a sampled point its keyword probe searches for
-SHOWN = 3  # refused lines named in the final error (each is warned about as it is read)
 
 
 @dataclass
@@ -75,7 +72,7 @@ class TransferSummary:
     seconds: float = 0.0
     interrupted: bool = False
     checked: int = 0  # points compared between source and destination
-    refused: list[str] = field(default_factory=list)  # FILE:LINE: why, per line not imported
+    refused: int = 0  # lines of an import that were not imported (each one warned about)
 
     @property
     def rate(self) -> float:
@@ -204,7 +201,8 @@ def copy_collection(
             has none.
     """
     signature = _signature(source, "Source")
-    _check_channel(signature, destination, f"{source.engine} collection {source.collection!r}")
+    engine = getattr(source, "engine", "source")
+    _check_channel(signature, destination, f"{engine} collection {source.collection!r}")
     _carry_funnel(getattr(source, "funnel_dimensions", None), destination)
     kept: list[Record] = []
     with _collection_for(destination, signature):
@@ -340,140 +338,17 @@ def import_points(
         signature = signature_of(head, name)
         _check_channel(signature, destination, name)
         _carry_funnel((head.get("layout") or {}).get("funnel_dimensions"), destination)
-        reader = _PointLines(name, signature, destination, warn or logger.warning)
+        reader = PointLines(name, signature, destination, warn or logger.warning)
+        summary, started = TransferSummary(), time.monotonic()
         with _collection_for(destination, signature):
-            bar = _progress(progress, head.get("points"))
+            total = head.get("points")
+            bar = _progress(progress, total if isinstance(total, int) else None)
             try:
-                summary = reader.write(lines, page, bar, stop)
+                summary.interrupted = reader.write(lines, page, bar, stop)
             finally:
                 bar.close()
+            summary.points, summary.refused = reader.points, reader.refused
+            summary.seconds = time.monotonic() - started
             if not summary.interrupted:
-                reader.finish(summary, head.get("points"))
+                reader.finish(total)
     return summary
-
-
-class _PointLines:
-    """An export's point lines into a store: each line checked on its own, pages written
-    (a page the engine refuses is written again point by point, to name the lines it
-    refuses), repeated ids found, and the whole compared with the header."""
-
-    def __init__(
-        self, name: str, signature: EmbeddingSignature, store: Any, warn: Callable[[str], None]
-    ) -> None:
-        self.name, self.signature, self.store, self.warn = name, signature, store, warn
-        self.lines = 0  # point lines in the file (blank ones aside)
-        self.refused: list[str] = []
-        # (id hash, line) of every point written: repeated ids are found at the end
-        self._hashes, self._numbers = array("q"), array("q")
-
-    def _refuse(self, number: int, why: str) -> None:
-        message = f"{self.name}:{number}: {why}"
-        self.refused.append(message)
-        self.warn(f"{message}; the line is not imported")
-
-    def _record(self, number: int, line: str) -> Record | None:
-        try:
-            record = parse_point(line, self.signature)
-            self.store.check_record(record)  # what this engine cannot hold
-        except (BadLine, ConfigurationError, StoreError) as exc:
-            self._refuse(number, str(exc))
-            return None
-        return record
-
-    def _pages(self, lines: Iterator[str], size: int) -> Iterator[dict[str, tuple[int, Record]]]:
-        page: dict[str, tuple[int, Record]] = {}
-        for number, line in enumerate(lines, start=2):
-            if not line.strip():
-                continue
-            self.lines += 1
-            record = self._record(number, line)
-            if record is None:
-                continue
-            earlier = page.pop(record.id, None)
-            if earlier is not None:
-                self._repeated(earlier[0], number)
-            page[record.id] = (number, record)
-            if len(page) == size:
-                yield page
-                page = {}
-        if page:
-            yield page
-
-    def _repeated(self, first: int, later: int) -> None:
-        self.warn(
-            f"{self.name}:{later}: repeats the point id of {self.name}:{first}; the later "
-            "line is kept"
-        )
-
-    def write(
-        self, lines: Iterator[str], size: int, bar: Progress, stop: Callable[[], bool] | None
-    ) -> TransferSummary:
-        summary, started = TransferSummary(), time.monotonic()
-        for page in self._pages(lines, size):
-            for number, record in self._upsert(list(page.values())):
-                self._hashes.append(hash(record.id))
-                self._numbers.append(number)
-            bar.update(len(page), points=len(page))
-            if stop is not None and stop():
-                summary.interrupted = True
-                break
-        summary.points = len(set(self._hashes))
-        summary.refused = self.refused
-        summary.seconds = time.monotonic() - started
-        return summary
-
-    def _upsert(self, page: list[tuple[int, Record]]) -> list[tuple[int, Record]]:
-        """Write a page; if the engine refuses it, each point alone: the lines it refuses
-        are named and the rest written. The points written."""
-        try:
-            self.store.upsert([record for _, record in page])
-            return page
-        except (ConfigurationError, StoreError) as exc:
-            failure = exc
-        written, failed = [], []
-        for number, record in page:
-            try:
-                self.store.upsert([record])
-            except (ConfigurationError, StoreError) as exc:
-                failed.append((number, exc))
-            else:
-                written.append((number, record))
-        if not written:  # nothing of the page goes in: the store fails, not its lines
-            first = page[0][0]
-            raise StoreError(
-                f"writing {self.name}:{first}-{page[-1][0]} failed: {failure}; the points "
-                f"before line {first} are imported: re-run once the store is back"
-            ) from failure
-        for number, exc in failed:
-            self._refuse(number, str(exc))
-        return written
-
-    def finish(self, summary: TransferSummary, expected: Any) -> None:
-        """Warn about ids repeated across pages; raise if a line was refused or the file
-        holds another number of points than its header says."""
-        self._repeats_across_pages()
-        problems = []
-        if isinstance(expected, int) and self.lines != expected:
-            problems.append(
-                f"its header says {expected} points and it holds {self.lines} point lines (cut "
-                "short, or edited: export the collection again)"
-            )
-        if self.refused:
-            shown = ", ".join(r.split(": ", 1)[0] for r in self.refused[:SHOWN])
-            more = ", ..." if len(self.refused) > SHOWN else ""
-            lines = "1 line was" if len(self.refused) == 1 else f"{len(self.refused)} lines were"
-            problems.append(
-                f"{lines} not imported ({shown}{more}: fix and re-run; re-running is idempotent)"
-            )
-        if problems:
-            raise ConfigurationError(
-                f"{self.name}: {summary.points} points imported, but {'; and '.join(problems)}"
-            )
-
-    def _repeats_across_pages(self) -> None:
-        hashes = np.frombuffer(self._hashes, dtype=np.int64)
-        order = np.argsort(hashes, kind="stable")
-        repeats = np.flatnonzero(hashes[order][1:] == hashes[order][:-1])
-        numbers = np.frombuffer(self._numbers, dtype=np.int64)
-        for i in repeats:  # (a hash that two ids share would be named too: a 2**-64 chance)
-            self._repeated(int(numbers[order[i]]), int(numbers[order[i + 1]]))

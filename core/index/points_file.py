@@ -384,7 +384,8 @@ class PointLines:
             )
         if problems:
             raise ConfigurationError(
-                f"{self.name}: {self.points} points imported, but {'; and '.join(problems)}"
+                f"{self.name}: {self.points} point{'' if self.points == 1 else 's'} imported, "
+                f"but {'; and '.join(problems)}"
             )
 
     def _repeats_across_pages(self) -> None:

@@ -130,3 +130,18 @@ def test_an_import_that_writes_nothing_leaves_no_collection(exported, store, fas
     with pytest.raises(ConfigurationError, match=r"0 points imported, but 12 lines were not"):
         import_points(_file(fast_tmp, lines), store)
     assert store.read_signature() is None and store.collections() == []
+
+
+def test_a_page_the_engine_refuses_wholly_names_its_lines_while_the_store_answers(
+    exported, store, fast_tmp, caplog
+):
+    head = {**json.loads(exported[0]), "points": 3}
+    refused = [
+        {**json.loads(line), "id": f"not-a-uuid-{i}"} for i, line in enumerate(exported[2:4])
+    ]
+    lines = [json.dumps(head), exported[1], *map(json.dumps, refused)]
+    path = _file(fast_tmp, lines)
+    with pytest.raises(ConfigurationError, match=rf"1 point imported, but 2 lines were not "
+                       rf"imported \({path}:3, {path}:4: fix"):  # fmt: skip
+        import_points(path, store, page=1)
+    assert store.count() == 1 and len(_warnings(caplog)) == 2

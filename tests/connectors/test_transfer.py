@@ -72,6 +72,19 @@ def test_scroll_pages_through_every_point_once(make_store):
     assert len(bare) == 5 and all(r.vector.size == 0 for r in bare)
 
 
+async def test_an_empty_collection_is_dropped_and_one_with_points_kept(make_store):
+    """What a failed copy or import does with the collection it made (every engine)."""
+    store = make_store()
+    assert not store.exists() and not await store.aexists()
+    assert store.drop_if_empty() is False  # nothing to drop
+    store.ensure_collection(EmbeddingSignature(model="m", dimensions=8))
+    store.upsert(_records(2))
+    assert store.exists() and store.drop_if_empty() is False and store.count() == 2
+    store.delete(document_ids=["doc-0"])
+    assert await store.adrop_if_empty() is True
+    assert not store.exists() and store.read_signature() is None
+
+
 @pytest.fixture(scope="module")
 def sources(tiny_embedder, tmp_path_factory):
     """The fixture corpus indexed (tiny model, 32-d) into each embedded store, with the hits

@@ -28,6 +28,7 @@ the async one (a native async client, or the sync one in a worker thread).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import threading
 from abc import ABC, abstractmethod
@@ -50,6 +51,7 @@ from jina_v3.errors import (
     check_positive,
 )
 from jina_v3.index.filters import FilterNode, parse_filter
+from jina_v3.index.keywords import stored_weights
 from jina_v3.index.store import (
     REBUILD_FIX,
     EmbeddingSignature,
@@ -257,6 +259,23 @@ class BaseStore(CollectionLifecycle, Closing, AsyncClosing, ABC):
         """Async twin of :meth:`clear`."""
         await self._arun("clear", self._clear_flow())
 
+    def exists(self) -> bool:
+        """Whether the collection exists (a PineconeStore: its index), ours or not."""
+        return self._run("exists", self._exists())
+
+    async def aexists(self) -> bool:
+        """Async twin of :meth:`exists`."""
+        return await self._arun("exists", self._exists())
+
+    def drop_if_empty(self) -> bool:
+        """Remove the collection if it holds no point (what a failed first write leaves
+        behind; a Pinecone index only when no namespace holds one); True if it was removed."""
+        return self._run("drop_if_empty", self._drop_if_empty_flow())
+
+    async def adrop_if_empty(self) -> bool:
+        """Async twin of :meth:`drop_if_empty`."""
+        return await self._arun("drop_if_empty", self._drop_if_empty_flow())
+
     def count(self) -> int:
         """Number of points in the collection (0 if there is none)."""
         return self._run("count", self._count_flow())
@@ -270,7 +289,8 @@ class BaseStore(CollectionLifecycle, Closing, AsyncClosing, ABC):
     ) -> tuple[list[Record], str | None]:
         """One page of at most `limit` stored points in the engine's order, from `cursor`
         (None: the first page), and the next page's cursor (None after the last). Each point
-        is the Record that wrote it (the vector empty unless `vectors`)."""
+        is the Record that wrote it (the vector empty unless `vectors`; with `vectors`, the
+        keyword channel's weights too, where the collection has the channel)."""
         return self._run("scroll", self._scroll_flow(cursor, limit, vectors))
 
     async def ascroll(
@@ -287,8 +307,14 @@ class BaseStore(CollectionLifecycle, Closing, AsyncClosing, ABC):
         limit = check_positive("limit", limit)
         if not (yield from self._exists()):
             return [], None
-        yield from self._expected()  # ours, and opened (loaded)
-        return (yield from self._scroll(cursor, limit, vectors))
+        signature = yield from self._expected()  # ours, and opened (loaded)
+        records, following = yield from self._scroll(cursor, limit, vectors)
+        if vectors and signature.keywords is not None:  # as the index wrote them
+            records = [
+                dataclasses.replace(r, keywords=stored_weights(r.keywords, signature.keywords))
+                for r in records
+            ]
+        return records, following
 
     def _upsert_flow(self, records: Sequence[Record]) -> Flow[None]:
         records = last_versions(records)
@@ -372,6 +398,13 @@ class BaseStore(CollectionLifecycle, Closing, AsyncClosing, ABC):
         for values, key in ((point_ids, "ids"), (doc_ids, "document_ids")):
             for start in range(0, len(values), self.delete_batch):
                 yield from self._delete(**{key: values[start : start + self.delete_batch]})
+
+    def _drop_if_empty_flow(self) -> Flow[bool]:
+        if not (yield from self._exists()) or (yield from self._foreign_points()):
+            return False
+        yield from self._drop()
+        self._signature = None
+        return True
 
     def _clear_flow(self) -> Flow[None]:
         signature = yield from self._expected()

@@ -9,13 +9,20 @@ other engines; the average length is the collection's real one.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from jina_v3.connectors._common import require
-from jina_v3.index.keywords import K1, B, SparseVector
+from jina_v3.index.keywords import (
+    K1,
+    B,
+    SparseVector,
+    bm25_document_weights,
+    bm25_parameters,
+)
 
 TERMS, KEYWORDS = "terms", "keywords"
 #: The search parameters of the keyword field.
@@ -55,6 +62,13 @@ def terms_text(keywords: SparseVector | None, max_length: int) -> str:
     if len(text) <= max_length:
         return text
     return text[: text.rfind(" ", 0, max_length + 1)].rstrip()
+
+
+def terms_weights(text: str | None, identity: str | None) -> SparseVector:
+    """A point's keyword weights back from its ``terms`` field: the counts are exact, and
+    the weights follow from them (`identity`: the collection's ``signature.keywords``)."""
+    counts = Counter(int(term) for term in (text or "").split())
+    return bm25_document_weights(counts, *bm25_parameters(identity))
 
 
 def bm25_score(distance: float) -> float:

@@ -80,6 +80,14 @@ def _heaviest(weights: Sequence[float] | np.ndarray) -> np.ndarray:
     return np.sort(np.argsort(-np.asarray(weights), kind="stable")[:MAX_SPARSE_VALUES])
 
 
+def stored_sparse(vector: Any) -> SparseVector | None:
+    """A fetched record's keyword weights (None: no sparse values)."""
+    sparse = getattr(vector, "sparse_values", None)
+    if sparse is None:
+        return None
+    return SparseVector(tuple(int(i) for i in sparse.indices), tuple(map(float, sparse.values)))
+
+
 def _shard(term: int) -> str:
     return f"df-{term // _SHARD}"
 

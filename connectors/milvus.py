@@ -45,6 +45,7 @@ from jina_v3.connectors._milvus_keywords import (
     hybrid_requests,
     rrf_ranker,
     terms_text,
+    terms_weights,
 )
 from jina_v3.connectors._milvus_lite import open_lite, release_lite
 from jina_v3.connectors._milvus_rows import (
@@ -412,12 +413,14 @@ class MilvusStore(KeywordChannel, BaseStore):
         self, cursor: str | None, limit: int, vectors: bool
     ) -> Flow[tuple[list, str | None]]:
         # pages in primary-key order, as pymilvus' own query iterator asks for them
+        keywords = self._signature.keywords if vectors and self._signature else None
+        fields = [*_OUTPUT_FIELDS, "vector"] if vectors else _OUTPUT_FIELDS
         rows = yield client(
             "query",
             self.collection,
             filter=f"id > {literal(cursor or '')}",
             limit=limit,
-            output_fields=[*_OUTPUT_FIELDS, "vector"] if vectors else _OUTPUT_FIELDS,
+            output_fields=fields if keywords is None else [*fields, TERMS],
             iterator="True",
             reduce_stop_for_best="True",
             consistency_level=self._consistency,
@@ -427,6 +430,7 @@ class MilvusStore(KeywordChannel, BaseStore):
                 row["id"],
                 stored_vector_of(row["vector"]) if vectors else NO_VECTOR,
                 {**(row.get("metadata") or {}), **{k: row.get(k) for k in _OUTPUT_FIELDS[:3]}},
+                keywords=None if keywords is None else terms_weights(row.get(TERMS), keywords),
             )
             for row in rows
         ]

@@ -32,6 +32,7 @@ from jina_v3.connectors._pinecone_keywords import (
     PineconeKeywords,
     sparse_values,
     stats_namespace,
+    stored_sparse,
     unit,
 )
 from jina_v3.connectors._pinecone_tags import comparable, signature_from_tags, signature_tags
@@ -338,6 +339,7 @@ class PineconeStore(PineconeKeywords, BaseStore):
                 i,
                 np.asarray(found[i].values, dtype=np.float32) if vectors else NO_VECTOR,
                 dict(found[i].metadata or {}),
+                keywords=stored_sparse(found[i]) if vectors else None,
             )
             for i in ids
             if i in found

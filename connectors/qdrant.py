@@ -380,7 +380,12 @@ class QdrantStore(KeywordChannel, BaseStore):
             with_vectors=vectors,
         )
         records = [
-            record_from_payload(p.id, _full(p.vector) if vectors else NO_VECTOR, p.payload or {})
+            record_from_payload(
+                p.id,
+                _full(p.vector) if vectors else NO_VECTOR,
+                p.payload or {},
+                keywords=_stored_keywords(p.vector) if vectors else None,
+            )
             for p in points
         ]
         return records, None if following is None else str(following)
@@ -441,5 +446,16 @@ def to_qdrant_filter(node: FilterNode) -> Any:
 
 
 def _full(vector: Any) -> np.ndarray:
-    """The full vector of a scrolled point (named when the collection has a funnel)."""
-    return np.asarray(vector[FULL] if isinstance(vector, Mapping) else vector, dtype=np.float32)
+    """The full vector of a scrolled point: named ``full`` with a funnel, the unnamed ``""``
+    beside the keyword channel, a bare list otherwise."""
+    if isinstance(vector, Mapping):
+        vector = vector[FULL] if FULL in vector else vector[""]
+    return np.asarray(vector, dtype=np.float32)
+
+
+def _stored_keywords(vector: Any) -> SparseVector | None:
+    """The keyword channel's weights of a scrolled point (None without the channel)."""
+    sparse = vector.get(KEYWORDS) if isinstance(vector, Mapping) else None
+    if sparse is None:
+        return None
+    return SparseVector(tuple(sparse.indices), tuple(sparse.values))

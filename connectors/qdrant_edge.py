@@ -435,6 +435,7 @@ class QdrantEdgeStore(KeywordChannel, BaseStore):
                 p.id,
                 np.asarray(p.vector[FULL], dtype=np.float32) if vectors else NO_VECTOR,
                 p.payload or {},
+                keywords=_stored_keywords(p.vector) if vectors else None,
             )
             for p in points
         ]
@@ -474,6 +475,14 @@ class QdrantEdgeStore(KeywordChannel, BaseStore):
 
     def _is_native_filter(self, filter: Any) -> bool:
         return isinstance(filter, _edge().Filter)
+
+
+def _stored_keywords(vector: Mapping[str, Any]) -> SparseVector | None:
+    """The keyword channel's weights of a scrolled point (None: no channel, or no terms)."""
+    sparse = vector.get(KEYWORDS)
+    if sparse is None:
+        return None
+    return SparseVector(tuple(sparse.indices), tuple(float(v) for v in sparse.values))
 
 
 def _edge_sparse(keywords: SparseVector) -> Any:

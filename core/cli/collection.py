@@ -131,7 +131,8 @@ def run_copy(args: argparse.Namespace) -> int:
             destination.close()
     finally:
         source.close()
-    print(f"copied {summary}", flush=True)
+    if not args.quiet:
+        print(f"copied {summary}", flush=True)
     return INTERRUPTED if summary.interrupted else 0
 
 
@@ -198,11 +199,20 @@ def run_import(args: argparse.Namespace) -> int:
                 store,
                 progress=Progress(mode="off" if args.quiet else "auto", unit="point"),
                 stop=stop,
+                warn=_warn("import", args.quiet),
             )
     finally:
         store.close()
-    print(f"imported {summary} into {args.collection!r}", flush=True)
+    if not args.quiet:
+        print(f"imported {summary} into {args.collection!r}", flush=True)
     return INTERRUPTED if summary.interrupted else 0
+
+
+def _warn(command: str, quiet: bool) -> Any:
+    """Warnings as `jina-v3 COMMAND: warning: ...` lines on stderr (none with --quiet)."""
+    if quiet:
+        return lambda message: None
+    return lambda message: print(f"jina-v3 {command}: warning: {message}", file=sys.stderr)
 
 
 def add_collection_commands(commands: Any, base: argparse.ArgumentParser) -> None:

@@ -140,7 +140,9 @@ def info_table(store: str, rows: Sequence[Mapping[str, Any]]) -> str:
     """Collections with their signature and point count."""
     if not rows:
         return f"{store}: no collections (index files with `jina-v3 index PATH --store {store}`)\n"
-    table = [("collection", "points", "model", "dims", "type", "late chunking", "tasks")]
+    table = [
+        ("collection", "points", "model", "dims", "type", "late chunking", "tasks", "keywords")
+    ]
     for row in rows:
         sig = row["signature"] or {}
         table.append(
@@ -152,6 +154,8 @@ def info_table(store: str, rows: Sequence[Mapping[str, Any]]) -> str:
                 str(sig.get("embedding_type", "?")),
                 "yes" if sig.get("late_chunking") else "no",
                 f"{sig.get('passage_task')} / {sig.get('query_task')}" if sig else "no signature",
+                # the keyword channel (hybrid search): its weighting and tokenizer, or none
+                str(sig.get("keywords") or "no") if sig else "",
             )
         )
     table = [tuple(printable(cell) for cell in row) for row in table]

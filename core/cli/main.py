@@ -278,6 +278,14 @@ def describe(exc: BaseException, command: str = "") -> str:
     return f"{type(exc).__name__}: {detail} (run with --debug for the traceback)"
 
 
+#: Where `copy` and `import` go instead of a collection with other settings (their points
+#: keep the settings they were embedded with: no flag of theirs changes them).
+_MOVE_FIXES = {
+    "copy": "copy into a new collection with --to-collection NAME, or into another store (DST_URI)",
+    "import": "import into a new --collection NAME, or into another --store URI",
+}
+
+
 def _mismatch_advice(exc: SignatureMismatchError, command: str) -> str:
     """A collection that does not match, worded for `command`: every setting that differs,
     and the fixes that command has (``search`` adopts the collection's dimensions and
@@ -292,7 +300,8 @@ def _mismatch_advice(exc: SignatureMismatchError, command: str) -> str:
     rebuild = (
         reindex
         if command in ("search", "mcp")  # these never drop data: re-index is the way
-        else "pass --recreate to drop and rebuild it (this deletes its data), or use a new "
+        else _MOVE_FIXES.get(command)
+        or "pass --recreate to drop and rebuild it (this deletes its data), or use a new "
         "--collection NAME"
     )
     if not exc.differences:  # not comparable (no signature, another layout): rebuild only
@@ -315,6 +324,8 @@ def _mismatch_advice(exc: SignatureMismatchError, command: str) -> str:
                 match.append("pass --hybrid" if stored else "drop --hybrid")
     if set(exc.differences) - {"model", "dimensions", "late_chunking", "keywords"}:
         match = []  # normalisation, tasks, the stored type: no flag sets them
+    if command in _MOVE_FIXES:
+        match = []  # the points keep the settings they were embedded with
     fix = f"{' and '.join(match)} to match it, or {rebuild}" if match else rebuild
     return f"{head} Fix: {fix}."
 

@@ -13,7 +13,8 @@
 - ``formats.py``: PDF, DOCX, PPTX, XLSX and HTML to Markdown (the ``formats`` extra),
   within limits; ``_worker.py`` the bounded converter process, ``_markdown.py`` the
   conversions it runs, ``_charset.py`` HTML's encoding as the HTML standard sniffs it.
-- ``transfer.py``: copy, export and import of stored points (no model).
+- ``transfer.py``: copy, export and import of stored points (no model); ``points_file.py``:
+  the export format, its lines read strictly and written into a store line by line.
 
 Public paths: ``jina_v3.store``, ``jina_v3.filters``, ``jina_v3.sources`` and
 ``jina_v3.chunking`` name the modules here. May import: the foundations and the

@@ -33,6 +33,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import math
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -48,12 +49,16 @@ __all__ = [
     "MODES",
     "KeywordEncoder",
     "SparseVector",
+    "bm25_document_weights",
     "bm25_idf",
+    "bm25_parameters",
     "check_search_mode",
     "encoder_for",
     "fuse",
     "rrf_max",
     "rrf_term",
+    "stored_weights",
+    "term_counts",
 ]
 
 #: BM25's usual constants; ``avg_length`` is the typical chunk in tokens (the index's chunks
@@ -155,10 +160,7 @@ class KeywordEncoder:
 
     def document_weights(self, terms: Sequence[int]) -> SparseVector:
         """The BM25 document side of one text's terms (IDF left to the store)."""
-        counts = Counter(terms)
-        norm = self.k1 * (1 - self.b + self.b * len(terms) / self.avg_length)
-        weights = _sparse({t: tf * (self.k1 + 1) / (tf + norm) for t, tf in counts.items()})
-        return dataclasses.replace(weights, counts=tuple(counts[i] for i in weights.indices))
+        return bm25_document_weights(Counter(terms), self.k1, self.b, self.avg_length)
 
     def documents(self, texts: Sequence[str]) -> list[SparseVector]:
         """BM25 document weights of each text (empty for a text without terms)."""
@@ -167,6 +169,77 @@ class KeywordEncoder:
     def query(self, text: str) -> SparseVector:
         """Query weights: 1.0 for each distinct term (the store applies IDF)."""
         return _sparse(dict.fromkeys(self.terms([text])[0], 1.0))
+
+
+def bm25_document_weights(
+    counts: Mapping[int, int], k1: float = K1, b: float = B, avg_length: float = AVG_LENGTH
+) -> SparseVector:
+    """BM25's document side for a text's term counts (term id -> occurrences): the one
+    formula, so weights rebuilt from counts equal the ones written, bit for bit."""
+    norm = k1 * (1 - b + b * sum(counts.values()) / avg_length)
+    weights = _sparse({t: tf * (k1 + 1) / (tf + norm) for t, tf in counts.items()})
+    return dataclasses.replace(weights, counts=tuple(counts[i] for i in weights.indices))
+
+
+_IDENTITY = re.compile(r"bm25\(k1=([^,]+),b=([^,]+),avg=([^)]+)\)")
+
+
+def bm25_parameters(identity: str | None) -> tuple[float, float, float]:
+    """``(k1, b, avg_length)`` as a collection's signature records them
+    (:attr:`KeywordEncoder.identity`); the defaults for an identity in another form."""
+    match = _IDENTITY.match(identity or "")
+    try:
+        k1, b, avg = (float(x) for x in match.groups()) if match else (K1, B, AVG_LENGTH)
+    except ValueError:
+        return K1, B, AVG_LENGTH
+    return k1, b, avg
+
+
+def term_counts(
+    weights: SparseVector, k1: float = K1, b: float = B, avg_length: float = AVG_LENGTH
+) -> tuple[int, ...] | None:
+    """The term counts whose BM25 document weights are `weights` (as Qdrant and Pinecone
+    store them: weights only, in float32), or None where no counts give them (a point cut to
+    its heaviest terms, other parameters; with ``b = 1`` weights fix counts only up to scale).
+
+    Each weight gives its term's count over the length normaliser, ``tf / norm``, and the
+    normaliser follows from the length, the sum of the counts: solved for it, then refined
+    with the rounded counts, then checked by rebuilding the weights.
+    """
+    values = np.asarray(weights.values, dtype=np.float64)
+    if not len(values):
+        return ()
+    if b >= 1 or not np.all((values > 0) & (values < k1 + 1)):
+        return None
+    ratio = values / (k1 + 1 - values)  # tf / norm, term by term
+    # norm = k1 * (1 - b + b * length / avg) with length = norm * sum(ratio)
+    denominator = 1 - k1 * b * float(ratio.sum()) / avg_length
+    norm = k1 * (1 - b) / denominator if denominator > 0 else k1
+    for _ in range(8):  # the rounded counts give the length exactly: refine until stable
+        counts = np.maximum(np.rint(ratio * norm), 1).astype(np.int64)
+        following = k1 * (1 - b + b * int(counts.sum()) / avg_length)
+        if following == norm:
+            break
+        norm = following
+    found = {t: int(c) for t, c in zip(weights.indices, counts, strict=True)}
+    rebuilt = bm25_document_weights(found, k1, b, avg_length)
+    if not np.allclose(rebuilt.values, values, rtol=1e-5, atol=0):
+        return None
+    return rebuilt.counts
+
+
+def stored_weights(weights: SparseVector | None, identity: str | None) -> SparseVector:
+    """A point's keyword weights as an engine gives them back, made whole: the weights and
+    the term counts (what Milvus's own BM25 reads), as the index wrote them. `identity` is
+    the collection's ``signature.keywords``. Weights without recoverable counts stay as
+    they are (counts empty); a point without terms has empty weights."""
+    if weights is None or not len(weights):
+        return SparseVector((), ())
+    parameters = bm25_parameters(identity)
+    counts = weights.counts or term_counts(weights, *parameters)
+    if not counts:
+        return weights
+    return bm25_document_weights(dict(zip(weights.indices, counts, strict=True)), *parameters)
 
 
 def bm25_idf(document_frequency: int | np.ndarray, documents: int) -> Any:

@@ -360,9 +360,16 @@ def hit_from_payload(id: str, score: float, payload: Mapping[str, Any]) -> Hit:
 NO_VECTOR = np.empty(0, dtype=np.float32)
 
 
-def record_from_payload(id: Any, vector: np.ndarray, payload: Mapping[str, Any]) -> Record:
+def record_from_payload(
+    id: Any,
+    vector: np.ndarray,
+    payload: Mapping[str, Any],
+    *,
+    keywords: SparseVector | None = None,
+) -> Record:
     """A stored point back as the :class:`Record` that wrote it: the metadata keeps the
-    content hash, so writing the record elsewhere stores the same payload."""
+    content hash, so writing the record elsewhere stores the same payload (`keywords`: its
+    keyword channel's weights, as the engine gives them back)."""
     metadata = {
         k: v for k, v in payload.items() if k not in (TEXT_KEY, DOCUMENT_ID_KEY, CHUNK_INDEX_KEY)
     }
@@ -374,6 +381,7 @@ def record_from_payload(id: Any, vector: np.ndarray, payload: Mapping[str, Any])
         metadata=metadata,
         document_id=str(payload.get(DOCUMENT_ID_KEY, "")),
         chunk_index=None if chunk is None or int(chunk) < 0 else int(chunk),
+        keywords=keywords,
     )
 
 

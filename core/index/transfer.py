@@ -1,26 +1,30 @@
 """Move what a collection stores without embedding again: copy between stores, export to a
-file and import from one. No model is involved: points travel with their vectors, payloads
-and the collection's embedding signature.
+file and import from one. No model is involved: points travel with their vectors, keyword
+weights, payloads and the collection's embedding signature.
 
 A copy streams pages of points (``store.scroll``) into idempotent upserts by point id, so an
 interrupted copy re-run ends identical to an uninterrupted one. The destination is created
 with the source's signature and funnel layout (the funnel vector is the dense vector's
 re-normalised prefix, rebuilt bit for bit on write), and one that exists with another
-signature is refused before anything is written. At the end the counts are compared, and a
-sample of points: their payloads (fetched) and their vectors (the score of two random probe
-vectors against the one point, in both stores, within 1e-5).
+signature, or a store without the source's keyword channel, is refused before anything is
+written. A copy or import that fails before its first point leaves no collection behind.
+At the end of a copy the counts are compared, and a sample of points: their payloads
+(fetched), their vectors (the score of two random probe vectors against the one point, in
+both stores, within 1e-5) and their keyword channel (the point found by its own terms).
 
-The export format is JSON lines (``FORMAT``, documented in the README): a header with the
-format version, signature and layout, then one point per line.
+An import writes every point line it can and names each one it cannot (``FILE:LINE``); then
+it raises if any line was refused or the file holds another number of points than its
+header says (a file cut short). The format is :mod:`jina_v3.index.points_file`.
 """
 
 from __future__ import annotations
 
-import base64
 import inspect
 import json
+import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -28,7 +32,17 @@ from typing import IO, Any
 import numpy as np
 
 from jina_v3.errors import ConfigurationError, StoreError
-from jina_v3.index.store import EmbeddingSignature, Record, record_from_payload, record_payload
+from jina_v3.index.keywords import SparseVector
+from jina_v3.index.points_file import (
+    FORMAT,
+    FORMAT_VERSION,
+    PointLines,
+    header,
+    point_line,
+    read_header,
+    signature_of,
+)
+from jina_v3.index.store import EmbeddingSignature, Record, record_payload
 from jina_v3.progress import Progress
 
 __all__ = [
@@ -39,13 +53,15 @@ __all__ = [
     "export_points",
     "import_points",
     "pages",
+    "read_header",
 ]
 
-FORMAT, FORMAT_VERSION = "jina-v3-points", 1
-DENSE = "dense"
+logger = logging.getLogger("jina_v3.transfer")
+
 PAGE = 256
 SAMPLE = 8
 TOLERANCE = 1e-5  # float32 scores of unit vectors; engines may re-normalise on write
+PROBE_TERMS = 100  # terms of a sampled point its keyword probe searches for
 
 
 @dataclass
@@ -56,6 +72,7 @@ class TransferSummary:
     seconds: float = 0.0
     interrupted: bool = False
     checked: int = 0  # points compared between source and destination
+    refused: int = 0  # lines of an import that were not imported (each one warned about)
 
     @property
     def rate(self) -> float:
@@ -88,12 +105,42 @@ def _signature(store: Any, role: str) -> EmbeddingSignature:
     return signature
 
 
-def _carry_funnel(source: Any, destination: Any) -> None:
+def _check_channel(signature: EmbeddingSignature, destination: Any, what: str) -> None:
+    """A store without the keyword channel cannot hold a hybrid collection: refused before
+    anything is created."""
+    if signature.keywords is not None and not getattr(destination, "keyword_channel", False):
+        engine = getattr(destination, "engine", type(destination).__name__)
+        raise ConfigurationError(
+            f"{engine} collection {destination.collection!r} cannot hold the keyword channel "
+            f"(hybrid search) of {what}: move it into a store that has one, Qdrant Edge, "
+            "Qdrant, Pinecone or Milvus Lite (a qdrant-edge:, qdrant:, pinecone: or "
+            "milvus-lite: URI)"
+        )
+
+
+def _carry_funnel(funnel: int | None, destination: Any) -> None:
     """The destination keeps the source's funnel vector where its engine stores one."""
-    funnel = getattr(source, "funnel_dimensions", None)
     takes = "funnel_dimensions" in inspect.signature(type(destination).__init__).parameters
     if funnel is not None and takes and destination.funnel_dimensions is None:
         destination._set_funnel(funnel, destination.funnel_oversample)
+
+
+@contextmanager
+def _collection_for(destination: Any, signature: EmbeddingSignature) -> Iterator[None]:
+    """The destination collection for `signature` (created, or checked: another signature
+    is refused with nothing written). One this made is removed again if the transfer fails
+    before writing a point into it."""
+    existed = getattr(destination, "exists", lambda: True)()  # a store without: kept
+    destination.ensure_collection(signature)
+    try:
+        yield
+    except BaseException:
+        if not existed:
+            try:
+                destination.drop_if_empty()
+            except Exception:  # the transfer's own error is the one to report
+                logger.debug("removing the empty collection failed", exc_info=True)
+        raise
 
 
 def _progress(progress: bool | Progress, total: int | None) -> Progress:
@@ -138,7 +185,8 @@ def copy_collection(
     stop: Callable[[], bool] | None = None,
     sample: int = SAMPLE,
 ) -> TransferSummary:
-    """Copy every point of `source` into `destination` (two stores), with the signature.
+    """Copy every point of `source` into `destination` (two stores), with its vectors,
+    keyword weights, payload and the signature.
 
     Args:
         page: Points read and written per request.
@@ -149,16 +197,20 @@ def copy_collection(
     Raises:
         StoreError: The source has no collection, or the check found a difference.
         SignatureMismatchError: The destination exists with another signature.
+        ConfigurationError: The source has the keyword channel and the destination's store
+            has none.
     """
     signature = _signature(source, "Source")
-    _carry_funnel(source, destination)
-    destination.ensure_collection(signature)  # refuses another signature: nothing written
-    bar = _progress(progress, source.count())
+    engine = getattr(source, "engine", "source")
+    _check_channel(signature, destination, f"{engine} collection {source.collection!r}")
+    _carry_funnel(getattr(source, "funnel_dimensions", None), destination)
     kept: list[Record] = []
-    try:
-        summary = _write(pages(source, page=page), destination, bar, stop, kept, sample)
-    finally:
-        bar.close()
+    with _collection_for(destination, signature):
+        bar = _progress(progress, source.count())
+        try:
+            summary = _write(pages(source, page=page), destination, bar, stop, kept, sample)
+        finally:
+            bar.close()
     if not summary.interrupted:
         summary.checked = check_copy(source, destination, kept)
     return summary
@@ -185,16 +237,22 @@ def check_copy(source: Any, destination: Any, sample: list[Record]) -> int:
         payload = None if hit is None else _hit_payload(hit)
         if payload != _comparable(record_payload(record)):
             raise StoreError(f"copy check: point {record.id} differs in {where}: {payload}")
-        if record.vector.dtype != np.float32:
-            continue  # packed bits: the payload check and the counts stand
         one = {"document_id": record.document_id}
         if record.chunk_index is not None:
             one["chunk_index"] = record.chunk_index
+        if record.keywords:  # the point is found by its own terms: its channel was carried
+            heaviest = np.argsort(record.keywords.values, kind="stable")[::-1][:PROBE_TERMS]
+            terms = tuple(sorted(record.keywords.indices[i] for i in heaviest))
+            probe = SparseVector(terms, (1.0,) * len(terms))
+            if [h.id for h in destination.query_keywords(probe, k=1, filter=one)] != [record.id]:
+                raise StoreError(f"copy check: point {record.id} has no keyword weights in {where}")
+        if record.vector.dtype != np.float32:
+            continue  # packed bits: the payload check and the counts stand
         for _ in range(2):
-            probe = rng.normal(size=dimensions).astype(np.float32)
-            probe /= np.linalg.norm(probe)
+            vector = rng.normal(size=dimensions).astype(np.float32)
+            vector /= np.linalg.norm(vector)
             scores = [
-                [h.score for h in store.query(probe, k=1, filter=one)]
+                [h.score for h in store.query(vector, k=1, filter=one)]
                 for store in (source, destination)
             ]
             if len(scores[1]) != 1 or abs(scores[0][0] - scores[1][0]) > TOLERANCE:
@@ -219,31 +277,6 @@ def _comparable(payload: dict[str, Any]) -> dict[str, Any]:
 # -- export and import -------------------------------------------------------------------------
 
 
-def _encode(vector: np.ndarray) -> str:
-    dtype = "<f4" if vector.dtype == np.float32 else "u1"
-    return base64.b64encode(vector.astype(dtype, copy=False).tobytes()).decode("ascii")
-
-
-def _decode(text: str, signature: EmbeddingSignature) -> np.ndarray:
-    dtype = "u1" if signature.embedding_type == "ubinary" else "<f4"
-    return np.frombuffer(base64.b64decode(text, validate=True), dtype=dtype).astype(
-        np.uint8 if dtype == "u1" else np.float32
-    )
-
-
-def header(store: Any, signature: EmbeddingSignature, points: int) -> dict[str, Any]:
-    """The first line of an export."""
-    return {
-        "format": FORMAT,
-        "version": FORMAT_VERSION,
-        "collection": store.collection,
-        "points": points,
-        "signature": signature.to_dict(),
-        "layout": {"funnel_dimensions": getattr(store, "funnel_dimensions", None)},
-        "vectors": {DENSE: "base64 of little-endian float32 (uint8 bits for ubinary)"},
-    }
-
-
 def export_points(
     store: Any,
     out: IO[str],
@@ -251,69 +284,24 @@ def export_points(
     page: int = PAGE,
     progress: bool | Progress = False,
 ) -> TransferSummary:
-    """Write the collection to `out` as JSON lines: the header, then one point a line."""
+    """Write the collection to `out` as JSON lines: the header, then one point a line (see
+    :mod:`jina_v3.index.points_file`)."""
     signature = _signature(store, "Source")
     count = store.count()
-    out.write(json.dumps(header(store, signature, count), ensure_ascii=False) + "\n")
+    funnel = getattr(store, "funnel_dimensions", None)
+    head = header(store.collection, signature, count, funnel)
+    out.write(json.dumps(head, ensure_ascii=False) + "\n")
     bar = _progress(progress, count)
     summary, started = TransferSummary(), time.monotonic()
     try:
         for records in pages(store, page=page):
-            for r in records:
-                vectors = {DENSE: _encode(r.vector)}
-                line = {"id": r.id, "vectors": vectors, "payload": record_payload(r)}
-                out.write(json.dumps(line, ensure_ascii=False) + "\n")
+            out.writelines(point_line(r) + "\n" for r in records)
             summary.points += len(records)
             bar.update(len(records), points=len(records))
     finally:
         bar.close()
     summary.seconds = time.monotonic() - started
     return summary
-
-
-def read_header(lines: Iterator[str], name: str) -> dict[str, Any]:
-    """The export's header, checked."""
-    first = next(lines, "")
-    try:
-        head = json.loads(first)
-    except json.JSONDecodeError:
-        head = None
-    if not isinstance(head, dict) or head.get("format") != FORMAT:
-        raise ConfigurationError(
-            f"{name} is not a jina-v3 export (its first line must be the {FORMAT!r} header); "
-            "make one with `jina-v3 export`"
-        )
-    if head.get("version") != FORMAT_VERSION:
-        raise ConfigurationError(
-            f"{name} is format version {head.get('version')!r}; this jina-v3 reads version "
-            f"{FORMAT_VERSION}: upgrade jina-v3-connectors"
-        )
-    return head
-
-
-def _records(
-    lines: Iterator[str], signature: EmbeddingSignature, name: str, page: int
-) -> Iterator[list[Record]]:
-    batch: list[Record] = []
-    for number, line in enumerate(lines, start=2):
-        if not line.strip():
-            continue
-        try:
-            raw = json.loads(line)
-            vector = _decode(raw["vectors"][DENSE], signature)
-            batch.append(record_from_payload(raw["id"], vector, raw["payload"]))
-        except (ValueError, KeyError, TypeError) as exc:
-            if batch:
-                yield batch  # the points before the bad line are written first
-            raise ConfigurationError(
-                f"{name} line {number} is not a point ({type(exc).__name__}: {exc}); the "
-                "points before it are imported: fix the line and re-run"
-            ) from None
-        if len(batch) == page:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def import_points(
@@ -323,9 +311,22 @@ def import_points(
     page: int = PAGE,
     progress: bool | Progress = False,
     stop: Callable[[], bool] | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> TransferSummary:
     """Write an export's points into `destination` (created with the export's signature;
-    one with another signature is refused). Idempotent: re-running continues."""
+    one with another signature is refused). Idempotent: re-running continues.
+
+    Each line that cannot be imported (not a point, a vector of another size or with NaN,
+    no document id, no keyword weights for a hybrid collection, refused by the engine) is
+    named ``FILE:LINE`` to `warn` (default: a logged warning) and the rest is written. A
+    repeated point id is written once, from its last line, and warned about.
+
+    Raises:
+        ConfigurationError: The file is not an export; or, after writing what it could,
+            some lines were refused or the file holds another number of points than its
+            header says (cut short).
+        SignatureMismatchError: The destination exists with another signature.
+    """
     name = str(path)
     try:
         handle = open(path, encoding="utf-8")
@@ -334,20 +335,20 @@ def import_points(
     with handle:
         lines = iter(handle)
         head = read_header(lines, name)
-        signature = EmbeddingSignature.from_dict(head["signature"])
-        funnel = (head.get("layout") or {}).get("funnel_dimensions")
-        if funnel is not None:
-            _carry_funnel(_Layout(funnel), destination)
-        destination.ensure_collection(signature)
-        bar = _progress(progress, head.get("points"))
-        try:
-            records = _records(lines, signature, name, page)
-            summary = _write(records, destination, bar, stop, [], 0)
-        finally:
-            bar.close()
+        signature = signature_of(head, name)
+        _check_channel(signature, destination, name)
+        _carry_funnel((head.get("layout") or {}).get("funnel_dimensions"), destination)
+        reader = PointLines(name, signature, destination, warn or logger.warning)
+        summary, started = TransferSummary(), time.monotonic()
+        with _collection_for(destination, signature):
+            total = head.get("points")
+            bar = _progress(progress, total if isinstance(total, int) else None)
+            try:
+                summary.interrupted = reader.write(lines, page, bar, stop)
+            finally:
+                bar.close()
+            summary.points, summary.refused = reader.points, reader.refused
+            summary.seconds = time.monotonic() - started
+            if not summary.interrupted:
+                reader.finish(total)
     return summary
-
-
-@dataclass(frozen=True)
-class _Layout:
-    funnel_dimensions: int

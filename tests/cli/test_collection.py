@@ -111,3 +111,84 @@ def test_copy_export_import_on_the_command_line(indexed):  # cover every pair of
     assert other.returncode == 0, other.stderr
     refused = cli("copy", uri, f"qdrant-edge:{folder / 'other'}", cwd=work)
     assert refused.returncode == 2 and "16" in error_line(refused)
+    # copy's own way out, not the index command's flags
+    assert "--to-collection NAME, or into another store" in error_line(refused)
+    assert "--recreate" not in error_line(refused) and "--dimensions" not in error_line(refused)
+
+
+HYBRID_FILES = {
+    "printer.md": "# Printer\n\nThe printer reports error XJ-4471b after the paper jam.",
+    "de.txt": "Die Hauptstadt von Frankreich ist Paris. Paris ist groß.",
+    "winter.txt": "The weather in winter is cold and the trains are late, late, late.",
+    "museum.txt": "The city museum opens on Sundays at ten.",
+}
+
+
+@pytest.fixture(scope="module")
+def hybrid(fast_dir, tmp_path_factory):
+    pytest.importorskip("qdrant_edge")
+    work = tmp_path_factory.mktemp("hybrid-copy")
+    (work / "docs").mkdir()
+    for name, text in HYBRID_FILES.items():
+        (work / "docs" / name).write_text(text, encoding="utf-8")
+    folder = fast_dir / "hybrid-copy"
+    uri = f"qdrant-edge:{folder / 'edge'}"
+    proc = cli("index", "docs", "--store", uri, "--hybrid", "--quiet", cwd=work)
+    assert proc.returncode == 0, proc.stderr
+    return work, uri, folder
+
+
+def _answers(work, uri, collection="documents"):
+    out = []
+    for mode in ("keyword", "hybrid"):
+        for query in ("XJ-4471b", "Paris late"):
+            proc = cli("search", query, "--store", uri, "--collection", collection, "--mode", mode,
+                       "--json", cwd=work)  # fmt: skip
+            assert proc.returncode == 0, proc.stderr
+            out.append([(h["id"], round(h["score"], 5)) for h in json.loads(proc.stdout)])
+    assert all(out)
+    return out
+
+
+def test_a_hybrid_collection_is_copied_exported_and_imported_quietly(hybrid):
+    work, uri, folder = hybrid
+    info = cli("info", "--store", uri, cwd=work).stdout.splitlines()
+    assert info[1].split()[-1] == "keywords" and "bm25(k1=1.2,b=0.75,avg=256)" in info[2]
+    want = _answers(work, uri)
+
+    copied = f"qdrant:{folder / 'qdrant'}"
+    proc = cli("copy", uri, copied, "--quiet", cwd=work)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", ""), proc.stderr
+    assert _answers(work, copied) == want  # keyword and hybrid hits, scores too
+
+    dump = work / "hybrid.jsonl"
+    assert cli("export", str(dump), "--store", uri, "--quiet", cwd=work).returncode == 0
+    imported = f"qdrant-edge:{folder / 'imported'}"
+    proc = cli("import", str(dump), "--store", imported, "--quiet", cwd=work)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", ""), proc.stderr
+    assert _answers(work, imported) == want
+
+
+def test_an_import_cut_short_fails_naming_the_file_and_its_lines(hybrid):
+    work, uri, folder = hybrid
+    dump = work / "cut.jsonl"
+    assert cli("export", str(dump), "--store", uri, "--quiet", cwd=work).returncode == 0
+    lines = dump.read_text().splitlines()
+    points = len(lines) - 1
+    dump.write_text("\n".join([*lines[:3], "{not json", *lines[4:-1]]) + "\n")  # one less
+    target = f"qdrant-edge:{folder / 'cut'}"
+    quiet = cli("import", str(dump), "--store", target, "--quiet", cwd=work)
+    assert quiet.returncode == 2
+    assert error_line(quiet) == (
+        f"jina-v3 import: ConfigurationError: {dump}: {points - 2} points imported, but its "
+        f"header says {points} points and it holds {points - 1} point lines (cut short, or "
+        "edited: export the collection again); and 1 line was not imported "
+        f"({dump}:4: fix and re-run; re-running is idempotent)"
+    )
+    loud = cli("import", str(dump), "--store", target, cwd=work)
+    assert loud.returncode == 2 and loud.stdout == ""
+    assert loud.stderr.splitlines()[0] == (
+        f"jina-v3 import: warning: {dump}:4: not JSON (Expecting property name enclosed in "
+        "double quotes at character 1); the line is not imported"
+    )
+    assert len(loud.stderr.splitlines()) == 2 and "Traceback" not in loud.stderr

@@ -15,9 +15,9 @@ import pytest
 
 from jina_v3 import VectorIndex
 from jina_v3.errors import ConfigurationError, SignatureMismatchError
+from jina_v3.index.points_file import decode_vector as _decode
+from jina_v3.index.points_file import encode_vector as _encode
 from jina_v3.index.transfer import (
-    _decode,
-    _encode,
     copy_collection,
     export_points,
     import_points,
@@ -70,6 +70,19 @@ def test_scroll_pages_through_every_point_once(make_store):
     _same_points(_all(store), {r.id: r for r in records})
     bare, _ = store.scroll(limit=5, vectors=False)
     assert len(bare) == 5 and all(r.vector.size == 0 for r in bare)
+
+
+async def test_an_empty_collection_is_dropped_and_one_with_points_kept(make_store):
+    """What a failed copy or import does with the collection it made (every engine)."""
+    store = make_store()
+    assert not store.exists() and not await store.aexists()
+    assert store.drop_if_empty() is False  # nothing to drop
+    store.ensure_collection(EmbeddingSignature(model="m", dimensions=8))
+    store.upsert(_records(2))
+    assert store.exists() and store.drop_if_empty() is False and store.count() == 2
+    store.delete(document_ids=["doc-0"])
+    assert await store.adrop_if_empty() is True
+    assert not store.exists() and store.read_signature() is None
 
 
 @pytest.fixture(scope="module")
@@ -218,8 +231,8 @@ def test_a_bad_file_is_a_typed_error_and_keeps_what_was_imported(fast_tmp):
     out = io.StringIO()
     export_points(source, out)
     path.write_text(out.getvalue() + '{"id": "x", "vectors": {}}\n')
-    with pytest.raises(ConfigurationError, match="line 7 is not a point"):
+    with pytest.raises(ConfigurationError, match=r"5 points imported, but .*bad.jsonl:7"):
         import_points(path, store, page=2)
-    assert store.count() == 5  # every point before the bad line
+    assert store.count() == 5  # every good line
     source.close()
     store.close()

@@ -274,6 +274,27 @@ def test_a_mismatch_carries_every_difference_and_each_front_end_words_its_fix():
     assert "=" not in index.split("Fix:")[1] + search.split("Fix:")[1]
 
 
+def test_copy_and_import_name_their_own_way_out_of_a_mismatch():
+    """Their points keep the settings they were embedded with: no flag of theirs matches
+    another collection, so they name another collection or store (issue 22, item 15)."""
+    from jina_v3.cli import describe
+    from jina_v3.errors import DimensionMismatchError
+    from jina_v3.store import EmbeddingSignature, check_signature
+
+    stored = EmbeddingSignature(model="tiny-v3", dimensions=16)
+    with pytest.raises(DimensionMismatchError) as info:
+        check_signature(EmbeddingSignature("other", 64), stored, collection="docs")
+    copy, load = describe(info.value, "copy"), describe(info.value, "import")
+    assert copy.endswith(
+        "Fix: copy into a new collection with --to-collection NAME, or into another store "
+        "(DST_URI)."
+    )
+    assert load.endswith("Fix: import into a new --collection NAME, or into another --store URI.")
+    for line in (copy, load):
+        assert "dimensions: collection has 16" in line
+        assert not {"--dimensions", "--recreate", "--model"} & set(line.split())
+
+
 def test_an_over_long_input_names_the_fix_of_the_command():
     from jina_v3.cli import describe
     from jina_v3.errors import InputTooLongError

@@ -11,12 +11,17 @@ import pytest
 from jina_v3.errors import ConfigurationError
 from jina_v3.index.keywords import (
     KeywordEncoder,
+    SparseVector,
+    bm25_document_weights,
     bm25_idf,
+    bm25_parameters,
     check_search_mode,
     encoder_for,
     fuse,
     rrf_max,
     rrf_term,
+    stored_weights,
+    term_counts,
 )
 from tests.conftest import TINY_MODEL
 
@@ -117,6 +122,30 @@ def test_bm25_formula_by_hand() -> None:
     assert encoder.query("Berlin Berlin").values == (1.0,) * len(encoder.query("Berlin"))
     assert bm25_idf(1, 10) > bm25_idf(10, 10) > 0  # a term in every document still counts a bit
     assert float(bm25_idf(3, 10)) == pytest.approx(math.log(1 + 7.5 / 3.5))
+
+
+def test_the_weights_an_engine_stores_give_back_the_counts_exactly() -> None:
+    """Qdrant and Pinecone keep a point's weights in float32, Milvus its counts: each gives
+    back the weights and counts the index wrote (what a copy to the other needs)."""
+    encoder = _realistic()
+    identity = encoder.identity
+    assert bm25_parameters(identity) == (1.2, 0.75, 256.0)
+    assert bm25_parameters("another weighting") == (1.2, 0.75, 256.0)
+    rng = np.random.default_rng(0)
+    for length in [*range(1, 40), *rng.integers(40, 9000, size=150)]:
+        terms = (rng.zipf(1.3, size=length) % 3000).tolist()
+        written = encoder.document_weights(terms)
+        as_float32 = SparseVector(written.indices, tuple(np.float32(written.values).tolist()))
+        assert term_counts(as_float32) == written.counts
+        assert stored_weights(as_float32, identity) == written  # Qdrant, Pinecone
+        counts_only = SparseVector(written.indices, (0.0,) * len(written), written.counts)
+        assert stored_weights(counts_only, identity) == written  # Milvus
+    assert stored_weights(None, identity) == SparseVector((), ())  # a point without terms
+    # the 1,000 heaviest of a longer text's terms fix no counts: the weights stay as read
+    many = bm25_document_weights({t: 1 + t % 3 for t in range(3000)})
+    keep = sorted(np.argsort(many.values)[-1000:])
+    cut = SparseVector(tuple(many.indices[i] for i in keep), tuple(many.values[i] for i in keep))
+    assert term_counts(cut) is None and stored_weights(cut, identity) == cut
 
 
 def test_every_language_finds_its_document_by_keyword(encoder: KeywordEncoder) -> None:

@@ -52,7 +52,7 @@ def test_a_number_out_of_range_is_blamed_on_where_it_was_set(tmp_path, monkeypat
     with pytest.raises(ConfigurationError) as error:
         resolve(_args())
     assert str(error.value) == f"{tmp_path / 'jina-v3.toml'}: k must be a positive integer, got 0"
-    with pytest.raises(ConfigurationError, match="^-k must be a positive integer, got 0$"):
+    with pytest.raises(ConfigurationError, match=r"^-k must be a positive integer, got 0$"):
         resolve(_args(k=0))
     (tmp_path / "jina-v3.toml").write_text("chunk_tokens = 9000\n")
     with pytest.raises(ConfigurationError, match=r"jina-v3.toml: chunk-tokens must be between 1"):
@@ -102,7 +102,7 @@ def test_hybrid_is_a_setting_and_api_is_from_the_file_only_when_the_file_sets_it
     assert resolve(_args())["api"] == Setting(False, "model from env JINA_V3_MODEL")
     monkeypatch.delenv("JINA_V3_MODEL")
     (tmp_path / "jina-v3.toml").write_text('api = true\nmodel = "some/model"\n')
-    with pytest.raises(ConfigurationError, match="jina-v3.toml: api = true and model = "):
+    with pytest.raises(ConfigurationError, match=r"jina-v3\.toml: api = true and model = "):
         resolve(_args())
 
 

@@ -115,10 +115,9 @@ def is_embedded_store(uri: str) -> bool:
 
 def _absolute(uri: str) -> str:
     """An embedded store's path made absolute (workers may not share the driver's cwd)."""
-    scheme, _, target = uri.partition(":")
-    if not is_embedded_store(uri) or target == ":memory:":
-        return uri
-    return f"{scheme}:{os.path.abspath(target)}"
+    from jina_v3.connectors.uris import anchored
+
+    return anchored(uri, os.getcwd())
 
 
 def index_dataset(

@@ -78,7 +78,7 @@ def _pyproject_table(path: Path) -> dict[str, Any] | None:
         raw = path.read_bytes()
     except OSError:
         return None  # unreadable: not known to be ours
-    ours = PYPROJECT_TABLE.encode() in raw
+    ours = any(name in raw for name in (b"tool.jina-v3", b'tool."jina-v3"'))  # names the table
     try:
         document = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:

@@ -24,6 +24,7 @@ def _args(**flags) -> argparse.Namespace:
 
 
 def test_relative_paths_in_the_file_are_relative_to_its_folder(tmp_path, monkeypatch):
+    tmp_path = tmp_path.resolve()  # the file is found by its resolved folder
     (tmp_path / "models" / "tiny").mkdir(parents=True)
     (tmp_path / "jina-v3.toml").write_text('store = "milvus-lite:./index/docs.db"\n')
     (tmp_path / "src" / "deep").mkdir(parents=True)
@@ -215,7 +216,7 @@ def test_version_and_verbose_version(tmp_path):
 
 
 def test_a_project_is_one_store_from_every_subfolder(tmp_path):
-    project = tmp_path / "proj"
+    project = tmp_path.resolve() / "proj"
     (project / "docs").mkdir(parents=True)
     (project / "src" / "pkg").mkdir(parents=True)
     (project / "docs" / "a.md").write_text("# Alpha\n\nAlpha is the first letter.\n")

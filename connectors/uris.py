@@ -29,7 +29,14 @@ from typing import Any
 
 from jina_v3.errors import ConfigurationError
 
-__all__ = ["DEFAULT_COLLECTION", "DEFAULT_STORE_URI", "URI_FORMS", "list_collections", "open_store"]
+__all__ = [
+    "DEFAULT_COLLECTION",
+    "DEFAULT_STORE_URI",
+    "URI_FORMS",
+    "anchored",
+    "list_collections",
+    "open_store",
+]
 
 DEFAULT_STORE_URI = "qdrant-edge:./.jina-v3"
 DEFAULT_COLLECTION = "documents"
@@ -138,3 +145,16 @@ def list_collections(uri: str = DEFAULT_STORE_URI) -> list[str]:
     if uri.startswith("pinecone:"):  # its namespaces; the default one is DEFAULT_COLLECTION
         names = [n or DEFAULT_COLLECTION for n in names]
     return sorted(names)
+
+
+def anchored(uri: str, folder: str) -> str:
+    """`uri` with a relative local path (an embedded store's folder or file) taken from
+    `folder` rather than the working directory (a settings file's paths are relative to
+    its folder); any other URI as it is."""
+    scheme, _, target = uri.partition(":")
+    local = scheme in ("qdrant-edge", "milvus-lite", "qdrant") and target not in ("", ":memory:")
+    if not local or os.path.isabs(target) or target.startswith(_SERVER):
+        return uri
+    if _SERVER_LIKE.fullmatch(target):
+        return uri  # a server address: open_store refuses it with the right form
+    return f"{scheme}:{os.path.normpath(os.path.join(folder, target))}"

@@ -1,9 +1,10 @@
 """A collection's documents selected by their files: what ``index --prune`` deletes, and
 ``delete --source PATH``.
 
-Every document the reader made carries ``source`` (its file's identity: the absolute,
-resolved path) and ``source_folders`` (every folder above it), so a file or a folder selects
-its documents however its path is typed (:mod:`jina_v3.sources`).
+Every document the reader made carries ``source`` (its file's identity: its path relative
+to its project's root, or absolute outside any project) and ``source_folders`` (every
+folder above it, in the same form), so a file or a folder selects its documents however its
+path is typed, from any working folder (:mod:`jina_v3.sources`).
 """
 
 from __future__ import annotations

@@ -4,11 +4,11 @@ the model (:mod:`jina_v3.index.transfer` does the moving)."""
 from __future__ import annotations
 
 import argparse
-import fnmatch
+import itertools
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,11 +40,12 @@ def documents(store: Any, *, source: str | None = None, filter: Any = None) -> l
     from jina_v3.index.transfer import pages
 
     tree = None if filter is None else parse_filter(filter)
+    selected = None if source is None else _source_matcher(source)
     found: dict[str, _Document] = {}
     for page in pages(store, page=1024, vectors=False):
         for record in page:
             origin = str(record.metadata.get("source", record.document_id))
-            if source is not None and not _glob(origin, source):
+            if selected is not None and not selected(origin):
                 continue
             if tree is not None and not matches(tree, record_payload(record)):
                 continue
@@ -57,11 +58,30 @@ def documents(store: Any, *, source: str | None = None, filter: Any = None) -> l
     return sorted(found.values(), key=lambda d: (d.source, d.document_id))
 
 
-def _glob(origin: str, pattern: str) -> bool:
-    """A source matches as stored (absolute) or as shown (relative to the working folder)."""
-    from jina_v3.index.sources import shown
+def _source_matcher(pattern: str) -> Callable[[str], bool]:
+    """Whether a source matches `pattern` in ``--glob``'s dialect: as stored (relative to
+    its project's root, or absolute), as shown (relative to the working folder), or as the
+    path typed here (``../kb/*.md``, ``/abs/proj/kb/*.md``: its leading folders mapped to
+    their identity, as ``delete --source`` maps a path)."""
+    from jina_v3.index.sources import glob_match, identity, shown
 
-    return fnmatch.fnmatchcase(origin, pattern) or fnmatch.fnmatchcase(shown(origin), pattern)
+    names = pattern.split("/")
+    folders = list(itertools.takewhile(lambda n: not any(c in n for c in "*?["), names[:-1]))
+    typed = None
+    if len(names) > 1:  # a name alone matches at any depth, as with --glob
+        base = identity("/".join(folders) or ".")
+        rest = names[len(folders) :]
+        typed = "/".join(rest if base == "." else [base, *rest])
+
+    def matches(origin: str) -> bool:
+        if glob_match(origin, pattern) or glob_match(shown(origin), pattern):
+            return True
+        if typed is None or typed.startswith("/") != origin.startswith("/"):
+            return False
+        # anchored at the start: the whole path as typed, not only its last names
+        return glob_match(f"/{origin.lstrip('/')}", f"/{typed.lstrip('/')}")
+
+    return matches
 
 
 def _table(docs: list[_Document]) -> Iterator[str]:
@@ -223,7 +243,11 @@ def add_collection_commands(commands: Any, base: argparse.ArgumentParser) -> Non
         "ls", parents=[base], help="the documents of a collection: source, chunks, hash"
     )
     _store_options(ls)
-    ls.add_argument("--source", metavar="GLOB", help="only sources matching, e.g. 'docs/*.md'")
+    ls.add_argument(
+        "--source",
+        metavar="GLOB",
+        help="only sources matching, as --glob matches (e.g. 'docs/**/*.md')",
+    )
     ls.add_argument("--filter", metavar="JSON", help='metadata filter, e.g. \'{"lang": "en"}\'')
     ls.add_argument("--json", action="store_true", help="one JSON object per document and line")
     ls.set_defaults(run=settle(run_ls))

@@ -1,11 +1,12 @@
 """Remembered settings: a configuration file, and where each setting in effect came from.
 
 The file is ``jina-v3.toml`` (its top level holds the settings) or the ``[tool.jina-v3]``
-table of ``pyproject.toml``. As with ruff, the first folder walking up from the working
-directory that has either wins (``jina-v3.toml`` first within one folder; a
-``pyproject.toml`` without the table is passed over). Keys are the long flag names
-(``chunk-tokens``; ``chunk_tokens`` is read the same). Precedence: flag > environment
-variable (``JINA_V3_MODEL`` for ``model``) > file > default.
+table of ``pyproject.toml``, found as :mod:`jina_v3.index.project` says (as with ruff, the
+first folder walking up from the working directory that has either wins). Keys are the
+long flag names (``chunk-tokens``; ``chunk_tokens`` is read the same). Precedence: flag >
+environment variable (``JINA_V3_MODEL`` for ``model``) > file > default. A relative path in
+the file (``store``, ``model``) is relative to the file's folder, and so is the default
+store while a file is in use: every subfolder of a project finds the same index.
 """
 
 from __future__ import annotations
@@ -19,30 +20,46 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import tomllib
-
 from jina_v3.errors import ConfigurationError
+from jina_v3.index.chunking import MAX_CHUNK_TOKENS
+from jina_v3.index.project import FILE_NAME, PYPROJECT_TABLE, find_settings
 
-__all__ = ["FILE_NAME", "SETTINGS", "Setting", "adopt_signature", "find_file", "settle"]
-
-FILE_NAME = "jina-v3.toml"
-PYPROJECT_TABLE = "jina-v3"  # [tool.jina-v3]
+__all__ = [
+    "FILE_NAME",
+    "PYPROJECT_TABLE",
+    "SETTINGS",
+    "Setting",
+    "adopt_signature",
+    "find_file",
+    "settle",
+]
 
 # name -> (type, default, environment variable); the names are the long flags
 SETTINGS: dict[str, tuple[type, Any, str | None]] = {
-    "store": (str, None, None),  # default: the store URIs' default (filled in settle)
+    "store": (str, None, None),  # default: the store URIs' default (filled in resolve)
     "collection": (str, None, None),
     "model": (str, None, "JINA_V3_MODEL"),
     "api": (bool, False, None),
     "dtype": (str, None, None),
     "dimensions": (int, None, None),
     "late-chunking": (bool, False, None),
+    "hybrid": (bool, False, None),
     "chunk-tokens": (int, None, None),
     "chunk-overlap": (int, None, None),
     "batch-size": (int, None, None),
     "glob": (str, None, None),
     "k": (int, 5, None),
 }
+# name -> (lowest, highest or None) of a number, checked wherever it came from (the model's
+# own limit on dimensions is checked where it loads)
+_RANGES: dict[str, tuple[int, int | None]] = {
+    "k": (1, None),
+    "dimensions": (1, None),
+    "chunk-tokens": (1, MAX_CHUNK_TOKENS),
+    "chunk-overlap": (0, None),
+    "batch-size": (1, None),
+}
+_SHORT_FLAGS = {"k": "-k"}
 FLAG, DEFAULT = "flag", "default"
 
 
@@ -56,35 +73,12 @@ class Setting:
 
 def find_file(start: Path | None = None) -> tuple[Path, dict[str, Any]] | None:
     """The configuration file in effect and its raw table, or None."""
-    folder = (start or Path.cwd()).resolve()
-    for candidate in (folder, *folder.parents):
-        own = candidate / FILE_NAME
-        if own.is_file():
-            return own, _read(own)
-        pyproject = candidate / "pyproject.toml"
-        if pyproject.is_file():
-            table = _read(pyproject).get("tool", {}).get(PYPROJECT_TABLE)
-            if table is not None:
-                if not isinstance(table, dict):
-                    raise ConfigurationError(
-                        f"{pyproject}: [tool.{PYPROJECT_TABLE}] is not a table"
-                    )
-                return pyproject, table
-    return None
-
-
-def _read(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigurationError(f"{path} is not valid TOML ({exc}); fix or remove it") from None
-    except OSError as exc:
-        raise ConfigurationError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return find_settings(start or Path.cwd())
 
 
 def file_settings(path: Path, table: Mapping[str, Any]) -> dict[str, Any]:
-    """The table's settings by name, checked: an unknown key names the nearest known one."""
+    """The table's settings by name, checked (an unknown key names the nearest known one),
+    relative paths taken from the file's folder."""
     out = {}
     for raw_key, value in table.items():
         key = raw_key.replace("_", "-")
@@ -99,25 +93,50 @@ def file_settings(path: Path, table: Mapping[str, Any]) -> dict[str, Any]:
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             raise ConfigurationError(f"{path}: {raw_key} must be {_type_name(kind)}, got {value!r}")
         out[key] = value
+    if "store" in out:
+        out["store"] = _store_in(path.parent, out["store"])
+    if "model" in out:
+        out["model"] = _model_in(path.parent, out["model"])
     return out
+
+
+def _store_in(folder: Path, uri: str) -> str:
+    from jina_v3.connectors.uris import anchored
+
+    return anchored(uri, str(folder))
+
+
+def _model_in(folder: Path, model: str) -> str:
+    """A checkpoint folder named relative to the file's folder, made absolute; a hub id
+    (``org/name``, not a folder there) stays as it is."""
+    here = os.path.join(folder, model)
+    if model.startswith(("./", "../")) or model in (".", "..") or os.path.exists(here):
+        return os.path.normpath(here)  # an absolute `model` stays itself in the join
+    return model
 
 
 def _type_name(kind: type) -> str:
     return {str: "a string", int: "an integer", bool: "true or false"}[kind]
 
 
-def _defaults() -> dict[str, Any]:
+def _defaults(found: tuple[Path, Any] | None) -> dict[str, Any]:
     from jina_v3.connectors.uris import DEFAULT_COLLECTION, DEFAULT_STORE_URI
 
-    return {"store": DEFAULT_STORE_URI, "collection": DEFAULT_COLLECTION}
+    store = DEFAULT_STORE_URI if found is None else _store_in(found[0].parent, DEFAULT_STORE_URI)
+    return {"store": store, "collection": DEFAULT_COLLECTION}
 
 
 def resolve(args: argparse.Namespace) -> dict[str, Setting]:
-    """Every setting in effect for this command line, with its origin."""
+    """Every setting in effect for this command line, with its origin.
+
+    Raises:
+        ConfigurationError: The file is broken, or a value is out of range (naming the
+            flag, or the file and the key, it came from).
+    """
     found = find_file()
     from_file = file_settings(*found) if found else {}
     origin_file = str(found[0]) if found else ""
-    defaults = _defaults()
+    defaults = _defaults(found)
     settings: dict[str, Setting] = {}
     for key, (_, default, env) in SETTINGS.items():
         flag = getattr(args, key.replace("-", "_"), None)
@@ -130,9 +149,34 @@ def resolve(args: argparse.Namespace) -> dict[str, Setting]:
             settings[key] = Setting(from_file[key], origin_file)
         else:
             settings[key] = Setting(defaults.get(key, default), DEFAULT)
-    if settings["model"].origin != DEFAULT and settings["api"].origin != FLAG:
-        settings["api"] = Setting(False, settings["model"].origin)  # a model named wins
+        _check_range(key, settings[key])
+    model, api = settings["model"], settings["api"]
+    if api.value and model.origin != DEFAULT and api.origin != FLAG:
+        if model.origin == api.origin:  # both in the file
+            raise ConfigurationError(
+                f"{origin_file}: api = true and model = {model.value!r} name two models; "
+                "keep one of the keys"
+            )
+        settings["api"] = Setting(False, f"model from {model.origin}")  # a model named wins
     return settings
+
+
+def _check_range(key: str, setting: Setting) -> None:
+    """A number out of its range, named as the user set it: the flag, or the file and key."""
+    if key not in _RANGES or setting.value is None:
+        return
+    lowest, highest = _RANGES[key]
+    if lowest <= setting.value and (highest is None or setting.value <= highest):
+        return
+    if setting.origin == FLAG:
+        where = _SHORT_FLAGS.get(key, f"--{key}")
+    else:
+        where = f"{setting.origin}: {key}"
+    if highest is not None:  # chunk-tokens
+        what = f"between {lowest} and {highest} (the model's context less the passage instruction)"
+    else:
+        what = "a positive integer" if lowest == 1 else f"an integer from {lowest}"
+    raise ConfigurationError(f"{where} must be {what}, got {setting.value}")
 
 
 def settle(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:

@@ -159,29 +159,19 @@ def _total(files: list[Any]) -> int | None:
     return total or None
 
 
-def _check_chunk_tokens(chunk_tokens: int | None) -> None:
-    """A chunk size the model can embed whole, checked before anything loads."""
-    from jina_v3.index.chunking import MAX_CHUNK_TOKENS
-
-    if chunk_tokens is not None and not 1 <= chunk_tokens <= MAX_CHUNK_TOKENS:
-        raise ConfigurationError(
-            f"--chunk-tokens must be between 1 and {MAX_CHUNK_TOKENS} (the model's context "
-            f"less the passage instruction), got {chunk_tokens}"
-        )
-
-
 def run_index(args: argparse.Namespace) -> int:
     from jina_v3.cli.by_source import prune
     from jina_v3.index.sources import identity, list_files
 
-    _check_chunk_tokens(args.chunk_tokens)
     files = list_files(args.paths, glob=args.glob)  # before the model: a typo fails at once
     # the folders named: --prune deletes what is gone under them (a file root: its lines)
     roots = list(dict.fromkeys(identity(p) for p in args.paths if os.path.isdir(p)))
     store = open_store(args)
     try:
         # a store that cannot be opened fails before the model loads
-        adopt_signature(args, store.read_signature())
+        before = store.read_signature()
+        if not args.recreate:  # --recreate: the flags', the file's and the default settings
+            adopt_signature(args, before)
     except BaseException:
         store.close()
         raise
@@ -198,6 +188,8 @@ def run_index(args: argparse.Namespace) -> int:
                 summary = _ingest(args, store, files, stop)
             interrupted = summary.interrupted or stop()
             line = str(summary)
+            if args.recreate and before is not None:
+                _say_recreated(args.collection, before, store.read_signature())
             if args.prune and not interrupted:
                 jsonl_ids = summary.extra.get("jsonl_ids", {})
                 pruned = prune(store, list_files(args.paths), roots, jsonl_ids)
@@ -208,6 +200,16 @@ def run_index(args: argparse.Namespace) -> int:
         line += " (interrupted: re-run to continue)"
     print(line, flush=True)
     return INTERRUPTED if interrupted else 0
+
+
+def _say_recreated(collection: str, before: Any, after: Any) -> None:
+    """What --recreate changed: each setting of the dropped collection that the new one
+    has otherwise (``after`` None: the run wrote nothing, so nothing was dropped)."""
+    if after is None:
+        return
+    changes = [f"{key} {old!r} -> {new!r}" for key, (old, new) in after.differences(before).items()]
+    said = ", ".join(changes) if changes else "the same settings"
+    print(f"recreated collection {collection!r}: {said}", flush=True)
 
 
 def _ingest(args: argparse.Namespace, store: Any, files: list[Any], stop: _StopFlag) -> Any:
@@ -285,9 +287,7 @@ def _no_collection(args: argparse.Namespace) -> StoreError:
 def run_search(args: argparse.Namespace) -> int:
     from jina_v3 import VectorIndex
 
-    where = _filter(args.filter)
-    if args.k < 1:
-        raise ConfigurationError(f"-k must be a positive integer, got {args.k}")
+    where = _filter(args.filter)  # -k was checked with the settings, named as set
     store = open_store(args)
     try:
         if store.read_signature() is None:  # before the model loads
@@ -445,7 +445,11 @@ def add_commands(commands: Any, base: argparse.ArgumentParser) -> None:
         "--recreate", action="store_true", help="drop the collection first (deletes its data)"
     )
     index.add_argument(
-        "--hybrid", action="store_true", help="also store the keyword channel (hybrid search)"
+        "--hybrid",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also store the keyword channel for hybrid search (default: the collection's, "
+        "else no)",
     )
     index.set_defaults(run=settle(run_index))
 

@@ -70,10 +70,9 @@ def is_embedded_store(uri: str) -> bool:
 
 def absolute_uri(uri: str) -> str:
     """An embedded store's path made absolute (workers may not share the driver's cwd)."""
-    scheme, _, target = uri.partition(":")
-    if not is_embedded_store(uri) or target == ":memory:":
-        return uri
-    return f"{scheme}:{os.path.abspath(target)}"
+    from jina_v3.connectors.uris import anchored
+
+    return anchored(uri, os.getcwd())
 
 
 class Resources:

@@ -9,6 +9,7 @@
   ``EmbeddingSignature``, the store protocols, point ids).
 - ``filters.py``: the metadata filter dialect and its reference evaluator.
 - ``sources.py``: reading a corpus (files, ``.jsonl``) into documents with stable ids.
+- ``project.py``: a project's settings file and root, which a file's identity is relative to.
 - ``chunking.py``: the Markdown-aware chunker, counted in the model's tokens.
 - ``formats.py``: PDF, DOCX, PPTX, XLSX and HTML to Markdown (the ``formats`` extra),
   within limits; ``_worker.py`` the bounded converter process, ``_markdown.py`` the

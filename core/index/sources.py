@@ -10,10 +10,13 @@ Folders are walked recursively in sorted order (hidden entries, those starting w
 are left out; files of other types are ignored), so the same tree always gives the same
 documents in the same order.
 
-A file's identity is its absolute, resolved path in POSIX form (:func:`identity`): the same
-however its path was typed (relative, ``./x``, absolute, through a symlink, through its
-folder or as itself), and never the same for two files. A file named twice in one call is
-read once. Ids and metadata:
+A file's identity is its path relative to its project's root, in POSIX form
+(:func:`identity`; :mod:`jina_v3.index.project` says what the root is: the folder of the
+settings file in use there, else the git work tree's root), or its absolute path where it
+has no project. It is the same however the path was typed (relative, ``./x``, absolute,
+through a symlink, through its folder or as itself, from any working folder), the same in
+every checkout of the project, and never the same for two files of one project. A file
+named twice in one call is read once. Ids and metadata:
 
 - a ``.txt`` / ``.md`` file is one document; its id is its identity;
 - so is a PDF, DOCX, PPTX, XLSX or HTML file, converted to Markdown
@@ -24,7 +27,8 @@ read once. Ids and metadata:
   else the id is ``<identity>#LINE`` (lines counted from 1); the line's other fields (and
   those of an optional ``metadata`` object) become metadata;
 - every document carries ``source`` (its file's identity) and ``source_folders`` (every
-  folder above the file, absolute: what ``--prune`` selects a root's documents by).
+  folder above the file in the same form, the project root as ``.``: what ``--prune``
+  selects a root's documents by).
 
 Reserved metadata names (:data:`RESERVED_FIELDS`): ``source`` and ``source_folders`` (set
 here) and the index's own ``text``, ``document_id``, ``chunk_index`` and ``content_hash``. A
@@ -43,8 +47,11 @@ work for a pool of workers).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import posixpath
+import re
 import stat
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -52,6 +59,7 @@ from pathlib import Path, PurePosixPath
 
 from jina_v3.errors import ConfigurationError, JinaV3Error, MissingDependencyError
 from jina_v3.index.formats import CONVERTED, is_converted, to_markdown
+from jina_v3.index.project import ProjectRoots
 from jina_v3.index.store import RESERVED_KEYS, Document
 
 __all__ = [
@@ -64,8 +72,10 @@ __all__ = [
     "SourceFile",
     "escaped",
     "folders_of",
+    "glob_match",
     "identity",
     "list_files",
+    "located",
     "read_corpus",
     "read_file",
     "read_files",
@@ -85,19 +95,29 @@ RESERVED_FIELDS = frozenset({SOURCE_KEY, FOLDERS_KEY} | RESERVED_KEYS)
 JsonlIds = dict[str, list[str] | None]
 
 
-def identity(path: str | os.PathLike[str]) -> str:
-    """A file's identity: its absolute, resolved path in POSIX form (``source``, and the id
-    of a text file)."""
-    return Path(os.path.realpath(os.fspath(path))).as_posix()
+def identity(path: str | os.PathLike[str], roots: ProjectRoots | None = None) -> str:
+    """A file's (or folder's) identity: its resolved path relative to its project's root in
+    POSIX form (``docs/a.md``; the root itself is ``.``), or its absolute resolved path
+    where it has no project (``source``, and the id of a text file). `roots` remembers the
+    folders already looked at (one walk up per new folder)."""
+    real = os.path.realpath(os.fspath(path))
+    folder = real if os.path.isdir(real) else os.path.dirname(real)
+    root = (roots or ProjectRoots()).root(folder)
+    if root is None:
+        return Path(real).as_posix()
+    return Path(os.path.relpath(real, root)).as_posix()
 
 
 def folders_of(source: str) -> list[str]:
-    """Every folder above an identity, outermost first (metadata ``source_folders``)."""
-    return [folder.as_posix() for folder in reversed(Path(source).parents)]
+    """Every folder above an identity, outermost first (metadata ``source_folders``): from
+    ``.`` (the project root) for a project's file, from ``/`` for an absolute path."""
+    return [folder.as_posix() for folder in reversed(PurePosixPath(source).parents)]
 
 
 def under(path: str, folder: str) -> bool:
-    """Whether identity `path` is `folder` or inside it."""
+    """Whether identity `path` is `folder` or inside it (every project file is under ``.``)."""
+    if folder == ".":
+        return not path.startswith("/")
     return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
@@ -108,16 +128,36 @@ def escaped(path: str) -> str:
 
 def shown(source: str, cwd: str | None = None) -> str:
     """A source as people read it: relative to `cwd` (default: the working directory) when
-    it is under it, else as it is. What every message and table prints."""
-    if not os.path.isabs(source):
-        return source  # not a path (a dataset row's id)
+    it is under it, else as it is (relative to its project's root, or absolute). What every
+    message and table prints."""
     try:
-        here = identity(cwd if cwd is not None else os.getcwd())
+        here = os.path.realpath(cwd if cwd is not None else os.getcwd())
     except OSError:  # the working directory was deleted
         return source
-    if source == here:
+    local = located(source, here)
+    if local == here:
         return "."
-    return source[len(here.rstrip("/")) + 1 :] if under(source, here) else source
+    return local[len(here.rstrip("/")) + 1 :] if under(local, here) else source
+
+
+def located(source: str, cwd: str | None = None) -> str:
+    """Where a source is on this machine: an absolute source is itself; a project's file is
+    under the project root of `cwd` (default: the working directory), or stays as it is
+    where `cwd` is in no project (as does what is not a path, like a dataset row's id)."""
+    if os.path.isabs(source):
+        return source
+    try:
+        here = os.path.realpath(cwd if cwd is not None else os.getcwd())
+    except OSError:
+        return source
+    root = _root_of(here)
+    return source if root is None else os.path.normpath(os.path.join(root, source))
+
+
+@functools.lru_cache(maxsize=16)
+def _root_of(folder: str) -> str | None:
+    """The working folder's project root, looked up once per folder (a table shows many)."""
+    return ProjectRoots().root(folder)
 
 
 def _where(source: str, line: int | None, cwd: str | None) -> str:
@@ -155,17 +195,50 @@ class SkippedFile:
         return self.describe()
 
 
-def _matches(relative: str, glob: str | None) -> bool:
-    """A pattern without ``/`` matches the file name at any depth, else the relative path
-    from the right (``en/*.md``); ``**/`` matches any number of folders."""
-    if glob is None:
-        return True
-    path = PurePosixPath(relative)
-    if path.match(glob):
-        return True
-    if glob.startswith("**/"):  # PurePath.match treats ** as * (Python < 3.13)
-        return path.match(glob[3:])
-    return False
+def glob_match(path: str, pattern: str) -> bool:
+    """Whether `path` matches `pattern` in the one glob dialect of every command (``index
+    --glob``, ``ls --source``): a relative pattern matches the path's last names (so one
+    without ``/`` matches the file name at any depth, and ``en/*.md`` a file of any folder
+    ``en``), an absolute one the whole path; ``**`` is any number of folders, none
+    included (``kb/**/*.md`` takes ``kb/top.md``); ``*``, ``?`` and ``[...]`` stay within
+    one name."""
+    return _glob_regex(pattern).search(path) is not None
+
+
+@functools.lru_cache(maxsize=64)
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    names = posixpath.normpath(pattern).split("/")
+    anchor = "^" if pattern.startswith("/") else "(?:^|/)"
+    parts = []
+    for number, name in enumerate(names):
+        last = number == len(names) - 1
+        if name == "**":
+            parts.append(".*" if last else "(?:[^/]+/)*")
+        else:
+            parts.append(_glob_name(name) + ("" if last else "/"))
+    return re.compile(anchor + "".join(parts) + "$")
+
+
+def _glob_name(name: str) -> str:
+    """One name of a pattern as a regular expression that stays within the name."""
+    out, i = [], 0
+    while i < len(name):
+        char = name[i]
+        closing = name.find("]", i + 2) if char == "[" else -1
+        if char == "*":
+            out.append("[^/]*")
+        elif char == "?":
+            out.append("[^/]")
+        elif closing > 0:
+            inner = name[i + 1 : closing]
+            negate = inner[:1] == "!"
+            body = re.escape(inner[1:] if negate else inner).replace("\\-", "-")
+            out.append(f"[{'^/' if negate else ''}{body}]")
+            i = closing
+        else:
+            out.append(re.escape(char))
+        i += 1
+    return "".join(out)
 
 
 def _walk(root: str, relative: str = "") -> Iterator[tuple[str, str] | SkippedFile]:
@@ -189,11 +262,11 @@ def _walk(root: str, relative: str = "") -> Iterator[tuple[str, str] | SkippedFi
             yield os.path.join(folder, name), rel
 
 
-def _source_file(path: str) -> SourceFile | SkippedFile:
-    source = identity(path)
+def _source_file(path: str, roots: ProjectRoots) -> SourceFile | SkippedFile:
+    source = identity(path, roots)
     if not os.path.exists(path):  # a broken link: named where it is, not where it points
         folder, name = os.path.split(os.path.abspath(path))
-        source = Path(identity(folder), name).as_posix()
+        source = Path(identity(folder, roots), name).as_posix()
     try:
         source.encode("utf-8")
     except UnicodeEncodeError:  # a name that is not UTF-8 (surrogate-escaped by Python)
@@ -215,18 +288,19 @@ def list_files(
         raise ConfigurationError("no path given: pass files or folders to read")
     out: list[SourceFile | SkippedFile] = []
     listed: set[str] = set()
+    projects = ProjectRoots()  # each folder looked at once, however many files it holds
     for given in roots:
         root = os.fspath(given)
         if not os.path.lexists(root):
             raise ConfigurationError(f"{escaped(root)}: no such file or folder")
         if os.path.isdir(root):
             found = [
-                item if isinstance(item, SkippedFile) else _source_file(item[0])
+                item if isinstance(item, SkippedFile) else _source_file(item[0], projects)
                 for item in _walk(root)
-                if isinstance(item, SkippedFile) or _matches(item[1], glob)
+                if isinstance(item, SkippedFile) or glob is None or glob_match(item[1], glob)
             ]
         elif os.path.splitext(root)[1].lower() in SUFFIXES:
-            found = [_source_file(root)]
+            found = [_source_file(root, projects)]
         else:
             kinds = ", ".join(SUFFIXES)
             found = [SkippedFile(escaped(identity(root)), f"not a {kinds} file")]

@@ -185,3 +185,50 @@ def test_the_readme_jsonl_example_indexes_with_every_field_kept(fast_dir, tmp_pa
     assert by_id["faq-12"]["lang"] == rows[0]["lang"] and by_id["13"]["lang"] == "de"
     assert by_id[f"{source}#3"]["origin"] == "wiki"
     assert all(m["source"] == source for m in by_id.values())
+
+
+def test_two_checkouts_of_a_project_share_one_collection(fast_dir, tmp_path):
+    laptop, ci = tmp_path / "home" / "ana" / "proj", tmp_path / "ci" / "runner-7" / "proj"
+    for checkout in (laptop, ci):
+        (checkout / ".git").mkdir(parents=True)  # a git work tree: its root is the project's
+        (checkout / "kb" / "guides").mkdir(parents=True)
+        (checkout / "kb" / "top.md").write_text("Top text.")
+        (checkout / "kb" / "guides" / "deep.md").write_text("Deep text.")
+        (checkout / "kb" / "gone.md").write_text("Gone text.")
+        (checkout / "faq.jsonl").write_text('{"text": "A faq line of text."}\n')
+    uri = f"qdrant-edge:{fast_dir / 'checkouts'}"
+    assert _summary(cli("index", ".", "--store", uri, cwd=laptop)).startswith(
+        "4 documents indexed, 0 skipped unchanged, 0 replaced"
+    )
+    # the other checkout, typed another way from elsewhere: the same four documents
+    line = _summary(cli("index", str(ci / "kb"), str(ci / "faq.jsonl"), "--store", uri,
+                        cwd=tmp_path))  # fmt: skip
+    assert line.startswith("0 documents indexed, 4 skipped unchanged, 0 replaced")
+    expected = {"kb/top.md", "kb/guides/deep.md", "kb/gone.md", "faq.jsonl#1"}
+    assert set(_stored(uri, laptop)) == expected
+    everything = cli("search", "text", "--store", uri, "--json", "-k", "100", cwd=laptop).stdout
+    assert str(tmp_path) not in everything  # no folder of either machine is stored
+    hits = {h["document_id"]: h["metadata"] for h in json.loads(everything)}
+    assert hits["kb/guides/deep.md"]["source_folders"] == [".", "kb", "kb/guides"]
+    # a file gone in one checkout: --prune there removes it for both
+    (ci / "kb" / "gone.md").unlink()
+    line = _summary(cli("index", "kb", "--store", uri, "--prune", cwd=ci))
+    assert line.endswith("pruned 1 chunks of files that are gone")
+    assert set(_stored(uri, laptop)) == expected - {"kb/gone.md"}
+
+    # ls --source in --glob's dialect, typed from where one stands
+    def listed(pattern: str, cwd: Path) -> set[str]:
+        proc = cli("ls", "--store", uri, "--json", "--source", pattern, cwd=cwd)
+        assert proc.returncode == 0, proc.stderr
+        return {json.loads(row)["source"] for row in proc.stdout.splitlines()}
+
+    assert listed("kb/**/*.md", laptop) == {"kb/top.md", "kb/guides/deep.md"}
+    assert listed("guides/*.md", laptop / "kb") == {"kb/guides/deep.md"}
+    assert listed("../*.md", laptop / "kb" / "guides") == {"kb/top.md"}
+    assert listed(str(laptop / "kb" / "*.md"), tmp_path) == {"kb/top.md"}
+    # delete --source as typed, relative to the working folder
+    proc = cli("delete", "--source", "guides", "--store", uri, cwd=laptop / "kb")
+    assert proc.returncode == 0 and "deleted 1 point " in proc.stdout, proc.stderr
+    assert set(_stored(uri, laptop)) == {"kb/top.md", "faq.jsonl#1"}
+    table = cli("search", "Top text", "--store", uri, "-k", "1", cwd=laptop / "kb").stdout
+    assert " top.md" in table  # shown relative to the working folder

@@ -19,15 +19,19 @@ def test_index_on_ray_then_a_plain_run_finds_everything_unchanged(fast_dir, tmp_
     pytest.importorskip("ray")
     pytest.importorskip("qdrant_edge")
     (tmp_path / "docs").mkdir()
+    (tmp_path / ".git").mkdir()  # a project: ids relative to its root, on Ray as everywhere
     for i in range(6):
         (tmp_path / "docs" / f"d{i}.md").write_text(f"# Doc {i}\n\nParagraph {i} about item {i}.")
     uri = f"qdrant-edge:{fast_dir / 'ray-cli'}"
     on_ray = cli("index", "docs", "--store", uri, "--ray", "--actors", "1", "--quiet", cwd=tmp_path)
     assert on_ray.returncode == 0, on_ray.stderr[-2000:]
     assert "6 documents indexed" in on_ray.stdout
-    plain = cli("index", "docs", "--store", uri, "--quiet", cwd=tmp_path)
+    plain = cli("index", ".", "--store", uri, "--quiet", cwd=tmp_path / "docs")
     assert plain.returncode == 0, plain.stderr
     assert "0 documents indexed, 6 skipped unchanged" in plain.stdout
+    found = cli("search", "item", "--store", uri, "--json", "-k", "6", cwd=tmp_path)
+    hits = json.loads(found.stdout)
+    assert sorted(h["source"] for h in hits) == [f"docs/d{i}.md" for i in range(6)]
 
 
 def test_a_library_error_on_ray_is_one_line_and_exit_2(fast_dir, tmp_path, tiny_embedder):

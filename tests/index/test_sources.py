@@ -282,3 +282,110 @@ def test_read_files_reports_the_ids_of_each_jsonl_file(tmp_path):
         f"{root}/empty.jsonl": [],  # read, and empty: all its documents are gone
         f"{root}/full.jsonl": ["a", f"{root}/full.jsonl#2"],
     }  # unreadable.jsonl: not read, so unknown; text.md: not a .jsonl file
+
+
+# -- identity relative to the project: the same in every checkout -------------------------------
+
+
+def _checkout(base, *, marker: str = ".git"):
+    """A project checkout under `base`: docs/a.md, docs/sub/a.md, kb.jsonl, and its marker
+    (a .git folder, or a settings file)."""
+    (base / "docs" / "sub").mkdir(parents=True)
+    (base / "docs" / "a.md").write_text("# A\n\nalpha", encoding="utf-8")
+    (base / "docs" / "sub" / "a.md").write_text("# Sub A\n\nsub alpha", encoding="utf-8")
+    (base / "kb.jsonl").write_text('{"text": "a line"}\n', encoding="utf-8")
+    if marker == ".git":
+        (base / ".git").mkdir()
+    else:
+        (base / marker).write_text("", encoding="utf-8")
+    return base
+
+
+def _ids_and_metadata(paths):
+    docs, skipped = _split(list(read_corpus(paths)))
+    assert not skipped, skipped
+    return [(d.id, d.metadata) for d in docs]
+
+
+@pytest.mark.parametrize("marker", [".git", "jina-v3.toml"])
+def test_two_checkouts_of_a_project_give_the_same_documents(tmp_path, monkeypatch, marker):
+    laptop = _checkout(tmp_path / "home" / "ana" / "proj", marker=marker)
+    ci = _checkout(tmp_path / "ci" / "build-7" / "proj", marker=marker)
+    monkeypatch.chdir(laptop / "docs")  # the working folder does not matter
+    mine = _ids_and_metadata([".", "../kb.jsonl"])
+    monkeypatch.chdir(tmp_path)
+    theirs = _ids_and_metadata([str(ci / "docs"), str(ci / "kb.jsonl")])
+    assert mine == theirs
+    assert [i for i, _ in mine] == ["docs/a.md", "docs/sub/a.md", "kb.jsonl#1"]
+    assert mine[1][1] == {"source": "docs/sub/a.md", "source_folders": [".", "docs", "docs/sub"]}
+    assert str(tmp_path) not in repr(mine)  # no folder of the indexing machine is stored
+    assert identity(laptop) == "." and identity(laptop / "docs" / "sub") == "docs/sub"
+
+
+def test_the_settings_file_wins_over_a_nearer_git_root_and_a_submodule_is_its_superproject(
+    tmp_path,
+):
+    project = tmp_path / "proj"
+    (project / "vendor" / "lib").mkdir(parents=True)
+    (project / "README.md").write_text("top", encoding="utf-8")
+    (project / "vendor" / "lib" / "README.md").write_text("lib", encoding="utf-8")
+    (project / ".git").mkdir()
+    # a submodule's .git is a file pointing into the superproject's .git/modules
+    (project / "vendor" / "lib" / ".git").write_text("gitdir: ../../.git/modules/lib\n")
+    ids = {d.text: d.id for d in read_corpus([str(project)])}
+    assert ids == {"top": "README.md", "lib": "vendor/lib/README.md"}
+    assert identity(project / "vendor" / "lib" / "README.md") == "vendor/lib/README.md"
+    # a linked work tree (git worktree) is a root of its own
+    (project / "vendor" / "lib" / ".git").write_text("gitdir: /x/.git/worktrees/lib\n")
+    assert identity(project / "vendor" / "lib" / "README.md") == "README.md"
+    # the folder of a settings file wins over a nearer git root
+    (project / "pyproject.toml").write_text("[tool.jina-v3]\nk = 3\n", encoding="utf-8")
+    assert identity(project / "vendor" / "lib" / "README.md") == "vendor/lib/README.md"
+    # a pyproject.toml without the table (or broken, and not naming it) is not a settings file
+    (project / "pyproject.toml").write_text("tool = 3\n", encoding="utf-8")
+    assert identity(project / "vendor" / "lib" / "README.md") == "README.md"
+
+
+def test_a_file_outside_any_project_keeps_its_absolute_path(tmp_path):
+    (tmp_path / "loose.md").write_text("loose", encoding="utf-8")
+    (doc,) = read_corpus([str(tmp_path / "loose.md")])
+    assert doc.id == doc.metadata["source"] == (tmp_path / "loose.md").resolve().as_posix()
+    assert doc.metadata["source_folders"][0] == "/"
+
+
+def test_a_project_tree_is_looked_at_once_per_folder(tmp_path, monkeypatch):
+    from jina_v3.index import project
+
+    root = _checkout(tmp_path / "proj")
+    for n in range(20):
+        (root / "docs" / f"n{n}.md").write_text("x", encoding="utf-8")
+    looked: list[str] = []
+    real = project._git_root
+    monkeypatch.setattr(project, "_git_root", lambda f: looked.append(f) or real(f))
+    assert len(list_files([str(root / "docs")])) == 22
+    assert sorted(looked) == sorted({str(root / "docs"), str(root / "docs" / "sub"), str(root)})
+
+
+def test_shown_is_relative_to_the_working_folder_inside_the_project(tmp_path, monkeypatch):
+    from jina_v3.sources import located, shown
+
+    root = _checkout(tmp_path / "proj").resolve()
+    monkeypatch.chdir(root / "docs")
+    assert shown("docs/sub/a.md") == "sub/a.md" and shown("docs") == "."
+    assert shown("kb.jsonl") == "kb.jsonl"  # not under the working folder: as stored
+    assert located("kb.jsonl") == str(root / "kb.jsonl")
+    assert shown("faq-12") == "faq-12"  # not a path: as it is
+
+
+def test_one_glob_dialect_double_star_takes_no_folder_too(tree):
+    from jina_v3.sources import glob_match
+
+    (tree / "docs" / "b" / "deep").mkdir()
+    (tree / "docs" / "b" / "deep" / "d.txt").write_text("delta", encoding="utf-8")
+    real = identity(tree / "docs")
+    found = [d.id for d in read_corpus(str(tree / "docs"), glob="b/**/*.txt")]
+    assert found == [f"{real}/b/c.txt", f"{real}/b/deep/d.txt"]
+    assert glob_match("kb/top.md", "kb/**/*.md") and glob_match("x/kb/a/b.md", "kb/**/*.md")
+    assert not glob_match("kbx/top.md", "kb/**/*.md") and not glob_match("a/b.md", "a?b.md")
+    assert glob_match("/p/kb/x.md", "/p/**/*.md") and not glob_match("q/p/kb/x.md", "/p/**/*.md")
+    assert glob_match("a/c.md", "[!ab].md") and not glob_match("b.md", "[!ab].md")

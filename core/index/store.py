@@ -238,9 +238,14 @@ _PARAMETERS = ("dimensions", "late_chunking", "embedding_type")
 
 
 def describe_differences(differences: Mapping[str, tuple[Any, Any]], user: str) -> str:
-    """``field: collection has X, <user> uses Y`` for each difference, `;`-separated."""
+    """``field: collection has X, <user> uses Y`` for each difference, `;`-separated (a
+    setting one side lacks, such as the keyword channel, is said as "none")."""
+
+    def shown(value: Any) -> str:
+        return "none" if value is None else repr(value)
+
     return "; ".join(
-        f"{key}: collection has {stored!r}, {user} uses {mine!r}"
+        f"{key}: collection has {shown(stored)}, {user} uses {shown(mine)}"
         for key, (stored, mine) in differences.items()
     )
 

@@ -280,7 +280,7 @@ class PineconeTestServer(Engine):
         return elapsed
 
     def raw(self, records: list[Record]) -> Timing:
-        from jina_v3.connectors.pinecone import _metadata
+        from jina_v3.connectors.pinecone.store import _metadata
 
         store, name = self._fresh()
         index = store.index

@@ -32,11 +32,11 @@ components serialise under this package's path (``jina_v3.connectors.haystack.<C
 ``Pipeline.loads(..., allowed_modules=["jina_v3.connectors.haystack"])`` loads them.
 """
 
-from jina_v3.connectors._common import require
+from jina_v3.connectors.base.common import require
 
 require("haystack", "haystack", "haystack-ai")
 
-from jina_v3.connectors._framework import DEFAULT_API_KEY_ENV  # noqa: E402, F401
+from jina_v3.connectors.base.framework import DEFAULT_API_KEY_ENV  # noqa: E402, F401
 from jina_v3.connectors.haystack.embedders import (  # noqa: E402
     JinaV3DocumentEmbedder,
     JinaV3TextEmbedder,

@@ -3,7 +3,7 @@
 :class:`JinaV3EmbedderBase` takes the settings once (validated at construction, no I/O), keeps
 them as attributes of their own names (Haystack's convention) and serialises them with
 ``to_dict`` / ``from_dict``; the embedder itself is built on ``warm_up`` by
-:class:`~jina_v3.connectors._framework.EmbedderOwner`, which the LlamaIndex embedding uses too.
+:class:`~jina_v3.connectors.base.framework.EmbedderOwner`, which the LlamaIndex embedding uses too.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from haystack.core.errors import SerializationError
 from haystack.utils import Secret
 from haystack.utils.auth import SecretType
 
-from jina_v3.connectors._framework import DEFAULT_API_KEY_ENV, EmbedderOwner, choose_backend
+from jina_v3.connectors.base.framework import DEFAULT_API_KEY_ENV, EmbedderOwner, choose_backend
 from jina_v3.embedder import AsyncEmbedder, Embedder
 from jina_v3.errors import ConfigurationError
 from jina_v3.options import Secret as KeySecret

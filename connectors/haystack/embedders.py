@@ -15,7 +15,7 @@ from haystack import Document, component
 from haystack.utils import Secret
 
 from jina_v3._flow import Call, Flow, arun, run
-from jina_v3.connectors._framework import (
+from jina_v3.connectors.base.framework import (
     Describe,
     embed_flow,
     pack_groups,

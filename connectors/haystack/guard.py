@@ -12,7 +12,7 @@ from typing import Any, Self
 
 from haystack import Document, component, default_from_dict, default_to_dict
 
-from jina_v3.connectors._framework import qdrant_vector_size
+from jina_v3.connectors.base.framework import qdrant_vector_size
 from jina_v3.connectors.haystack._base import PUBLIC_MODULE
 from jina_v3.errors import DimensionMismatchError
 

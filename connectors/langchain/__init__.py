@@ -27,7 +27,7 @@
 
 from typing import Any
 
-from jina_v3.connectors._common import require
+from jina_v3.connectors.base.common import require
 from jina_v3.errors import MissingDependencyError
 
 require("langchain_core", "langchain", "langchain-core")

@@ -13,7 +13,7 @@ from langchain_core.documents import Document
 from langchain_core.vectorstores.utils import maximal_marginal_relevance
 
 from jina_v3._flow import Call, Flow, InThread, arun, run
-from jina_v3.connectors._framework import embed_flow, pack_groups, source_groups
+from jina_v3.connectors.base.framework import embed_flow, pack_groups, source_groups
 from jina_v3.connectors.langchain._documents import (
     AsyncEmbeddings,
     by_id,

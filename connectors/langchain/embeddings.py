@@ -3,7 +3,7 @@
 ``embed_documents`` uses ``retrieval.passage``, ``embed_query`` ``retrieval.query`` (LangChain's
 interface has no task parameter: the two methods are the roles). The async methods are real
 (one batched call each, at most ``max_concurrency`` in flight). The embedder's life cycle is
-:class:`~jina_v3.connectors._framework.EmbeddingModel`'s, shared with the Haystack and
+:class:`~jina_v3.connectors.base.framework.EmbeddingModel`'s, shared with the Haystack and
 LlamaIndex integrations.
 
 The API key is a ``SecretStr``: masked in ``repr``, written by ``langchain_core.load.dumpd`` as
@@ -23,7 +23,7 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.load.serializable import Serializable
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, ValidationError
 
-from jina_v3.connectors._framework import (
+from jina_v3.connectors.base.framework import (
     API_OPTIONS,
     DEFAULT_API_KEY_ENV,
     DEFAULT_API_MODEL,

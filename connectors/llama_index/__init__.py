@@ -26,11 +26,11 @@
   filter dialect.
 """
 
-from jina_v3.connectors._common import require
+from jina_v3.connectors.base.common import require
 
 require("llama_index.core", "llama-index", "llama-index-core")
 
-from jina_v3.connectors._framework import DEFAULT_API_MODEL, DEFAULT_LOCAL_MODEL  # noqa: E402, F401
+from jina_v3.connectors.base.framework import DEFAULT_API_MODEL, DEFAULT_LOCAL_MODEL  # noqa: E402, F401
 from jina_v3.connectors.llama_index.embedding import JinaV3Embedding  # noqa: E402
 from jina_v3.connectors.llama_index.filters import to_filter  # noqa: E402
 from jina_v3.connectors.llama_index.sparse import sparse_encoders  # noqa: E402

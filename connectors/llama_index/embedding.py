@@ -4,7 +4,7 @@ Query methods use ``retrieval.query``, text methods ``retrieval.passage``; the a
 are real (one batched call per LlamaIndex batch, at most ``max_concurrency`` in flight). The
 settings are pydantic fields (serialisable); the API key is a private attribute, never in
 ``to_dict()`` / ``to_json()``. The embedder's life cycle is
-:class:`~jina_v3.connectors._framework.EmbeddingModel`'s, shared with the Haystack components.
+:class:`~jina_v3.connectors.base.framework.EmbeddingModel`'s, shared with the Haystack components.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any, Literal
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.bridge.pydantic import Field, PrivateAttr
 
-from jina_v3.connectors._framework import (
+from jina_v3.connectors.base.framework import (
     API_OPTIONS,
     DEFAULT_API_MODEL,
     DEFAULT_LOCAL_MODEL,

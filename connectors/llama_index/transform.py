@@ -2,7 +2,7 @@
 
 The nodes of one source document (``NodeRelationship.SOURCE``) are embedded together, in
 document order, one document per pass; the planning and the embedding loop are the ones the
-Haystack document embedder uses (:mod:`jina_v3.connectors._framework`).
+Haystack document embedder uses (:mod:`jina_v3.connectors.base.framework`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from llama_index.core.schema import (
 )
 
 from jina_v3._flow import Flow, arun, run
-from jina_v3.connectors._framework import (
+from jina_v3.connectors.base.framework import (
     embed_flow,
     pack_groups,
     source_groups,

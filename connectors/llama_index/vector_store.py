@@ -37,7 +37,7 @@ from llama_index.core.vector_stores.types import (
 from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_metadata_dict
 
 from jina_v3._flow import Call, Flow, InThread, arun, run
-from jina_v3.connectors._framework import qdrant_vector_size
+from jina_v3.connectors.base.framework import qdrant_vector_size
 from jina_v3.connectors.llama_index.embedding import JinaV3Embedding
 from jina_v3.connectors.llama_index.filters import to_filter
 from jina_v3.errors import ConfigurationError, DimensionMismatchError

@@ -22,7 +22,7 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def run_mcp(args: argparse.Namespace) -> int:
-    from jina_v3.connectors._common import require
+    from jina_v3.connectors.base.common import require
     from jina_v3.mcp.transports import protocol_stdout
 
     require("mcp", "mcp", "mcp")  # the extra named, before anything loads

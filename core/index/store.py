@@ -2,7 +2,7 @@
 small `VectorStore` protocol (with its async twin) that every connector implements.
 
 No database is imported here. Connectors (``jina_v3.connectors.*``) build on
-``jina_v3.connectors._base.BaseStore``; :mod:`jina_v3.index` writes and searches through them.
+``jina_v3.connectors.base.store.BaseStore``; :mod:`jina_v3.index` writes and searches through them.
 
 Metadata follows one rule on every store, checked where data enters (``Document``, and
 ``upsert`` for direct store users): string keys; values that are strings, booleans, integers

@@ -176,7 +176,7 @@ class CollectionTools:
         return json.dumps(result, ensure_ascii=False), result
 
     async def _delete(self, args: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        from jina_v3.connectors._common import one_of
+        from jina_v3.connectors.base.common import one_of
 
         which = one_of(id=args.get("id"), source=args.get("source"))
         before = await asyncio.to_thread(self.store.count)
@@ -281,7 +281,7 @@ def _document_id(value: Any, name: str) -> str:
 
 def _documents(args: dict[str, Any]) -> list[Document]:
     """The documents of an ``add`` call: one text or several, with their metadata and ids."""
-    from jina_v3.connectors._common import one_of
+    from jina_v3.connectors.base.common import one_of
 
     single = one_of(text=args.get("text"), texts=args.get("texts")) == "text"
     if single:

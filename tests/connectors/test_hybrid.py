@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from jina_v3.connectors._sparse import prefetch_limit
+from jina_v3.connectors.base.keywords import prefetch_limit
 from jina_v3.errors import ConfigurationError
 from jina_v3.index.keywords import KeywordEncoder, SparseVector, bm25_idf, fuse
 from jina_v3.index.store import EmbeddingSignature, Record, point_id

@@ -15,7 +15,7 @@ import pytest
 pytest.importorskip("pymilvus")
 pytest.importorskip("milvus_lite")
 
-from jina_v3.connectors._common import SIGNATURE_KEY
+from jina_v3.connectors.base.common import SIGNATURE_KEY
 from jina_v3.connectors.milvus import MAX_VARCHAR_BYTES, MilvusStore, to_expression
 from jina_v3.errors import (
     ConfigurationError,
@@ -173,7 +173,7 @@ def test_upserts_are_batched(uri, stores, request, monkeypatch):
     assert store.count() == 20
 
     # the byte bound splits requests too (lowered here so a test can reach it)
-    monkeypatch.setattr("jina_v3.connectors.milvus.MAX_REQUEST_BYTES", 2_000)
+    monkeypatch.setattr("jina_v3.connectors.milvus.store.MAX_REQUEST_BYTES", 2_000)
     recording.upserts.clear()
     store.upsert(_records(20, seed=1))
     assert len(recording.upserts) > 3 and sum(recording.upserts) == 20

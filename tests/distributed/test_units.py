@@ -208,7 +208,7 @@ def test_a_store_that_goes_away_is_transient():
     pymilvus = pytest.importorskip("pymilvus")
     import httpx
 
-    from jina_v3.connectors._common import wrap_errors
+    from jina_v3.connectors.base.common import wrap_errors
     from jina_v3.distributed.workers import is_transient
     from jina_v3.errors import StoreError
 

@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 
 from jina_v3._flow import Flow
-from jina_v3.connectors._base import client
-from jina_v3.connectors._sparse import KeywordChannel, fuse_hits, prefetch_limit
+from jina_v3.connectors.base.keywords import KeywordChannel, fuse_hits, prefetch_limit
+from jina_v3.connectors.base.store import client
 from jina_v3.index.keywords import SparseVector, bm25_idf
 from jina_v3.index.store import Hit, hit_from_payload
 

@@ -8,9 +8,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from jina_v3.connectors._collection import Described
-from jina_v3.connectors._common import LAYOUT_KEY, SIGNATURE_KEY, require
-from jina_v3.connectors._milvus_keywords import add_channel
+from jina_v3.connectors.base.collection import Described
+from jina_v3.connectors.base.common import LAYOUT_KEY, SIGNATURE_KEY, require
+from jina_v3.connectors.milvus.keywords import add_channel
 from jina_v3.errors import StoreError
 from jina_v3.index.store import REBUILD_FIX, EmbeddingSignature
 

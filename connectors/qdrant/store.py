@@ -28,15 +28,15 @@ from typing import Any
 import numpy as np
 
 from jina_v3._flow import Call, Flow, InThread
-from jina_v3.connectors._base import BaseStore, Described, client
-from jina_v3.connectors._common import LAYOUT_KEY, SIGNATURE_KEY, one_of, require, wrap_errors
-from jina_v3.connectors._qdrant_common import (
+from jina_v3.connectors.base.common import LAYOUT_KEY, SIGNATURE_KEY, one_of, require, wrap_errors
+from jina_v3.connectors.base.keywords import KEYWORDS, KeywordChannel, prefetch_limit
+from jina_v3.connectors.base.store import BaseStore, Described, client
+from jina_v3.connectors.qdrant.filters import (
     FULL,
     FUNNEL,
     FilterModels,
     check_payload_indexes,
 )
-from jina_v3.connectors._sparse import KEYWORDS, KeywordChannel, prefetch_limit
 from jina_v3.errors import ConfigurationError, SignatureMismatchError, StoreInUseError
 from jina_v3.index.filters import FilterNode
 from jina_v3.index.keywords import SparseVector, rrf_max
@@ -440,7 +440,7 @@ def _sparse(keywords: SparseVector | None) -> Any:
 
 def to_qdrant_filter(node: FilterNode) -> Any:
     """Translate a parsed filter tree (:func:`jina_v3.filters.parse_filter`) to a Qdrant
-    ``Filter`` (semantics: :func:`~jina_v3.connectors._qdrant_common.to_qdrant_family_filter`)."""
+    ``Filter`` (semantics: :func:`~jina_v3.connectors.qdrant.filters.to_qdrant_family_filter`)."""
     models = _models()
     return FilterModels(models, models.Range).translate(node)
 

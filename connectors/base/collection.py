@@ -5,7 +5,7 @@ signature, vector size and layout checked against this run's with one wording fo
 engine; an empty one that we made (or a half-made one) is re-created for new settings rather
 than refused, and a foreign empty one adopted. The engine hooks it calls (``_exists``,
 ``_describe``, ``_create``, ``_drop``, ``_adopt``, ``_opened``, ``_can_remake``,
-``_foreign_points``) are :class:`~jina_v3.connectors._base.BaseStore`'s.
+``_foreign_points``) are :class:`~jina_v3.connectors.base.store.BaseStore`'s.
 """
 
 from __future__ import annotations

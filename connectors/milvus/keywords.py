@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from jina_v3.connectors._common import require
+from jina_v3.connectors.base.common import require
 from jina_v3.index.keywords import (
     K1,
     B,

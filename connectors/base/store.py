@@ -19,7 +19,7 @@ A connector is a subclass that implements a handful of *engine hooks*, each a fl
 
 The base owns the rest: the closed state, the lazy client, the one signature cache, the
 vector and metadata checks, the collection's life cycle against the signature (with one
-wording for every engine: :mod:`jina_v3.connectors._collection`),
+wording for every engine: :mod:`jina_v3.connectors.base.collection`),
 request packing (:func:`jina_v3._packing.pack`), error wrapping, and the async twins: each
 public method and its ``a``-prefixed twin drive the same flow, with the sync client or with
 the async one (a native async client, or the sync one in a worker thread).
@@ -41,8 +41,8 @@ import numpy as np
 
 from jina_v3._flow import Call, Flow, InThread, alocked, arun, run
 from jina_v3._packing import pack
-from jina_v3.connectors._collection import CollectionLifecycle, Described
-from jina_v3.connectors._common import as_str_ids, wrap_errors
+from jina_v3.connectors.base.collection import CollectionLifecycle, Described
+from jina_v3.connectors.base.common import as_str_ids, wrap_errors
 from jina_v3.errors import (
     ConfigurationError,
     SignatureMismatchError,
@@ -94,7 +94,7 @@ class BaseStore(CollectionLifecycle, Closing, AsyncClosing, ABC):
     #: Bytes per write request (None: no limit), and ids per delete or fetch request.
     max_request_bytes: ClassVar[int | None] = None
     delete_batch: ClassVar[int] = 1000
-    #: Whether the engine stores the keyword channel of hybrid search (connectors/_sparse.py).
+    #: Whether the engine stores the keyword channel of hybrid search (connectors/base/keywords.py).
     keyword_channel: ClassVar[bool] = False
 
     #: Matryoshka funnel: the prefix size searched first, and candidates per hit asked for.

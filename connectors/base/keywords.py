@@ -49,7 +49,7 @@ def fuse_hits(
 
 
 class KeywordChannel:
-    """Mixin for a :class:`~jina_v3.connectors._base.BaseStore` whose engine keeps sparse
+    """Mixin for a :class:`~jina_v3.connectors.base.store.BaseStore` whose engine keeps sparse
     vectors with IDF."""
 
     keyword_channel: ClassVar[bool] = True

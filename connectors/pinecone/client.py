@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from jina_v3.connectors._common import require
+from jina_v3.connectors.base.common import require
 
 
 class PineconeClient:

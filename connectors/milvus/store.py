@@ -29,15 +29,16 @@ from typing import Any
 import numpy as np
 
 from jina_v3._flow import Call, Flow
-from jina_v3.connectors._base import BaseStore, Described, client
-from jina_v3.connectors._common import SIGNATURE_KEY, require
-from jina_v3.connectors._milvus_filter import (
+from jina_v3.connectors.base.common import SIGNATURE_KEY, require
+from jina_v3.connectors.base.keywords import KeywordChannel, fuse_hits, prefetch_limit
+from jina_v3.connectors.base.store import BaseStore, Described, client
+from jina_v3.connectors.milvus.filters import (
     list_literal,
     literal,
     needs_exact_check,
     to_expression,
 )
-from jina_v3.connectors._milvus_keywords import (
+from jina_v3.connectors.milvus.keywords import (
     BM25_SEARCH,
     KEYWORDS,
     TERMS,
@@ -47,21 +48,20 @@ from jina_v3.connectors._milvus_keywords import (
     terms_text,
     terms_weights,
 )
-from jina_v3.connectors._milvus_lite import open_lite, release_lite
-from jina_v3.connectors._milvus_rows import (
+from jina_v3.connectors.milvus.lite import open_lite, release_lite
+from jina_v3.connectors.milvus.rows import (
     cut_text,
     first_result,
     hit_payload,
     row_hit,
     stored_vector_of,
 )
-from jina_v3.connectors._milvus_schema import (
+from jina_v3.connectors.milvus.schema import (
     MAX_VARCHAR_BYTES,
     collection_schema,
     create_hint,
     described,
 )
-from jina_v3.connectors._sparse import KeywordChannel, fuse_hits, prefetch_limit
 from jina_v3.errors import ConfigurationError, StoreError, UnsupportedFilterError
 from jina_v3.index.filters import FilterNode, matches
 from jina_v3.index.keywords import SparseVector, rrf_max

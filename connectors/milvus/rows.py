@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from jina_v3.connectors._milvus_schema import (
+from jina_v3.connectors.milvus.schema import (
     MAX_VARCHAR_BYTES,
 )
 from jina_v3.index.store import (

@@ -9,7 +9,7 @@ The embedding signature is stored as index tags (``jina_v3_model``, ``jina_v3_di
 respect Pinecone's limits: at most 1000 vectors and 2 MB per upsert, 40 KB of metadata per
 vector (the chunk text is cut to fit, with a warning naming the point), metadata values that
 are strings, numbers, booleans or lists of strings (nulls are dropped). The keyword channel of
-hybrid search (``hybrid=True``) is :mod:`jina_v3.connectors._pinecone_keywords`.
+hybrid search (``hybrid=True``) is :mod:`jina_v3.connectors.pinecone.keywords`.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from jina_v3._flow import Flow
-from jina_v3.connectors._base import BaseStore, Described, client
-from jina_v3.connectors._common import require, wrap_errors
-from jina_v3.connectors._pinecone_client import PineconeClient
-from jina_v3.connectors._pinecone_keywords import (
+from jina_v3.connectors.base.common import require, wrap_errors
+from jina_v3.connectors.base.store import BaseStore, Described, client
+from jina_v3.connectors.pinecone.client import PineconeClient
+from jina_v3.connectors.pinecone.keywords import (
     HYBRID_METRIC,
     STATS_SUFFIX,
     PineconeKeywords,
@@ -35,7 +35,7 @@ from jina_v3.connectors._pinecone_keywords import (
     stored_sparse,
     unit,
 )
-from jina_v3.connectors._pinecone_tags import comparable, signature_from_tags, signature_tags
+from jina_v3.connectors.pinecone.tags import comparable, signature_from_tags, signature_tags
 from jina_v3.errors import (
     ConfigurationError,
     DimensionMismatchError,

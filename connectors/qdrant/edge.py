@@ -26,15 +26,15 @@ from typing import Any
 import numpy as np
 
 from jina_v3._flow import Call, Flow, InThread
-from jina_v3.connectors._base import BaseStore, Described, client
-from jina_v3.connectors._common import LAYOUT_KEY, SIGNATURE_KEY, require
-from jina_v3.connectors._qdrant_common import (
+from jina_v3.connectors.base.common import LAYOUT_KEY, SIGNATURE_KEY, require
+from jina_v3.connectors.base.keywords import KEYWORDS, KeywordChannel, prefetch_limit
+from jina_v3.connectors.base.store import BaseStore, Described, client
+from jina_v3.connectors.qdrant.filters import (
     FULL,
     FUNNEL,
     FilterModels,
     check_payload_indexes,
 )
-from jina_v3.connectors._sparse import KEYWORDS, KeywordChannel, prefetch_limit
 from jina_v3.errors import ConfigurationError, StoreError, StoreInUseError
 from jina_v3.index.filters import FilterNode
 from jina_v3.index.keywords import SparseVector, rrf_max

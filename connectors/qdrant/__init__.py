@@ -1,0 +1,14 @@
+"""Qdrant: `QdrantStore` over qdrant-client (a server, `:memory:` or a local path) and
+`QdrantEdgeStore` over Qdrant Edge (public path :mod:`jina_v3.connectors.qdrant_edge`).
+
+- ``store.py``: :class:`QdrantStore`; ``edge.py``: :class:`QdrantEdgeStore` and its shard.
+- ``filters.py``: the filter translator both engines use, payload keys and indexes, the
+  two-vector funnel layout.
+
+May import: :mod:`jina_v3.connectors.base` and ``jina_v3``; never another engine or a
+framework. ``qdrant_client`` and ``qdrant_edge`` are imported on first use.
+"""
+
+from jina_v3.connectors.qdrant.store import QdrantStore, to_qdrant_filter
+
+__all__ = ["QdrantStore", "to_qdrant_filter"]

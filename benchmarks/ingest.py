@@ -196,7 +196,7 @@ class QdrantEdge(Engine):
         super().__init__(signature, workdir)
         import qdrant_edge
 
-        from jina_v3.connectors.qdrant.filters import FULL
+        from jina_v3.connectors.qdrant.common import FULL
         from jina_v3.connectors.qdrant_edge import QdrantEdgeStore
 
         self.edge, self.full, self.store_cls = qdrant_edge, FULL, QdrantEdgeStore

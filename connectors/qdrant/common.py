@@ -61,9 +61,9 @@ class QdrantFamilyStore(KeywordChannel, BaseStore):
         self.binary_quantization = bool(binary_quantization)
         self.payload_indexes = check_payload_indexes(payload_indexes)
 
+    @abstractmethod
     def _where(self) -> str:
         """Where the collection lives, for the repr (``path='...'``)."""
-        raise NotImplementedError
 
     def __repr__(self) -> str:
         return (

@@ -41,13 +41,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # for tests._pinecone_server
 
-from jina_v3.store import (  # noqa: E402
-    EmbeddingSignature,
-    Record,
-    batched,
-    point_id,
-    record_payload,
-)
+from jina_v3.index.store import batched, record_payload  # noqa: E402
+from jina_v3.store import EmbeddingSignature, Record, point_id  # noqa: E402
 
 LANGS = ("en", "de", "fr", "es")
 Timing = tuple[float, float]  # (wall seconds, process CPU seconds)
@@ -201,7 +196,8 @@ class QdrantEdge(Engine):
         super().__init__(signature, workdir)
         import qdrant_edge
 
-        from jina_v3.connectors.qdrant_edge import FULL, QdrantEdgeStore
+        from jina_v3.connectors.qdrant.common import FULL
+        from jina_v3.connectors.qdrant_edge import QdrantEdgeStore
 
         self.edge, self.full, self.store_cls = qdrant_edge, FULL, QdrantEdgeStore
         self.root = workdir / "edge"
@@ -217,7 +213,7 @@ class QdrantEdge(Engine):
         return elapsed
 
     def raw(self, records: list[Record]) -> Timing:
-        from jina_v3.store import DOCUMENT_ID_KEY
+        from jina_v3.index.store import DOCUMENT_ID_KEY
 
         edge = self.edge
         path = self.root / f"raw{uuid.uuid4().hex[:8]}"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -86,6 +87,34 @@ def choose_backend(
             f"backend={backend!r}; drop them or pass backend={other!r}."
         )
     return backend
+
+
+def resolve_model(
+    model: str | None,
+    embedder: Any,
+    options: Mapping[str, Any],
+    *,
+    key_given: bool,
+    owner: str,
+    name: str = "model",
+) -> tuple[str, Backend | None]:
+    """An embedding model's model name and backend, its settings checked (:func:`choose_backend`).
+
+    Args:
+        model: The model setting (None: the backend's default model).
+        embedder: The ``embedder=`` argument (its model and no backend are returned).
+        options: The other settings by name (``backend``, ``device``, ``base_url``, ...).
+        key_given: Whether an API key was given.
+        owner: What the message calls the object; `name`: what it calls the model setting.
+    """
+    settings = {name: model, "backend": options.get("backend")}
+    settings |= {option: options.get(option) for option in (*LOCAL_OPTIONS, *API_OPTIONS)}
+    backend = choose_backend(embedder, settings, key_given=key_given, owner=owner)
+    if embedder is not None:
+        return embedder.model_name, None
+    if model is None:
+        model = DEFAULT_API_MODEL if backend == "api" else DEFAULT_LOCAL_MODEL
+    return model, backend
 
 
 class EmbedderOwner:
@@ -171,7 +200,8 @@ class EmbeddingModel(EmbedderOwner):
     """What the LlamaIndex and LangChain embedding models share beyond the life cycle.
 
     The host also keeps the settings ``dimensions``, ``truncate`` and ``max_concurrency`` and
-    a ``_limits`` weak dictionary (one semaphore per event loop).
+    a ``_limits`` weak dictionary (one semaphore per event loop), and calls :meth:`_start` at the
+    end of its ``__init__``; the settings it checks with :func:`resolve_model`.
     """
 
     if TYPE_CHECKING:
@@ -206,8 +236,26 @@ class EmbeddingModel(EmbedderOwner):
             semaphore = self._limits[loop] = asyncio.Semaphore(self.max_concurrency)
         return semaphore
 
+    def _start(self, embedder: Embedder | AsyncEmbedder | None) -> None:
+        """The state of a new object: the given embedder (if any), no loop's semaphore yet."""
+        self._adopt(embedder)
+        self._limits = weakref.WeakKeyDictionary()
+
     def _args(self) -> dict[str, Any]:
         return {"dimensions": self.dimensions, "truncate": self.truncate}
+
+    def _embed(self, texts: str | list[str], *, query: bool) -> Any:
+        """Queries (``retrieval.query``) or passages (``retrieval.passage``) as lists."""
+        embedder = self.embedder
+        encode = embedder.encode_queries if query else embedder.encode_passages
+        return encode(texts, **self._args()).tolist()
+
+    async def _aembed(self, texts: str | list[str], *, query: bool) -> Any:
+        """:meth:`_embed` on the async embedder, at most ``max_concurrency`` calls in flight."""
+        embedder = await self._async_embedder()
+        encode = embedder.encode_queries if query else embedder.encode_passages
+        async with self._limit():
+            return (await encode(texts, **self._args())).tolist()
 
 
 def source_groups(

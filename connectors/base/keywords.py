@@ -22,9 +22,6 @@ from jina_v3.errors import ConfigurationError, check_positive
 from jina_v3.index.keywords import DEFAULT_RRF_K, SparseVector, check_search_mode, fuse
 from jina_v3.index.store import Hit
 
-#: The sparse vector's name in the collection.
-KEYWORDS = "keywords"
-
 
 def prefetch_limit(k: int) -> int:
     """Candidates each channel contributes to the fusion of `k` hits."""
@@ -142,12 +139,7 @@ class KeywordChannel:
 
     @abstractmethod
     def _search_fused(
-        self,
-        vector: np.ndarray,
-        keywords: SparseVector,
-        k: int,
-        native: Any,
-        rrf_k: int,
+        self, vector: np.ndarray, keywords: SparseVector, k: int, native: Any, rrf_k: int
     ) -> Flow[list[Hit]]:
         """Both channels (``prefetch_limit(k)`` candidates each) fused by the engine's own
         equal-weight RRF (:func:`~jina_v3.index.keywords.fuse`), scores divided by

@@ -23,6 +23,22 @@ wording for every engine: :mod:`jina_v3.connectors.base.collection`),
 request packing (:func:`jina_v3._packing.pack`), error wrapping, and the async twins: each
 public method and its ``a``-prefixed twin drive the same flow, with the sync client or with
 the async one (a native async client, or the sync one in a worker thread).
+
+The call path: each public method runs its flow (``_run`` / ``_arun``, with ``client`` the
+store's client); the flow reaches the engine hooks by name:
+
+    ensure_collection -> _ensure_flow (collection.py): _exists; _create, or _describe checked
+                         against the signature, then _opened (and _adopt, or _drop + _create)
+    read_signature    -> _read_flow: _exists, _describe
+    upsert            -> _upsert_flow: _expected (the signature, read once); check_record and
+                         _item for every record; requests packed -> _write
+    query             -> _query_flow: _native_filter (_translate); _expected -> _search
+    query_keywords, query_hybrid -> _hybrid_flow (keywords.py, engines with the keyword
+                         channel) -> _search_keywords | _search_fused | _search + _search_keywords
+    fetch             -> _fetch_flow: _exists, _expected -> _fetch (delete_batch ids a request)
+    delete            -> _delete_flow: _native_filter; _exists -> _delete_matching, _delete
+    scroll            -> _scroll_flow: _exists, _expected -> _scroll
+    clear / count / collections -> _clear_flow (_drop, _create) / _count_flow / _collections
 """
 
 from __future__ import annotations

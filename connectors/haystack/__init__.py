@@ -30,6 +30,9 @@ Both embedders take either an existing :class:`~jina_v3.Embedder` / :class:`~jin
 Modules: :mod:`.embedders` (the two embedders, on :mod:`._base`), :mod:`.guard` (the guard). The
 components serialise under this package's path (``jina_v3.connectors.haystack.<Class>``), so
 ``Pipeline.loads(..., allowed_modules=["jina_v3.connectors.haystack"])`` loads them.
+
+May import: ``haystack``, :mod:`jina_v3.connectors.base` and ``jina_v3``; never an engine's
+package (document stores come in as objects).
 """
 
 from jina_v3.connectors.base.common import require

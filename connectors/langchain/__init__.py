@@ -23,6 +23,11 @@
   ``JinaV3VectorStore(..., hybrid=True)`` keeps the keyword channel itself.
 - :class:`JinaV3TextSplitter` (a ``TextSplitter``, in :mod:`.text_splitter`): chunks counted in
   the model's tokens, Markdown-aware, each with its ``start_index``.
+
+How a Document's id names a stored point, and back: :mod:`._documents`; the store's flows:
+:mod:`._flows`. May import: ``langchain_core``, :mod:`jina_v3.connectors.base`,
+:mod:`jina_v3.connectors.uris` (``from_texts`` on a store URI) and ``jina_v3``; never an
+engine's package (stores come in as objects).
 """
 
 from typing import Any

@@ -23,15 +23,7 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.load.serializable import Serializable
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, ValidationError
 
-from jina_v3.connectors.base.framework import (
-    API_OPTIONS,
-    DEFAULT_API_KEY_ENV,
-    DEFAULT_API_MODEL,
-    DEFAULT_LOCAL_MODEL,
-    LOCAL_OPTIONS,
-    EmbeddingModel,
-    choose_backend,
-)
+from jina_v3.connectors.base.framework import DEFAULT_API_KEY_ENV, EmbeddingModel, resolve_model
 from jina_v3.embedder import AsyncEmbedder, Embedder
 from jina_v3.errors import ConfigurationError
 
@@ -91,21 +83,15 @@ class JinaV3Embeddings(EmbeddingModel, Serializable, Embeddings):
         api_key: str | SecretStr | None = None,
         **kwargs: Any,
     ) -> None:
-        settings = {"model": model, "backend": kwargs.get("backend")}
-        settings |= {name: kwargs.get(name) for name in (*LOCAL_OPTIONS, *API_OPTIONS)}
-        backend = choose_backend(
-            embedder, settings, key_given=api_key is not None, owner="embeddings"
+        model, backend = resolve_model(
+            model, embedder, kwargs, key_given=api_key is not None, owner="embeddings"
         )
         key_env = None
-        if embedder is not None:
-            model = embedder.model_name
-        else:
+        if backend is not None:
             kwargs["backend"] = backend
-            if model is None:
-                model = DEFAULT_API_MODEL if backend == "api" else DEFAULT_LOCAL_MODEL
-            if backend == "api" and api_key is None:
-                key_env = next((n for n in DEFAULT_API_KEY_ENV if os.environ.get(n)), None)
-                api_key = os.environ[key_env] if key_env else None
+        if backend == "api" and api_key is None:
+            key_env = next((n for n in DEFAULT_API_KEY_ENV if os.environ.get(n)), None)
+            api_key = os.environ[key_env] if key_env else None
         if isinstance(api_key, str):
             api_key = SecretStr(api_key)
         try:
@@ -117,8 +103,7 @@ class JinaV3Embeddings(EmbeddingModel, Serializable, Embeddings):
             )
             raise ConfigurationError(f"Invalid JinaV3Embeddings settings: {problems}") from None
         self._key_env = key_env
-        self._adopt(embedder)
-        self._limits = weakref.WeakKeyDictionary()
+        self._start(embedder)
 
     # -- LangChain serialisation: the key as a reference, never its value ----------------------
 
@@ -175,24 +160,16 @@ class JinaV3Embeddings(EmbeddingModel, Serializable, Embeddings):
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """Embed documents with ``retrieval.passage``."""
-        if not texts:
-            return []
-        return self.embedder.encode_passages(list(texts), **self._args()).tolist()
+        return self._embed(list(texts), query=False) if texts else []
 
     def embed_query(self, text: str) -> list[float]:
         """Embed a query with ``retrieval.query``."""
-        return self.embedder.encode_queries(text, **self._args()).tolist()
+        return self._embed(text, query=True)
 
     async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
         """The async twin of :meth:`embed_documents` (never blocks the event loop)."""
-        if not texts:
-            return []
-        embedder = await self._async_embedder()
-        async with self._limit():
-            return (await embedder.encode_passages(list(texts), **self._args())).tolist()
+        return await self._aembed(list(texts), query=False) if texts else []
 
     async def aembed_query(self, text: str) -> list[float]:
         """The async twin of :meth:`embed_query`."""
-        embedder = await self._async_embedder()
-        async with self._limit():
-            return (await embedder.encode_queries(text, **self._args())).tolist()
+        return await self._aembed(text, query=True)

@@ -24,6 +24,9 @@
   ``QdrantVectorStore(enable_hybrid=True)``: BM25 over the model's own tokens, every language.
 - :func:`to_filter` (in :mod:`.filters`) translates ``MetadataFilters`` into the ``jina_v3``
   filter dialect.
+
+May import: ``llama_index.core``, :mod:`jina_v3.connectors.base` and ``jina_v3``; never an
+engine's package (stores come in as objects).
 """
 
 from jina_v3.connectors.base.common import require

@@ -9,20 +9,12 @@ settings are pydantic fields (serialisable); the API key is a private attribute,
 
 from __future__ import annotations
 
-import weakref
 from typing import Any, Literal
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.bridge.pydantic import Field, PrivateAttr
 
-from jina_v3.connectors.base.framework import (
-    API_OPTIONS,
-    DEFAULT_API_MODEL,
-    DEFAULT_LOCAL_MODEL,
-    LOCAL_OPTIONS,
-    EmbeddingModel,
-    choose_backend,
-)
+from jina_v3.connectors.base.framework import EmbeddingModel, resolve_model
 from jina_v3.embedder import AsyncEmbedder, Embedder
 from jina_v3.errors import ConfigurationError, unknown_arguments
 
@@ -96,21 +88,19 @@ class JinaV3Embedding(EmbeddingModel, BaseEmbedding):
                     "the same setting (model is the alias of model_name)."
                 )
             model_name = model
-        settings = {"model_name": model_name, "backend": kwargs.get("backend")}
-        settings |= {name: kwargs.get(name) for name in (*LOCAL_OPTIONS, *API_OPTIONS)}
-        backend = choose_backend(
-            embedder, settings, key_given=api_key is not None, owner="embedding"
+        model_name, backend = resolve_model(
+            model_name,
+            embedder,
+            kwargs,
+            key_given=api_key is not None,
+            owner="embedding",
+            name="model_name",
         )
-        if embedder is not None:
-            model_name = embedder.model_name
-        else:
+        if backend is not None:
             kwargs["backend"] = backend
-            if model_name is None:
-                model_name = DEFAULT_API_MODEL if backend == "api" else DEFAULT_LOCAL_MODEL
         super().__init__(model_name=model_name, **kwargs)
         self._api_key = api_key
-        self._adopt(embedder)
-        self._limits = weakref.WeakKeyDictionary()
+        self._start(embedder)
 
     @classmethod
     def class_name(cls) -> str:
@@ -133,29 +123,21 @@ class JinaV3Embedding(EmbeddingModel, BaseEmbedding):
     # -- BaseEmbedding ---------------------------------------------------------------------------
 
     def _get_query_embedding(self, query: str) -> list[float]:
-        return self.embedder.encode_queries(query, **self._args()).tolist()
+        return self._embed(query, query=True)
 
     async def _aget_query_embedding(self, query: str) -> list[float]:
-        embedder = await self._async_embedder()
-        async with self._limit():
-            return (await embedder.encode_queries(query, **self._args())).tolist()
+        return await self._aembed(query, query=True)
 
     def _get_text_embedding(self, text: str) -> list[float]:
-        return self.embedder.encode_passages(text, **self._args()).tolist()
+        return self._embed(text, query=False)
 
     async def _aget_text_embedding(self, text: str) -> list[float]:
         return (await self._aget_text_embeddings([text]))[0]
 
     def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-        if not texts:
-            return []
-        return self.embedder.encode_passages(list(texts), **self._args()).tolist()
+        return self._embed(list(texts), query=False) if texts else []
 
     async def _aget_text_embeddings(self, texts: list[str]) -> list[list[float]]:
         # one batched call per LlamaIndex batch (the default makes one call per text),
         # at most `max_concurrency` of them in flight
-        if not texts:
-            return []
-        embedder = await self._async_embedder()
-        async with self._limit():
-            return (await embedder.encode_passages(list(texts), **self._args())).tolist()
+        return await self._aembed(list(texts), query=False) if texts else []

@@ -27,27 +27,13 @@ import numpy as np
 
 from jina_v3._flow import Call, Flow, InThread
 from jina_v3.connectors.base.common import LAYOUT_KEY, SIGNATURE_KEY, require
-from jina_v3.connectors.base.keywords import KEYWORDS, KeywordChannel, prefetch_limit
-from jina_v3.connectors.base.store import BaseStore, Described, client
-from jina_v3.connectors.qdrant.filters import (
-    FULL,
-    FUNNEL,
-    FilterModels,
-    check_payload_indexes,
-)
+from jina_v3.connectors.base.store import Described, client
+from jina_v3.connectors.qdrant.common import FULL, FUNNEL, KEYWORDS, QdrantFamilyStore
+from jina_v3.connectors.qdrant.filters import FilterModels
 from jina_v3.errors import ConfigurationError, StoreError, StoreInUseError
 from jina_v3.index.filters import FilterNode
-from jina_v3.index.keywords import SparseVector, rrf_max
-from jina_v3.index.store import (
-    DOCUMENT_ID_KEY,
-    NO_VECTOR,
-    EmbeddingSignature,
-    Hit,
-    hit_from_payload,
-    prefix_vectors,
-    record_from_payload,
-    record_payload,
-)
+from jina_v3.index.keywords import SparseVector
+from jina_v3.index.store import EmbeddingSignature, Hit, hit_from_payload, record_payload
 
 __all__ = ["QdrantEdgeStore", "to_edge_filter"]
 
@@ -178,7 +164,7 @@ class _Shard:
             held.close()  # releases the lock
 
 
-class QdrantEdgeStore(KeywordChannel, BaseStore):
+class QdrantEdgeStore(QdrantFamilyStore):
     """One Qdrant Edge shard as a :class:`~jina_v3.store.VectorStore` (async twins run in a
     worker thread).
 
@@ -214,19 +200,14 @@ class QdrantEdgeStore(KeywordChannel, BaseStore):
         batch_size: int = 1024,
     ) -> None:
         super().__init__(collection, batch_size)
-        self._set_funnel(funnel_dimensions, funnel_oversample)
+        self._set_layout(funnel_dimensions, funnel_oversample, binary_quantization, payload_indexes)
         if "/" in collection or collection.startswith("."):
             raise ConfigurationError("collection must be a name without '/', not starting '.'")
         _edge()  # fail early when the extra is missing
         self.root = Path(path)
-        self.binary_quantization = bool(binary_quantization)
-        self.payload_indexes = check_payload_indexes(payload_indexes)
 
-    def __repr__(self) -> str:
-        return (
-            f"QdrantEdgeStore(collection={self.collection!r}, path={str(self.root)!r}, "
-            f"funnel_dimensions={self.funnel_dimensions})"
-        )
+    def _where(self) -> str:
+        return f"path={str(self.root)!r}"
 
     @property
     def shard_path(self) -> Path:
@@ -300,7 +281,7 @@ class QdrantEdgeStore(KeywordChannel, BaseStore):
         quantization = edge.BinaryQuantizationConfig() if self.binary_quantization else None
         indexes = [
             (name, getattr(edge.PayloadSchemaType, kind.capitalize()))
-            for name, kind in {DOCUMENT_ID_KEY: "keyword", **self.payload_indexes}.items()
+            for name, kind in self._indexed_fields().items()
         ]
         sparse = optimizers = None
         if signature.keywords is not None:  # BM25: the engine keeps the IDF statistics
@@ -317,111 +298,25 @@ class QdrantEdgeStore(KeywordChannel, BaseStore):
             optimizers=optimizers,
         )
         yield client("create", config, indexes)
-        layout = {
-            "funnel_dimensions": self.funnel_dimensions,
-            "binary_quantization": self.binary_quantization,
-            "payload_indexes": self.payload_indexes,
-        }
-        yield client("write_meta", {SIGNATURE_KEY: signature.to_dict(), LAYOUT_KEY: layout})
+        yield client("write_meta", self._stored_settings(signature))
 
     def _drop(self) -> Flow[None]:
         yield client("drop")
 
     def _write(self, items: list[Any], signature: EmbeddingSignature) -> Flow[None]:
         edge = _edge()
-        vectors = np.stack([vector for _, vector in items])
-        full = vectors.tolist()
-        funnel = None
-        if self.funnel_dimensions is not None:
-            funnel = prefix_vectors(vectors, self.funnel_dimensions).tolist()
+        columns = self._dense_columns(items)
         points = []
         for i, (record, _) in enumerate(items):
-            named: dict[str, Any] = {FULL: full[i]}
-            if funnel is not None:
-                named[FUNNEL] = funnel[i]
+            named = {name: column[i] for name, column in columns.items()}
             if record.keywords:  # a text without terms has no keyword vector
-                named[KEYWORDS] = _edge_sparse(record.keywords)
+                named[KEYWORDS] = self._sparse(record.keywords)
             points.append(edge.Point(record.id, named, record_payload(record)))
         yield client("update", edge.UpdateOperation.upsert_points(points))
 
-    def _search(
-        self, vector: np.ndarray, k: int, native: Any, signature: EmbeddingSignature
-    ) -> Flow[list[Hit]]:
-        edge = _edge()
-        params = None
-        if self.binary_quantization:
-            params = edge.SearchParams(
-                quantization=edge.QuantizationSearchParams(rescore=True, oversampling=2.0)
-            )
-        prefetches = None
-        if self.funnel_dimensions is not None:
-            coarse = prefix_vectors(vector, self.funnel_dimensions).tolist()
-            prefetches = [
-                edge.Prefetch(
-                    limit=k * self.funnel_oversample,
-                    query=edge.Query.Nearest(coarse, using=FUNNEL),
-                    filter=native,
-                )
-            ]
-        request = edge.QueryRequest(
-            limit=k,
-            query=edge.Query.Nearest(vector.tolist(), using=FULL),
-            prefetches=prefetches,
-            filter=native,
-            with_payload=True,
-            params=params,
-        )
-        points = yield client("query", request)
-        return [hit_from_payload(str(p.id), p.score, p.payload or {}) for p in points]
-
-    def _search_keywords(self, keywords: SparseVector, k: int, native: Any) -> Flow[list[Hit]]:
-        edge = _edge()
-        request = edge.QueryRequest(
-            limit=k,
-            query=edge.Query.Nearest(_edge_sparse(keywords), using=KEYWORDS),
-            filter=native,
-            with_payload=True,
-        )
-        points = yield client("query", request)
-        return [hit_from_payload(str(p.id), p.score, p.payload or {}) for p in points]
-
-    def _search_fused(
-        self,
-        vector: np.ndarray,
-        keywords: SparseVector,
-        k: int,
-        native: Any,
-        rrf_k: int,
-    ) -> Flow[list[Hit]]:
-        edge = _edge()
-        limit = prefetch_limit(k)
-        prefetches = [
-            edge.Prefetch(
-                limit=limit, query=edge.Query.Nearest(vector.tolist(), using=FULL), filter=native
-            )
-        ]
-        if len(keywords):
-            prefetches.append(
-                edge.Prefetch(
-                    limit=limit,
-                    query=edge.Query.Nearest(_edge_sparse(keywords), using=KEYWORDS),
-                    filter=native,
-                )
-            )
-        request = edge.QueryRequest(
-            limit=k,
-            query=edge.Fusion.Rrf(k=rrf_k + 1),  # Edge counts positions from 0
-            prefetches=prefetches,
-            filter=native,
-            with_payload=True,
-        )
-        points = yield client("query", request)
-        best = rrf_max(rrf_k)
-        return [hit_from_payload(str(p.id), p.score / best, p.payload or {}) for p in points]
-
     def _fetch(self, ids: list[str]) -> Flow[list[Hit]]:
         records = yield client("retrieve", ids)
-        return [hit_from_payload(str(r.id), 1.0, r.payload or {}) for r in records]
+        return [hit_from_payload(r.id, 1.0, r.payload or {}) for r in records]
 
     def _scroll(
         self, cursor: str | None, limit: int, vectors: bool
@@ -430,26 +325,14 @@ class QdrantEdgeStore(KeywordChannel, BaseStore):
             offset=cursor, limit=limit, with_payload=True, with_vector=vectors
         )
         points, following = yield client("scroll", request)
-        records = [
-            record_from_payload(
-                p.id,
-                np.asarray(p.vector[FULL], dtype=np.float32) if vectors else NO_VECTOR,
-                p.payload or {},
-                keywords=_stored_keywords(p.vector) if vectors else None,
-            )
-            for p in points
-        ]
-        return records, None if following is None else str(following)
+        return self._page(points, following, vectors)
 
     def _delete(self, *, ids: list[str] = (), document_ids: list[str] = ()) -> Flow[None]:  # type: ignore[assignment]
-        edge = _edge()
+        update = _edge().UpdateOperation
         if ids:
-            operation = edge.UpdateOperation.delete_points(list(ids))
+            operation = update.delete_points(list(ids))
         else:
-            condition = edge.FieldCondition(
-                key=DOCUMENT_ID_KEY, match=edge.MatchAny(any=list(document_ids))
-            )
-            operation = edge.UpdateOperation.delete_points_by_filter(edge.Filter(must=[condition]))
+            operation = update.delete_points_by_filter(self._document_filter(document_ids))
         yield client("update", operation)
 
     def _delete_matching(self, native: Any) -> Flow[None]:
@@ -470,29 +353,53 @@ class QdrantEdgeStore(KeywordChannel, BaseStore):
     def _foreign_points(self) -> Flow[int]:
         return int((yield client("peek_count")))
 
-    def _translate(self, tree: FilterNode) -> Any:
-        return to_edge_filter(tree)
+    # -- Qdrant Edge's vocabulary (see jina_v3.connectors.qdrant.common) -------------------------
 
-    def _is_native_filter(self, filter: Any) -> bool:
-        return isinstance(filter, _edge().Filter)
+    def _dense_name(self) -> str:
+        return FULL  # Edge names every vector
+
+    def _nearest(self, vector: Any, using: str | None) -> Any:
+        return _edge().Query.Nearest(vector, using=using)
+
+    def _prefetch(self, query: Any, limit: int, native: Any) -> Any:
+        return _edge().Prefetch(limit=limit, query=query, filter=native)
+
+    def _fusion(self, k: int) -> Any:
+        return _edge().Fusion.Rrf(k=k)
+
+    def _query(
+        self, query: Any, k: int, native: Any, prefetch: list | None = None, rescore: bool = False
+    ) -> Flow[list[Any]]:
+        edge = _edge()
+        params = None
+        if rescore:
+            quantization = edge.QuantizationSearchParams(rescore=True, oversampling=2.0)
+            params = edge.SearchParams(quantization=quantization)
+        request = edge.QueryRequest(
+            limit=k,
+            query=query,
+            prefetches=prefetch,
+            filter=native,
+            with_payload=True,
+            params=params,
+        )
+        return (yield client("query", request))
+
+    def _sparse(self, keywords: SparseVector) -> Any:
+        return _edge().SparseVector(list(keywords.indices), list(keywords.values))
+
+    def _filter_models(self) -> FilterModels:
+        return _filter_models()
 
 
-def _stored_keywords(vector: Mapping[str, Any]) -> SparseVector | None:
-    """The keyword channel's weights of a scrolled point (None: no channel, or no terms)."""
-    sparse = vector.get(KEYWORDS)
-    if sparse is None:
-        return None
-    return SparseVector(tuple(sparse.indices), tuple(float(v) for v in sparse.values))
-
-
-def _edge_sparse(keywords: SparseVector) -> Any:
-    return _edge().SparseVector(list(keywords.indices), list(keywords.values))
+def _filter_models() -> FilterModels:
+    edge = _edge()
+    # The binding reads a Python bool as the integer 1/0, which never matches a stored
+    # boolean; numpy's bool_ reaches the engine as a real boolean.
+    return FilterModels(edge, edge.RangeFloat, np.bool_)
 
 
 def to_edge_filter(node: FilterNode) -> Any:
     """Translate a parsed filter tree to a ``qdrant_edge.Filter`` (the same translator and
     semantics as :func:`jina_v3.connectors.qdrant.to_qdrant_filter`)."""
-    edge = _edge()
-    # The binding reads a Python bool as the integer 1/0, which never matches a stored
-    # boolean; numpy's bool_ reaches the engine as a real boolean.
-    return FilterModels(edge, edge.RangeFloat, np.bool_).translate(node)
+    return _filter_models().translate(node)

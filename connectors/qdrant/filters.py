@@ -1,5 +1,5 @@
-"""What the Qdrant and Qdrant Edge connectors share: the filter translator (one, for both
-engines' filter models), payload-index options and the two-vector funnel layout."""
+"""The filters of the Qdrant and Qdrant Edge stores: one translator for both engines' filter
+models, metadata keys as payload paths, and the payload indexes a store may ask for."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ from typing import Any
 
 from jina_v3.errors import ConfigurationError, UnsupportedFilterError
 from jina_v3.index.filters import And, Condition, FilterNode, Or
-
-FULL, FUNNEL = "full", "funnel"
 
 #: Payload index types the Qdrant stores accept in ``payload_indexes``.
 PAYLOAD_INDEX_TYPES = ("keyword", "integer", "float", "bool")

@@ -25,30 +25,19 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-import numpy as np
-
 from jina_v3._flow import Call, Flow, InThread
-from jina_v3.connectors.base.common import LAYOUT_KEY, SIGNATURE_KEY, one_of, require, wrap_errors
-from jina_v3.connectors.base.keywords import KEYWORDS, KeywordChannel, prefetch_limit
-from jina_v3.connectors.base.store import BaseStore, Described, client
-from jina_v3.connectors.qdrant.filters import (
-    FULL,
-    FUNNEL,
-    FilterModels,
-    check_payload_indexes,
-)
+from jina_v3.connectors.base.common import SIGNATURE_KEY, one_of, require, wrap_errors
+from jina_v3.connectors.base.store import Described, client
+from jina_v3.connectors.qdrant.common import FULL, FUNNEL, KEYWORDS, QdrantFamilyStore
+from jina_v3.connectors.qdrant.filters import FilterModels
 from jina_v3.errors import ConfigurationError, SignatureMismatchError, StoreInUseError
 from jina_v3.index.filters import FilterNode
-from jina_v3.index.keywords import SparseVector, rrf_max
+from jina_v3.index.keywords import SparseVector
 from jina_v3.index.store import (
-    DOCUMENT_ID_KEY,
-    NO_VECTOR,
     REBUILD_FIX,
     EmbeddingSignature,
     Hit,
     hit_from_payload,
-    prefix_vectors,
-    record_from_payload,
     record_payload,
 )
 
@@ -65,7 +54,7 @@ def _models() -> Any:
     return require("qdrant_client.models", "qdrant", "qdrant-client")
 
 
-class QdrantStore(KeywordChannel, BaseStore):
+class QdrantStore(QdrantFamilyStore):
     """One Qdrant collection as a :class:`~jina_v3.store.VectorStore` (with async twins).
 
     Args:
@@ -113,7 +102,7 @@ class QdrantStore(KeywordChannel, BaseStore):
         **client_kwargs: Any,
     ) -> None:
         super().__init__(collection, batch_size)
-        self._set_funnel(funnel_dimensions, funnel_oversample)
+        self._set_layout(funnel_dimensions, funnel_oversample, binary_quantization, payload_indexes)
         self._source = one_of(url=url, location=location, path=path, client=client)
         if client is not None and client_kwargs:
             raise ConfigurationError(
@@ -127,19 +116,14 @@ class QdrantStore(KeywordChannel, BaseStore):
         self._aclient = aclient
         self._owns_client = client is None
         self._owns_aclient = aclient is None
-        self.binary_quantization = bool(binary_quantization)
-        self.payload_indexes = check_payload_indexes(payload_indexes)
         # local mode is one Python object that is not thread-safe: one caller at a time
         self._local_lock = threading.RLock()
 
-    def __repr__(self) -> str:
+    def _where(self) -> str:
         where = {"url": self._url, "location": self._location, "path": self._path}.get(
             self._source, "client"
         )
-        return (
-            f"QdrantStore(collection={self.collection!r}, {self._source}={where!r}, "
-            f"funnel_dimensions={self.funnel_dimensions})"
-        )
+        return f"{self._source}={where!r}"
 
     # -- clients -------------------------------------------------------------------------------
 
@@ -247,20 +231,15 @@ class QdrantStore(KeywordChannel, BaseStore):
             quantization = models.BinaryQuantization(
                 binary=models.BinaryQuantizationConfig(always_ram=True)
             )
-        layout = {
-            "funnel_dimensions": self.funnel_dimensions,
-            "binary_quantization": self.binary_quantization,
-            "payload_indexes": self.payload_indexes,
-        }
         yield client(
             "create_collection",
             collection_name=self.collection,
             vectors_config=vectors,
             sparse_vectors_config=_sparse_config(signature),
             quantization_config=quantization,
-            metadata={SIGNATURE_KEY: signature.to_dict(), LAYOUT_KEY: layout},
+            metadata=self._stored_settings(signature),
         )
-        for name, kind in {DOCUMENT_ID_KEY: "keyword", **self.payload_indexes}.items():
+        for name, kind in self._indexed_fields().items():
             yield client(
                 "create_payload_index",
                 collection_name=self.collection,
@@ -272,95 +251,16 @@ class QdrantStore(KeywordChannel, BaseStore):
         yield client("delete_collection", collection_name=self.collection)
 
     def _write(self, items: list[Any], signature: EmbeddingSignature) -> Flow[None]:
-        models = _models()
-        vectors = np.stack([vector for _, vector in items])
-        vectors_field: Any = vectors.tolist()
-        if self.funnel_dimensions is not None:
-            funnel = prefix_vectors(vectors, self.funnel_dimensions).tolist()
-            vectors_field = {FULL: vectors_field, FUNNEL: funnel}
-        if signature.keywords is not None:  # named vectors: the dense one keeps its name
-            if not isinstance(vectors_field, dict):
-                vectors_field = {"": vectors_field}
-            vectors_field[KEYWORDS] = [_sparse(record.keywords) for record, _ in items]
-        batch = models.Batch(
+        vectors: dict[str, Any] = self._dense_columns(items)
+        if signature.keywords is not None:  # every point has one, if empty
+            empty = SparseVector((), ())
+            vectors[KEYWORDS] = [self._sparse(record.keywords or empty) for record, _ in items]
+        batch = _models().Batch(
             ids=[record.id for record, _ in items],
-            vectors=vectors_field,
+            vectors=vectors[""] if list(vectors) == [""] else vectors,  # one unnamed: a list
             payloads=[record_payload(record) for record, _ in items],
         )
         yield client("upsert", collection_name=self.collection, points=batch, wait=True)
-
-    def _search(
-        self, vector: np.ndarray, k: int, native: Any, signature: EmbeddingSignature
-    ) -> Flow[list[Hit]]:
-        models = _models()
-        kwargs: dict[str, Any] = {
-            "collection_name": self.collection,
-            "query": vector.tolist(),
-            "query_filter": native,
-            "limit": k,
-            "with_payload": True,
-        }
-        if self.funnel_dimensions is not None:
-            kwargs["using"] = FULL
-            kwargs["prefetch"] = models.Prefetch(
-                query=prefix_vectors(vector, self.funnel_dimensions).tolist(),
-                using=FUNNEL,
-                filter=native,
-                limit=k * self.funnel_oversample,
-            )
-        if self.binary_quantization:
-            kwargs["search_params"] = models.SearchParams(
-                quantization=models.QuantizationSearchParams(rescore=True, oversampling=2.0)
-            )
-        response = yield client("query_points", **kwargs)
-        return [hit_from_payload(p.id, p.score, p.payload or {}) for p in response.points]
-
-    def _dense_name(self) -> str | None:
-        return FULL if self.funnel_dimensions is not None else None
-
-    def _search_keywords(self, keywords: SparseVector, k: int, native: Any) -> Flow[list[Hit]]:
-        response = yield client(
-            "query_points",
-            collection_name=self.collection,
-            query=_sparse(keywords),
-            using=KEYWORDS,
-            query_filter=native,
-            limit=k,
-            with_payload=True,
-        )
-        return [hit_from_payload(p.id, p.score, p.payload or {}) for p in response.points]
-
-    def _search_fused(
-        self,
-        vector: np.ndarray,
-        keywords: SparseVector,
-        k: int,
-        native: Any,
-        rrf_k: int,
-    ) -> Flow[list[Hit]]:
-        models = _models()
-        limit = prefetch_limit(k)
-        prefetch = [
-            models.Prefetch(
-                query=vector.tolist(), using=self._dense_name(), filter=native, limit=limit
-            )
-        ]
-        if len(keywords):
-            prefetch.append(
-                models.Prefetch(query=_sparse(keywords), using=KEYWORDS, filter=native, limit=limit)
-            )
-        fusion = models.RrfQuery(rrf=models.Rrf(k=rrf_k + 1))  # Qdrant counts from 0
-        response = yield client(
-            "query_points",
-            collection_name=self.collection,
-            prefetch=prefetch,
-            query=fusion,
-            query_filter=native,
-            limit=k,
-            with_payload=True,
-        )
-        best = rrf_max(rrf_k)
-        return [hit_from_payload(p.id, p.score / best, p.payload or {}) for p in response.points]
 
     def _fetch(self, ids: list[str]) -> Flow[list[Hit]]:
         points = yield client(
@@ -379,26 +279,14 @@ class QdrantStore(KeywordChannel, BaseStore):
             with_payload=True,
             with_vectors=vectors,
         )
-        records = [
-            record_from_payload(
-                p.id,
-                _full(p.vector) if vectors else NO_VECTOR,
-                p.payload or {},
-                keywords=_stored_keywords(p.vector) if vectors else None,
-            )
-            for p in points
-        ]
-        return records, None if following is None else str(following)
+        return self._page(points, following, vectors)
 
     def _delete(self, *, ids: list[str] = (), document_ids: list[str] = ()) -> Flow[None]:  # type: ignore[assignment]
         models = _models()
         if ids:
             selector: Any = models.PointIdsList(points=list(ids))
         else:
-            condition = models.FieldCondition(
-                key=DOCUMENT_ID_KEY, match=models.MatchAny(any=list(document_ids))
-            )
-            selector = models.FilterSelector(filter=models.Filter(must=[condition]))
+            selector = models.FilterSelector(filter=self._document_filter(document_ids))
         yield client("delete", collection_name=self.collection, points_selector=selector, wait=True)
 
     def _delete_matching(self, native: Any) -> Flow[None]:
@@ -418,11 +306,46 @@ class QdrantStore(KeywordChannel, BaseStore):
         result = yield client("count", collection_name=self.collection, exact=True)
         return int(result.count)
 
-    def _translate(self, tree: FilterNode) -> Any:
-        return to_qdrant_filter(tree)
+    # -- qdrant-client's vocabulary (see jina_v3.connectors.qdrant.common) ------------------------
 
-    def _is_native_filter(self, filter: Any) -> bool:
-        return isinstance(filter, _models().Filter)
+    def _dense_name(self) -> str | None:
+        return FULL if self.funnel_dimensions is not None else None
+
+    def _nearest(self, vector: Any, using: str | None) -> dict[str, Any]:
+        return {"query": vector, "using": using}  # query_points' and Prefetch's own arguments
+
+    def _prefetch(self, query: dict[str, Any], limit: int, native: Any) -> Any:
+        return _models().Prefetch(**query, filter=native, limit=limit)
+
+    def _fusion(self, k: int) -> dict[str, Any]:
+        models = _models()
+        return {"query": models.RrfQuery(rrf=models.Rrf(k=k))}
+
+    def _query(
+        self, query: dict, k: int, native: Any, prefetch: list | None = None, rescore: bool = False
+    ) -> Flow[list[Any]]:
+        models = _models()
+        params = None
+        if rescore:
+            quantization = models.QuantizationSearchParams(rescore=True, oversampling=2.0)
+            params = models.SearchParams(quantization=quantization)
+        response = yield client(
+            "query_points",
+            collection_name=self.collection,
+            **query,
+            prefetch=prefetch,
+            query_filter=native,
+            limit=k,
+            with_payload=True,
+            search_params=params,
+        )
+        return response.points
+
+    def _sparse(self, keywords: SparseVector) -> Any:
+        return _models().SparseVector(indices=list(keywords.indices), values=list(keywords.values))
+
+    def _filter_models(self) -> FilterModels:
+        return _filter_models()
 
 
 def _sparse_config(signature: EmbeddingSignature) -> Any:
@@ -432,30 +355,12 @@ def _sparse_config(signature: EmbeddingSignature) -> Any:
     return {KEYWORDS: models.SparseVectorParams(modifier=models.Modifier.IDF)}
 
 
-def _sparse(keywords: SparseVector | None) -> Any:
-    if keywords is None:
-        keywords = SparseVector((), ())
-    return _models().SparseVector(indices=list(keywords.indices), values=list(keywords.values))
+def _filter_models() -> FilterModels:
+    models = _models()
+    return FilterModels(models, models.Range)
 
 
 def to_qdrant_filter(node: FilterNode) -> Any:
     """Translate a parsed filter tree (:func:`jina_v3.filters.parse_filter`) to a Qdrant
     ``Filter`` (semantics: :func:`~jina_v3.connectors.qdrant.filters.to_qdrant_family_filter`)."""
-    models = _models()
-    return FilterModels(models, models.Range).translate(node)
-
-
-def _full(vector: Any) -> np.ndarray:
-    """The full vector of a scrolled point: named ``full`` with a funnel, the unnamed ``""``
-    beside the keyword channel, a bare list otherwise."""
-    if isinstance(vector, Mapping):
-        vector = vector[FULL] if FULL in vector else vector[""]
-    return np.asarray(vector, dtype=np.float32)
-
-
-def _stored_keywords(vector: Any) -> SparseVector | None:
-    """The keyword channel's weights of a scrolled point (None without the channel)."""
-    sparse = vector.get(KEYWORDS) if isinstance(vector, Mapping) else None
-    if sparse is None:
-        return None
-    return SparseVector(tuple(sparse.indices), tuple(sparse.values))
+    return _filter_models().translate(node)

@@ -18,8 +18,9 @@
   the export format, its lines read strictly and written into a store line by line.
 
 Public paths: ``jina_v3.store``, ``jina_v3.filters``, ``jina_v3.sources`` and
-``jina_v3.chunking`` name the modules here. May import: the foundations and the
-``Embedder``; never ``cli``, ``distributed`` or a connector (stores come in as objects).
+``jina_v3.chunking`` hold the public names (``__all__``) of the modules here. May import: the
+foundations and the ``Embedder``; never ``cli``, ``distributed`` or a connector (stores come in
+as objects).
 """
 
 from jina_v3.index.pipeline import AsyncVectorIndex, IngestOptions, IngestSummary, VectorIndex

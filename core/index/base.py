@@ -1,6 +1,8 @@
 """What both indexes are made of: the settings, and the flows (ingest, search, delete),
 written once and run by :class:`~jina_v3.VectorIndex` with the embedder and store as they are
 and by :class:`~jina_v3.AsyncVectorIndex` with their async twins (:mod:`jina_v3._flow`).
+Which public method runs which flow, and the calls each flow yields: the map in
+:mod:`jina_v3.index.pipeline`.
 """
 
 from __future__ import annotations

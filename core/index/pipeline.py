@@ -10,6 +10,26 @@ Ingestion is one pipeline, the same for both classes:
 
 written once as a flow (:mod:`jina_v3._flow`) that the sync class runs with the embedder and
 store as they are and the async class runs with their async twins.
+
+The call path. A public method runs a flow of :mod:`jina_v3.index.base` (``_run``, or
+``_arun``); the flow's I/O is the calls it yields, ``Call(target, method)``, each of which
+``_run`` sends to ``target.method``: ``embedder`` (the Embedder), ``store`` (the store) and
+``writer`` (:class:`~jina_v3.index.drivers.Writer`, which calls ``store.upsert``, then
+``store.delete``); ``_arun`` sends them to the async twins (``AsyncStoreView``, ``AsyncWriter``):
+
+    add, ingest -> _ingest_flow, per batch of documents:
+        _ensure_flow    store.ensure_collection on first use, else store.read_signature
+        _stored_hashes  store.fetch (the stored versions' content hashes: unchanged ones skip)
+        _embed_flow     embedder.encode_passages, embedder.encode_late_chunked
+        writer.write    store.upsert(records), then store.delete(filter=stale points)
+    search      -> _search_flow: _ensure_flow; embedder.encode_queries;
+                   store.query | store.query_keywords | store.query_hybrid
+    delete      -> _delete_flow: _ensure_flow; store.delete(document_ids=...)
+    count       -> store.count
+
+A ``jina_v3.connectors`` store runs each of those methods as a flow of its own, down to the
+engine's hooks (``upsert -> _upsert_flow -> _write``): the map is in
+``jina_v3.connectors.base.store``.
 """
 
 from __future__ import annotations
@@ -106,6 +126,7 @@ class VectorIndex(_IndexBase, Closing):
         return cls(embedder, store, **_stored_settings(store.read_signature(), store), **options)
 
     def _run(self, flow: Flow[Any]) -> Any:
+        """Drive `flow`: its ``Call("embedder" | "store" | "writer", method)`` run here."""
         writer = Writer(self._store)
         try:
             with self._first_use.turn():
@@ -232,6 +253,7 @@ class AsyncVectorIndex(_IndexBase, AsyncClosing):
         return cls(embedder, store, **_stored_settings(signature, store), **options)
 
     async def _arun(self, flow: Flow[Any]) -> Any:
+        """:meth:`VectorIndex._run` with the async twins as the targets."""
         writer = AsyncWriter(self._astore)
         try:
             async with self._first_use.aturn():

@@ -294,6 +294,28 @@ def test_funnel_search_matches_full_search(
         ]
 
 
+def test_qdrant_family_binary_quantization_with_a_funnel_finds_what_full_search_does(
+    engine, make_store, tiny_embedder, corpus, passage_vectors
+):
+    # QdrantStore and QdrantEdgeStore share their searches (qdrant/common.py): the funnel's
+    # prefetch and the quantized search's rescoring go through each client's own request
+    if not engine.startswith("qdrant"):
+        pytest.skip("binary_quantization is a Qdrant-family option")
+    options = {"funnel_dimensions": 8, "binary_quantization": True}
+    quantized = VectorIndex(tiny_embedder, make_store(**options), dimensions=DIMS)
+    full = VectorIndex(tiny_embedder, make_store(), dimensions=DIMS)
+    quantized.add(corpus)
+    full.add(corpus)
+    for query in (QUERY, "the history of the city walls"):
+        expected = _reference(tiny_embedder, corpus, query, passage_vectors)
+        hits = quantized.search(query, k=3, filter={"lang": "en"})
+        assert [h.id for h in hits] == [
+            h.id for h in full.search(query, k=3, filter={"lang": "en"})
+        ]
+        for hit in hits:  # rescored with the original vectors
+            assert hit.score == pytest.approx(expected[hit.document_id], abs=1e-4)
+
+
 async def test_async_twins(engine, make_store, tiny_embedder, corpus):
     store = make_store()
     index = AsyncVectorIndex(tiny_embedder, store, dimensions=DIMS)

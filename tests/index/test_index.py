@@ -23,6 +23,7 @@ from jina_v3.errors import (
 )
 from jina_v3.index import AsyncVectorIndex, VectorIndex
 from jina_v3.index.plan import Planned, plan_ingest
+from jina_v3.index.store import prefix_vectors
 from jina_v3.store import (
     AsyncVectorStore,
     Document,
@@ -30,7 +31,6 @@ from jina_v3.store import (
     VectorStore,
     check_signature,
     point_id,
-    prefix_vectors,
 )
 
 pytest.importorskip("qdrant_client")

@@ -32,7 +32,7 @@ def run_mcp(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace, wire: Any) -> int:
-    from jina_v3.cli.index import _check_chunk_tokens, notes
+    from jina_v3.cli.index import notes
     from jina_v3.cli.main import api_key_from_env
     from jina_v3.connectors.uris import open_store
     from jina_v3.mcp.schemas import MAX_K
@@ -42,7 +42,6 @@ def _serve(args: argparse.Namespace, wire: Any) -> int:
     notes(args)  # the library's notes (the weights' licence) on stderr
     if args.api_key_env and not args.http:
         raise ConfigurationError("--api-key-env goes with --http (stdio needs no key)")
-    _check_chunk_tokens(args.chunk_tokens)
     if not 1 <= args.k <= MAX_K:  # search's default k (a setting: the flag, or the file)
         origin = args.settings["k"].origin
         where = "" if origin == "flag" else f" (the k setting of {origin})"

@@ -6,7 +6,8 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from jina_v3.cli.index import notes, resolve_model
@@ -28,37 +29,47 @@ def ingest_on_ray(args: argparse.Namespace, stop: Callable[[], bool]) -> Any:
         raise ConfigurationError("--hybrid does not run on Ray yet; index without --ray")
     backend, model = resolve_model(args)
     warn = (lambda line: None) if args.quiet else (lambda line: print(line, file=sys.stderr))
-    if not args.debug:
-        _quiet_ray()
-    return index_dataset(
-        args.paths,
-        args.store,
-        collection=args.collection,
-        model=model,
-        backend=backend,
-        embedder_options={"dtype": args.dtype} if backend == "local" and args.dtype else None,
-        api_key_env="JINA_API_KEY" if backend == "api" else None,
-        dimensions=args.dimensions,
-        late_chunking=args.late_chunking,
-        embedding_type=getattr(args, "embedding_type", "float"),
-        chunk_tokens=args.chunk_tokens or DEFAULT_CHUNK_TOKENS,
-        batch_size=args.batch_size or 256,
-        recreate=args.recreate,
-        glob=args.glob,
-        actors=args.actors,
-        ray_address=None if args.ray == "local" else args.ray,
-        progress=Progress(mode="off" if args.quiet else "auto"),
-        stop=stop,
-        on_skipped=lambda line: warn(f"jina-v3 index: warning: {line}"),
-    )
+    with _ray_quietened(not args.debug):
+        return index_dataset(
+            args.paths,
+            args.store,
+            collection=args.collection,
+            model=model,
+            backend=backend,
+            embedder_options={"dtype": args.dtype} if backend == "local" and args.dtype else None,
+            api_key_env="JINA_API_KEY" if backend == "api" else None,
+            dimensions=args.dimensions,
+            late_chunking=args.late_chunking,
+            embedding_type=getattr(args, "embedding_type", "float"),
+            chunk_tokens=args.chunk_tokens or DEFAULT_CHUNK_TOKENS,
+            batch_size=args.batch_size or 256,
+            recreate=args.recreate,
+            glob=args.glob,
+            actors=args.actors,
+            ray_address=None if args.ray == "local" else args.ray,
+            progress=Progress(mode="off" if args.quiet else "auto"),
+            stop=stop,
+            on_skipped=lambda line: warn(f"jina-v3 index: warning: {line}"),
+        )
 
 
-def _quiet_ray() -> None:
-    """Ray's own console logging off: a failed job is the CLI's one line, not Ray's
-    tracebacks of it (``--debug`` keeps them)."""
+@contextmanager
+def _ray_quietened(quiet: bool) -> Iterator[None]:
+    """Ray's own console logging off while the job runs (`quiet`): a failed job is the CLI's
+    one line, not Ray's tracebacks of it (``--debug`` keeps them). Their levels come back
+    when it ends, so a later run in this process (``--debug`` or not) sets its own."""
     try:
         import ray.data  # noqa: F401 (importing it sets up Ray's loggers, which are then quietened)
     except ImportError:
-        return  # index_dataset says what to install
-    for name in ("ray", "ray.data"):
-        logging.getLogger(name).setLevel(logging.CRITICAL)
+        yield  # index_dataset says what to install
+        return
+    loggers = [logging.getLogger(name) for name in ("ray", "ray.data")]
+    levels = [logger.level for logger in loggers]
+    if quiet:
+        for logger in loggers:
+            logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)

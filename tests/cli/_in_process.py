@@ -1,4 +1,5 @@
-"""`jina-v3 ARGS` run in this process, as a fresh `python -m jina_v3.cli ARGS` would see it.
+"""`jina-v3 ARGS` (or `python SCRIPT ARGS`) run in this process, as a fresh
+`python -m jina_v3.cli ARGS` would see it.
 
 A subprocess costs a Python start and every import (torch, the engines) per call: about
 seconds a call, most of the CLI tests' time. In-process, the call gets what a fresh process
@@ -12,7 +13,7 @@ has and gives back what it leaves behind:
   warnings with Python's default filters, shown on stderr;
 - the module state a process starts with: the licence note not yet logged, and
   huggingface_hub's offline switch as `HF_HUB_OFFLINE` says;
-- the exit status `python -m` gives: main()'s return value, SystemExit's code (a message:
+- the exit status `python` gives: main()'s return value, SystemExit's code (a message:
   printed, 1), an uncaught exception's traceback and 1, KeyboardInterrupt's -SIGINT.
 
 Everything is restored when the call ends. What it cannot do is start Python afresh:
@@ -28,6 +29,7 @@ import io
 import locale
 import logging
 import os
+import runpy
 import signal
 import subprocess
 import sys
@@ -56,11 +58,37 @@ def run_in_process(
     args: Sequence[str], *, cwd: Path, env: Mapping[str, str], input: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     """`python -m jina_v3.cli ARGS` in this process: its status, stdout and stderr."""
-    _refuse_startup_variables(env)
     from jina_v3.cli import main
 
-    hub = _hub_constants()  # imported under this process's environment, not the call's
     argv = [str(arg) for arg in args]
+    return _as_a_process(["jina-v3", *argv], lambda: main(argv), cwd, env, input)
+
+
+def run_script_in_process(
+    script: Path, args: Sequence[str], *, cwd: Path, env: Mapping[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """`python SCRIPT ARGS` in this process, as `__main__` with the script's folder first on
+    `sys.path` (as Python puts it)."""
+
+    def run() -> None:
+        sys.path.insert(0, str(script.parent))
+        try:
+            runpy.run_path(str(script), run_name="__main__")
+        finally:
+            sys.path.remove(str(script.parent))
+
+    return _as_a_process([str(script), *map(str, args)], run, cwd, env, None)
+
+
+def _as_a_process(
+    argv: list[str],
+    run: Callable[[], object],
+    cwd: Path,
+    env: Mapping[str, str],
+    input: str | None,
+) -> subprocess.CompletedProcess[str]:
+    _refuse_startup_variables(env)
+    hub = _hub_constants()  # imported under this process's environment, not the call's
     with (
         _fresh_module_state(env, hub),
         _environment(env),
@@ -71,10 +99,8 @@ def run_in_process(
         _signal_handlers(),
         _captured() as output,
     ):
-        returncode = _exit_status(main, argv)
-    return subprocess.CompletedProcess(
-        ["jina-v3", *argv], returncode, output["stdout"], output["stderr"]
-    )
+        returncode = _exit_status(run)
+    return subprocess.CompletedProcess(argv, returncode, output["stdout"], output["stderr"])
 
 
 def _refuse_startup_variables(env: Mapping[str, str]) -> None:
@@ -93,10 +119,11 @@ def _refuse_startup_variables(env: Mapping[str, str]) -> None:
         )
 
 
-def _exit_status(main: Callable[[list[str]], int], argv: list[str]) -> int:
-    """What `raise SystemExit(main(argv))` in a fresh interpreter exits with."""
+def _exit_status(run: Callable[[], object]) -> int:
+    """What a fresh interpreter exits with when its `__main__` does `run()` (the CLI's:
+    `raise SystemExit(main())`)."""
     try:
-        code = main(argv)
+        code = run()
     except SystemExit as exc:
         code = exc.code
     except KeyboardInterrupt:
@@ -142,7 +169,7 @@ def _working_directory(cwd: Path) -> Iterator[None]:
 @contextlib.contextmanager
 def _argv_and_stdin(argv: list[str], input: str | None) -> Iterator[None]:
     saved = sys.argv, sys.stdin
-    sys.argv = ["jina-v3", *argv]
+    sys.argv = argv
     sys.stdin = io.StringIO(input or "")
     try:
         yield

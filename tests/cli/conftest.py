@@ -72,6 +72,26 @@ def cli(
     )
 
 
+def run_script(
+    script: Path,
+    *args: str,
+    cwd: Path,
+    env: dict[str, str],
+    timeout: float = 240,
+    process: bool = False,
+) -> subprocess.CompletedProcess[str]:
+    """`python SCRIPT ARGS` (an example as a user runs it): in this process as `cli()` runs
+    the CLI, or with ``process=True`` in a subprocess."""
+    if not process:
+        from tests.cli._in_process import run_script_in_process
+
+        return run_script_in_process(script, args, cwd=cwd, env=env)
+    return subprocess.run(
+        [sys.executable, str(script), *args],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False,
+    )  # fmt: skip
+
+
 def error_line(proc: subprocess.CompletedProcess[str]) -> str:
     """The one error line of a failed run (library notes, like the licence, are allowed)."""
     assert proc.returncode != 0, proc.stdout

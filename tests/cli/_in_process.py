@@ -170,7 +170,8 @@ def _working_directory(cwd: Path) -> Iterator[None]:
 def _argv_and_stdin(argv: list[str], input: str | None) -> Iterator[None]:
     saved = sys.argv, sys.stdin
     sys.argv = argv
-    sys.stdin = io.StringIO(input or "")
+    encoding = locale.getpreferredencoding(False)  # as subprocess.run(input=..., text=True)
+    sys.stdin = io.TextIOWrapper(io.BytesIO((input or "").encode(encoding)), encoding)
     try:
         yield
     finally:

@@ -50,6 +50,22 @@ _COMPONENTS = (
     "data-node",
 )
 
+#: A test server's latencies (the defaults suit a cluster; the semantics are the same): a
+#: Strong read waits for the next time tick (200 ms by default, here 50 ms) and loading a
+#: collection for the query coordinator's checks (about 3 s, here under 1 s). The cost: about
+#: 4 % of a core while idle instead of 2 %.
+_QUICK_CONFIG = (  # keys of the wrapper's config template (--extra-config)
+    "proxy.timeTickInterval=50",
+    "queryCoord.checkInterval=200",
+    "queryCoord.distPullInterval=100",
+)
+_QUICK_ENV = {  # keys the template lacks: Milvus reads them from its environment as well
+    "QUERYCOORD_CHECKCHANNELINTERVAL": "200",
+    "QUERYCOORD_CHECKSEGMENTINTERVAL": "200",
+    "QUERYCOORD_LEADERVIEWUPDATEINTERVAL": "200",
+    "QUERYCOORD_UPDATENEXTTARGETINTERVAL": "1",  # seconds
+}
+
 
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -113,11 +129,14 @@ class MilvusServer:
             f"initial-advertise-peer-urls: http://127.0.0.1:{etcd_peer}\n"
             f"initial-cluster: default=http://127.0.0.1:{etcd_peer}\n"
         )
-        env = dict(os.environ, ETCD_CONFIG_PATH=str(etcd_config), PYTHONUNBUFFERED="1")
-        ports = [f"--{name}-port={free_port()}" for name in _COMPONENTS]
+        env = dict(
+            os.environ, ETCD_CONFIG_PATH=str(etcd_config), PYTHONUNBUFFERED="1", **_QUICK_ENV
+        )
+        flags = [f"--{name}-port={free_port()}" for name in _COMPONENTS]
+        flags += [f"--extra-config={setting}" for setting in _QUICK_CONFIG]
         with open(self._log, "wb") as log:
             self._wrapper = subprocess.Popen(
-                [command, "--data", str(self.data_dir), f"--etcd-port={etcd_client}", *ports],
+                [command, "--data", str(self.data_dir), f"--etcd-port={etcd_client}", *flags],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,

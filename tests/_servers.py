@@ -139,7 +139,9 @@ class FaultServer:
 
         self.httpd = ThreadingHTTPServer((LOOPBACK, 0), Handler)
         self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(  # a short poll: shutdown() returns within it
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     @property
     def url(self) -> str:

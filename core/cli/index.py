@@ -16,6 +16,7 @@ import os
 import signal
 import stat
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -113,6 +114,8 @@ class _StopFlag:
         )
 
     def __enter__(self) -> _StopFlag:
+        if threading.current_thread() is not threading.main_thread():
+            return self  # main() called from a thread: signals reach only the main thread
         for sig in (signal.SIGINT, signal.SIGTERM):
             self._previous[sig] = signal.signal(sig, self._handle)
         return self

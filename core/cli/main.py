@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -115,8 +117,6 @@ def api_key_from_env(args: argparse.Namespace) -> str | None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import logging
-
     from jina_v3 import Embedder
     from jina_v3.server import ConnectionLimits, TaskRouting, serve
     from jina_v3.server.dialects import DEFAULT_TASK_MODELS
@@ -345,6 +345,23 @@ def _too_long(exc: InputTooLongError, command: str) -> str:
     return f"{what} is over the model's context: {fix}."
 
 
+@contextmanager
+def _loggers_of_one_run(*names: str) -> Iterator[None]:
+    """The loggers `names` ("": the root) as they were, once the run ends: what a run sets
+    up lasts that run, so `main()` called again in this process sets up its own (its notes
+    under its command's name, on the stderr of the moment) and a caller's logging is left
+    as it was."""
+    loggers = [logging.getLogger(name or None) for name in names]
+    saved = [(list(lg.handlers), lg.level, lg.propagate) for lg in loggers]
+    try:
+        yield
+    finally:
+        for logger, (handlers, level, propagate) in zip(loggers, saved, strict=True):
+            logger.handlers[:] = handlers
+            logger.setLevel(level)
+            logger.propagate = propagate
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args: Any = parser.parse_args(argv)
@@ -356,7 +373,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.error("a command is required (jina-v3 --help lists them)")
     try:
-        return int(args.run(args))
+        with _loggers_of_one_run("jina_v3", ""):  # its note lines; serve's root handler
+            return int(args.run(args))
     except KeyboardInterrupt:
         return 130
     except Exception as exc:

@@ -29,8 +29,7 @@ def ingest_on_ray(args: argparse.Namespace, stop: Callable[[], bool]) -> Any:
     backend, model = resolve_model(args)
     if args.debug:  # Ray's own output as it comes
         return _index(args, stop, backend, model, ray_options=None)
-    _quiet_ray()
-    with _native_stderr_elsewhere(), warnings.catch_warnings():
+    with _ray_quietened(), _native_stderr_elsewhere(), warnings.catch_warnings():
         warnings.filterwarnings("ignore", module=r"ray(\.|$)")  # Ray Data's operator warnings
         # the workers' output stays in Ray's session logs; the library's warnings come back
         # with their results and print here once each (jina_v3.distributed.notes)
@@ -125,12 +124,22 @@ def _native_stderr_elsewhere() -> Iterator[None]:
         ours.close()  # and the duplicate descriptor with it
 
 
-def _quiet_ray() -> None:
-    """Ray's own console logging off: a failed job is the CLI's one line, not Ray's
-    tracebacks of it (``--debug`` keeps them)."""
+@contextlib.contextmanager
+def _ray_quietened() -> Iterator[None]:
+    """Ray's own console logging off while the job runs: a failed job is the CLI's one line,
+    not Ray's tracebacks of it (``--debug`` keeps them). Their levels come back when it
+    ends, so a later run in this process (``--debug`` or not) sets its own."""
     try:
         import ray.data  # noqa: F401 (importing it sets up Ray's loggers, which are then quietened)
     except ImportError:
-        return  # index_dataset says what to install
-    for name in ("ray", "ray.data"):
-        logging.getLogger(name).setLevel(logging.CRITICAL)
+        yield  # index_dataset says what to install
+        return
+    loggers = [logging.getLogger(name) for name in ("ray", "ray.data")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)

@@ -1,5 +1,6 @@
-"""Helpers for the CLI's end-to-end tests: the CLI in a subprocess with a clean environment,
-stores on tmpfs where there is one, and a store's exact contents read back in-process."""
+"""Helpers for the CLI's end-to-end tests: the CLI with a clean environment (in this process,
+as a fresh one would see it, or in a subprocess where the process is what is tested), stores
+on tmpfs where there is one, and a store's exact contents read back in-process."""
 
 from __future__ import annotations
 
@@ -38,17 +39,57 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def cli(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 180):
-    """`jina-v3 ARGS` (as `python -m jina_v3.cli`), the tiny checkpoint as $JINA_V3_MODEL."""
+def cli(
+    *args: str,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    timeout: float = 180,
+    process: bool = False,
+    input: str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """`jina-v3 ARGS` with the tiny checkpoint as $JINA_V3_MODEL (`env` replaces the whole
+    environment), its exit status, stdout and stderr as text.
+
+    In this process by default (tests/cli/_in_process.py: what a fresh process would see,
+    restored afterwards; pytest-timeout bounds it). ``process=True`` runs
+    ``python -m jina_v3.cli`` in a subprocess: for what only a process shows (signals, a
+    variable read at start-up such as PYTHONPATH or HF_HOME, a Ray instance the command
+    starts with the environment it was given)."""
+    env = env if env is not None else clean_env(JINA_V3_MODEL=str(TINY_MODEL))
+    if not process:
+        from tests.cli._in_process import run_in_process
+
+        return run_in_process(args, cwd=cwd, env=env, input=input)
     return subprocess.run(
         [sys.executable, "-m", "jina_v3.cli", *args],
         cwd=cwd,
-        env=env if env is not None else clean_env(JINA_V3_MODEL=str(TINY_MODEL)),
+        env=env,
+        input=input,
         capture_output=True,
         text=True,
         timeout=timeout,
         check=False,
     )
+
+
+def run_script(
+    script: Path,
+    *args: str,
+    cwd: Path,
+    env: dict[str, str],
+    timeout: float = 240,
+    process: bool = False,
+) -> subprocess.CompletedProcess[str]:
+    """`python SCRIPT ARGS` (an example as a user runs it): in this process as `cli()` runs
+    the CLI, or with ``process=True`` in a subprocess."""
+    if not process:
+        from tests.cli._in_process import run_script_in_process
+
+        return run_script_in_process(script, args, cwd=cwd, env=env)
+    return subprocess.run(
+        [sys.executable, str(script), *args],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False,
+    )  # fmt: skip
 
 
 def error_line(proc: subprocess.CompletedProcess[str]) -> str:

@@ -4,12 +4,9 @@ server speaking the hosted API (JINA_API_KEY / JINA_API_BASE_URL)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
-from tests.cli.conftest import ROOT, clean_env
+from tests.cli.conftest import ROOT, clean_env, run_script
 from tests.conftest import TINY_MODEL
 
 pytest.importorskip("torch")
@@ -19,15 +16,7 @@ EXAMPLES = ROOT / "examples"
 
 
 def _run(script, *args, cwd, env=None):
-    proc = subprocess.run(
-        [sys.executable, str(EXAMPLES / script), *args],
-        cwd=cwd,
-        env=env or clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
+    proc = run_script(EXAMPLES / script, *args, cwd=cwd, env=env or clean_env())
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr
     return proc.stdout

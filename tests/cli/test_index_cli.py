@@ -245,7 +245,8 @@ def test_offline_without_weights_names_the_three_ways_out(edge, tmp_path):
         HF_HOME=str(tmp_path / "hf"), HF_HUB_OFFLINE="1"
     )
     for command in (("index", "docs"), ("search", "x")):
-        proc = cli(*command, "--store", edge.uri, cwd=edge.work, env=env)
+        # HF_HOME is read when huggingface_hub is imported: a process of its own
+        proc = cli(*command, "--store", edge.uri, cwd=edge.work, env=env, process=True)
         line = error_line(proc)
         assert proc.returncode == 2 and "ModelLoadError" in line
         assert "--model PATH" in line and "JINA_V3_MODEL" in line and "JINA_API_KEY" in line

@@ -23,6 +23,8 @@ from tests.conftest import published_copy
 pytest.importorskip("torch")
 pytest.importorskip("qdrant_edge")
 
+pytestmark = pytest.mark.slow  # signals need a process of their own, on a 600-document corpus
+
 WORDS = "river city bread coffee train mountain sea tide volcano market bridge tram".split()
 DOCS = 600
 

@@ -1,5 +1,6 @@
 """`jina-v3 index --ray`: the same index as the single-machine run (a local Ray instance on
-127.0.0.1, started by the command)."""
+127.0.0.1, started by the command: each run is a process of its own, whose environment the
+instance's workers inherit)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from tests.cli.conftest import clean_env, cli
 from tests.conftest import published_copy
 
-pytestmark = pytest.mark.ray
+pytestmark = [pytest.mark.ray, pytest.mark.slow]  # a Ray instance per run
 
 
 def test_index_on_ray_then_a_plain_run_finds_everything_unchanged(fast_dir, tmp_path):
@@ -23,7 +24,8 @@ def test_index_on_ray_then_a_plain_run_finds_everything_unchanged(fast_dir, tmp_
     for i in range(6):
         (tmp_path / "docs" / f"d{i}.md").write_text(f"# Doc {i}\n\nParagraph {i} about item {i}.")
     uri = f"qdrant-edge:{fast_dir / 'ray-cli'}"
-    on_ray = cli("index", "docs", "--store", uri, "--ray", "--actors", "1", "--quiet", cwd=tmp_path)
+    ray = ("--ray", "--actors", "1", "--quiet")
+    on_ray = cli("index", "docs", "--store", uri, *ray, cwd=tmp_path, process=True)
     assert on_ray.returncode == 0, on_ray.stderr[-2000:]
     assert "6 documents indexed" in on_ray.stdout
     plain = cli("index", ".", "--store", uri, "--quiet", cwd=tmp_path / "docs")
@@ -49,7 +51,7 @@ def test_a_library_error_on_ray_is_one_line_and_exit_2(fast_dir, tmp_path, tiny_
         env = clean_env(JINA_API_KEY=wrong, JINA_API_BASE_URL=server.url)
         uri = f"qdrant-edge:{fast_dir / 'ray-cli-auth'}"
         args = ("index", "docs", "--store", uri, "--ray", "--actors", "1", "--api", "--quiet")
-        run = cli(*args, cwd=tmp_path, env=env)
+        run = cli(*args, cwd=tmp_path, env=env, process=True)
     assert run.returncode == 2, run.stderr[-2000:]
     last = run.stderr.strip().splitlines()[-1]
     assert last.startswith("jina-v3 index: AuthenticationError: "), run.stderr[-2000:]
@@ -67,13 +69,13 @@ def test_ray_skips_a_name_that_is_not_utf8_and_prunes_removed_jsonl_lines(fast_d
         handle.write(b"A file whose name is Latin-1.")
     uri = f"qdrant-edge:{fast_dir / 'ray-prune'}"
     ray = ("--store", uri, "--ray", "--actors", "1")
-    first = cli("index", "kb", *ray, cwd=tmp_path)
+    first = cli("index", "kb", *ray, cwd=tmp_path, process=True)
     assert first.returncode == 0, first.stderr[-2000:]
     assert "3 documents indexed, 0 skipped unchanged, 0 replaced, 1 failed" in first.stdout
     warning = "jina-v3 index: warning: skipped kb/caf\\xe9.md: its name is not valid UTF-8"
     assert warning in first.stderr
     kb.write_text('{"id": "k0", "text": "Line 0."}\n{"id": "k2", "text": "Line 2."}\n')
-    pruned = cli("index", "kb", *ray, "--prune", "--quiet", cwd=tmp_path)
+    pruned = cli("index", "kb", *ray, "--prune", "--quiet", cwd=tmp_path, process=True)
     assert pruned.returncode == 0, pruned.stderr[-2000:]
     assert "2 skipped unchanged" in pruned.stdout and "pruned 1 chunks" in pruned.stdout
     found = cli("search", "Line", "--store", uri, "--json", "-k", "10", cwd=tmp_path)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import pickle
 import shutil
 import socket
-import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -342,10 +343,9 @@ def test_an_interrupted_flow_still_makes_its_cleanup_calls():
 
 
 def _cli(*args, stdin=""):
-    return subprocess.run(
-        [sys.executable, "-m", "jina_v3.cli", *args],
-        input=stdin, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+    from tests.cli.conftest import cli
+
+    return cli(*args, cwd=Path.cwd(), env=dict(os.environ), input=stdin)
 
 
 def test_cli_errors_are_one_line_never_a_traceback(tmp_path):

@@ -9,7 +9,7 @@ import pytest
 from tests.conftest import TINY_MODEL
 from tests.distributed.conftest import CORPUS, assert_same_points, points_of
 
-pytestmark = pytest.mark.ray
+pytestmark = [pytest.mark.ray, pytest.mark.slow]  # Ray jobs: seconds each
 
 CHUNK_TOKENS = 48
 BATCH = 4

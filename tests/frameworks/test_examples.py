@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.cli.conftest import run_script
 from tests.conftest import TINY_MODEL
 
 ROOT = Path(__file__).parent.parent.parent
@@ -25,13 +24,7 @@ ROOT = Path(__file__).parent.parent.parent
 def test_example_runs(script, needs, expect):
     pytest.importorskip(needs)
     pytest.importorskip("torch")
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / script), "--model", str(TINY_MODEL)],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        env={**os.environ, "PYTHONPATH": os.environ.get("PYTHONPATH", "")},
-        cwd=ROOT,
-    )
+    script = ROOT / "examples" / script
+    result = run_script(script, "--model", str(TINY_MODEL), cwd=ROOT, env=dict(os.environ))
     assert result.returncode == 0, result.stderr[-2000:]
     assert expect in result.stdout

@@ -180,7 +180,8 @@ def test_without_the_extra_each_file_is_one_line_naming_it(tmp_path):
     from tests.conftest import TINY_MODEL
 
     env = clean_env(JINA_V3_MODEL=str(TINY_MODEL), PYTHONPATH=str(blocker))
-    proc = cli("index", "docs", "--store", f"qdrant-edge:{tmp_path / 'e'}", cwd=tmp_path, env=env)
+    store = f"qdrant-edge:{tmp_path / 'e'}"  # PYTHONPATH is read when Python starts: a process
+    proc = cli("index", "docs", "--store", store, cwd=tmp_path, env=env, process=True)
     assert proc.returncode == 0, proc.stderr
     assert "1 documents indexed" in proc.stdout
     lines = [ln for ln in proc.stderr.splitlines() if "warning" in ln]

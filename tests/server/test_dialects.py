@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
-import sys
 
 import httpx
 import numpy as np
@@ -311,9 +309,10 @@ def test_serve_task_flags(tiny_model_path, tiny_embedder):
         (("--task-model", "noequals"), "KEY=TASK"),
     ],
 )
-def test_serve_refuses_bad_task_flags(tiny_model_path, flags, words):
-    cmd = [sys.executable, "-m", "jina_v3.cli", "serve", "--model", str(tiny_model_path), *flags]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+def test_serve_refuses_bad_task_flags(tiny_model_path, tmp_path, flags, words):
+    from tests.cli.conftest import cli
+
+    done = cli("serve", "--model", str(tiny_model_path), *flags, cwd=tmp_path)
     assert done.returncode == 2, done.stderr
     assert words in done.stderr and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1

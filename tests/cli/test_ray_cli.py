@@ -92,7 +92,10 @@ def test_on_ray_it_prints_what_the_single_process_run_prints(fast_dir, tmp_path)
         (tmp_path / "docs" / f"d{i}.md").write_text(f"# Doc {i}\n\nParagraph {i} about item {i}.")
     env = clean_env(JINA_V3_MODEL=str(published_copy(tmp_path)))
     store = ("--store", f"qdrant-edge:{fast_dir / 'ray-messages'}")
-    on_ray = cli("index", "docs", *store, "--ray", "--actors", "2", cwd=tmp_path, env=env)
+    # a process: Ray's C++ workers write to file descriptor 2, which only a process shows
+    on_ray = cli(
+        "index", "docs", *store, "--ray", "--actors", "2", cwd=tmp_path, env=env, process=True
+    )
     assert on_ray.returncode == 0, on_ray.stderr[-2000:]
     assert "6 documents indexed" in on_ray.stdout
     err = on_ray.stderr

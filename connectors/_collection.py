@@ -128,7 +128,15 @@ class CollectionLifecycle:
             raise dimension_mismatch(self.collection, found.dimensions, signature.dimensions)
         self._check_layout(found.layout)
 
+    def _adopt_layout(self, layout: Mapping[str, Any]) -> None:
+        """A store opened without naming a funnel (a store URI: the CLI, a copy, a framework
+        over ``open_store``) takes the collection's, so it reads and writes it as made."""
+        stored = layout.get("funnel_dimensions")
+        if stored is not None and self.funnel_dimensions is None:
+            self._set_funnel(stored, self.funnel_oversample)
+
     def _check_layout(self, layout: Mapping[str, Any]) -> None:
+        self._adopt_layout(layout)
         stored = layout.get("funnel_dimensions")
         if stored != self.funnel_dimensions:
             raise SignatureMismatchError(
@@ -142,6 +150,8 @@ class CollectionLifecycle:
         if not (yield from self._exists()):
             return None
         found = yield from self._describe()
+        if found.signature is not None:
+            self._adopt_layout(found.layout)
         return found.signature
 
     def _expected(self) -> Flow[EmbeddingSignature]:

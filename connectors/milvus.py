@@ -224,11 +224,6 @@ class MilvusStore(KeywordChannel, BaseStore):
     def _opened(self) -> Flow[None]:
         yield client("load_collection", self.collection)  # searched only once loaded
 
-    def _check_layout(self, layout: Mapping[str, Any]) -> None:
-        # a store without funnel_dimensions may search a funnel collection's full vectors
-        if self.funnel_dimensions is not None:
-            super()._check_layout(layout)
-
     def _exists(self) -> Flow[bool]:
         return bool((yield client("has_collection", self.collection)))
 

@@ -1,9 +1,11 @@
-"""The operations of the matrix, each with its oracle: it works, with the same hits and
-scores as the source (computed in :mod:`._oracles`), or it is refused before anything is
-written, with one line (the CLI) or one typed error (the library, the frameworks).
+"""The operations of the matrix on the command line and the library, each with its oracle:
+it works, with the same hits and scores as the source (computed in :mod:`._oracles`), or it
+is refused before anything is written, with one line (the CLI) or one typed error (the
+library, the frameworks).
 
 An operation is ``run(matrix, cell)``; it reads the shared cell, or builds a private one of
-the same kind when it writes. Adding an operation is one entry in :data:`OPERATIONS`.
+the same kind when it writes. The registry is ``test_matrix.OPERATIONS``; the frameworks'
+operations are in :mod:`._frameworks`.
 """
 
 from __future__ import annotations
@@ -11,30 +13,19 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from jina_v3.errors import JinaV3Error
 from tests.matrix import _oracles as oracle
+from tests.matrix._cells import Cell, Matrix
 from tests.matrix._kinds import Kind
 from tests.matrix._stores import STORES, Location, Store
-from tests.matrix.conftest import Cell, Matrix
 
 MODES = ("dense", "keyword", "hybrid")
 #: The file every deleting operation takes away (a text file: one document).
 GONE = "notes/printer.txt"
-
-
-@dataclass(frozen=True)
-class Operation:
-    name: str
-    run: Callable[[Matrix, Cell], None]
-    #: Whether the operation applies to (kind, store) at all.
-    applies: Callable[[Kind, Store], bool] = lambda kind, store: True
-    #: Stores the operation also uses (a copy's destination: its marks apply).
-    uses: tuple[str, ...] = ()
 
 
 # -- shared checks ---------------------------------------------------------------------------------
@@ -64,21 +55,21 @@ def cli_search(m: Matrix, store: Store, where: Location, mode: str) -> Any:
     )  # fmt: skip
 
 
-def searches_like(m: Matrix, cell: Cell, store: Store, where: Location) -> None:
-    """Every search mode of the kind answers at `where` (on `store`) as the oracle says."""
-    for mode in MODES if cell.kind.hybrid else ("dense",):
-        hits = _hits(cli_search(m, store, where, mode))
-        oracle.check_hits(m.ctx, cell.kind, cell.expected, mode, store.name, hits)
+def searches_answer(m: Matrix, cell: Cell, store: Any, engine: str) -> None:
+    """A VectorIndex opened on `store` (a store object on `engine`) has the kind's settings,
+    and every search mode of the kind answers as the oracle says."""
+    from jina_v3 import VectorIndex
+
+    index = VectorIndex.open(m.ctx.embedder, store)
+    check_signature(cell.kind, index.signature)
+    for mode in modes(cell):
+        hits = [(h.id, h.score) for h in index.search(oracle.QUERY, k=oracle.K, mode=mode)]
+        oracle.check_hits(m.ctx, cell.kind, cell.expected, mode, engine, hits)
 
 
 def snapshot(store: Store, where: Location) -> dict[str, Any]:
     with store.opened(where) as opened:
         return oracle.snapshot(opened)
-
-
-def signature(store: Store, where: Location) -> Any:
-    with store.opened(where) as opened:
-        return opened.read_signature()
 
 
 def no_collection(store: Store, where: Location) -> None:
@@ -108,10 +99,15 @@ def _except(points: dict[str, Any], gone: set[str]) -> dict[str, Any]:
     return {k: v for k, v in points.items() if k not in gone}
 
 
-def _by_text(cell: Cell) -> dict[str, str]:
-    texts = {e.text: key for key, e in cell.expected.items()}
-    assert len(texts) == len(cell.expected), "the oracle maps hits by their (unique) texts"
-    return texts
+def modes(cell: Cell) -> tuple[str, ...]:
+    return MODES if cell.kind.hybrid else ("dense",)
+
+
+def haystack_unchanged(cell: Cell) -> None:
+    if not cell.kind.haystack:
+        return
+    with cell.store.haystack_opened(cell.location, cell.kind.dimensions) as haystack:
+        assert haystack.document_store.count_documents() == len(cell.expected)
 
 
 # -- writing: the kind itself ----------------------------------------------------------------------
@@ -126,10 +122,11 @@ def build(m: Matrix, cell: Cell) -> None:
         return
     assert cell.refused is None, cell.refused.result.stderr
     if kind.haystack:
-        _haystack_unchanged(cell)
+        haystack_unchanged(cell)
         return
-    oracle.check_points(snapshot(store, cell.location), cell.expected)
-    check_signature(kind, signature(store, cell.location))
+    with store.opened(cell.location) as opened:
+        oracle.check_points(oracle.snapshot(opened), cell.expected)
+        check_signature(kind, opened.read_signature())
 
 
 # -- the command line ------------------------------------------------------------------------------
@@ -178,11 +175,7 @@ def reopen(m: Matrix, cell: Cell) -> None:
             with pytest.raises(JinaV3Error):
                 VectorIndex.open(m.ctx.embedder, store)
             return
-        index = VectorIndex.open(m.ctx.embedder, store)
-        check_signature(cell.kind, index.signature)
-        for mode in MODES if cell.kind.hybrid else ("dense",):
-            hits = [(h.id, h.score) for h in index.search(oracle.QUERY, k=oracle.K, mode=mode)]
-            oracle.check_hits(m.ctx, cell.kind, cell.expected, mode, cell.store.name, hits)
+        searches_answer(m, cell, store, cell.store.name)
 
 
 def delete_source(m: Matrix, cell: Cell) -> None:
@@ -192,7 +185,7 @@ def delete_source(m: Matrix, cell: Cell) -> None:
     result = m.ctx.cli(*args, "--collection", where.collection, store=cell.store)
     if cell.kind.haystack:
         refused(result, "delete")
-        _haystack_unchanged(own)
+        haystack_unchanged(own)
         return
     before = snapshot(cell.store, where)
     result.ok()
@@ -213,7 +206,7 @@ def prune(m: Matrix, cell: Cell) -> None:
     )  # fmt: skip
     if cell.kind.haystack:
         refused(result, "index")
-        _haystack_unchanged(own)
+        haystack_unchanged(own)
         return
     assert result.ok().stdout
     assert before is not None
@@ -264,12 +257,13 @@ def export_import(m: Matrix, cell: Cell) -> None:
 def _moved(m: Matrix, cell: Cell, store: Store, there: Location) -> None:
     """The collection at `there` is the cell's, moved intact: the same points, signature and
     layout, and every search answers as on the source's points."""
-    oracle.same_points(snapshot(store, there), snapshot(cell.store, cell.location))
     with store.opened(there) as moved:
-        assert moved.read_signature() == signature(cell.store, cell.location)
+        with cell.store.opened(cell.location) as source:
+            oracle.same_points(oracle.snapshot(moved), oracle.snapshot(source))
+            assert moved.read_signature() == source.read_signature()
         if cell.kind.funnel and store.funnel:
             assert moved.funnel_dimensions is not None, "the funnel was not carried"
-    searches_like(m, cell, store, there)
+        searches_answer(m, cell, moved, store.name)
 
 
 def _both(a: Store, b: Store) -> Store:
@@ -277,222 +271,3 @@ def _both(a: Store, b: Store) -> Store:
     from dataclasses import replace
 
     return replace(a, env=lambda: {**a.env(), **b.env()})
-
-
-# -- the frameworks on every collection ------------------------------------------------------------
-
-
-def _refused_by_framework(m: Matrix, cell: Cell, make: Callable[[Any], Any]) -> None:
-    """A framework store over a collection it cannot read: a typed error, nothing written."""
-    with cell.store.opened(cell.location) as store:
-        with pytest.raises(JinaV3Error):
-            make(store)
-    _haystack_unchanged(cell)
-
-
-def _langchain(m: Matrix, kind: Kind, store: Any) -> Any:
-    from jina_v3.connectors.langchain import JinaV3Embeddings, JinaV3VectorStore
-
-    embeddings = JinaV3Embeddings(embedder=m.ctx.embedder, dimensions=kind.dimensions)
-    return JinaV3VectorStore(
-        store, embeddings, late_chunking=kind.late_chunking, hybrid=kind.hybrid
-    )
-
-
-def langchain_read(m: Matrix, cell: Cell) -> None:
-    if cell.kind.haystack:
-        _refused_by_framework(
-            m, cell, lambda s: _langchain(m, cell.kind, s).similarity_search("x", k=1)
-        )
-        return
-    texts = _by_text(cell)
-    with cell.store.opened(cell.location) as store:
-        found = _langchain(m, cell.kind, store).similarity_search_with_score(
-            oracle.QUERY, k=oracle.K
-        )
-    hits = [(texts[doc.page_content], score) for doc, score in found]
-    oracle.check_hits(m.ctx, cell.kind, cell.expected, "dense", cell.store.name, hits)
-
-
-def langchain_get(m: Matrix, cell: Cell) -> None:
-    """The ids search answers fetch those documents."""
-    if cell.kind.haystack:
-        _refused_by_framework(m, cell, lambda s: _langchain(m, cell.kind, s).similarity_search("x"))
-        return
-    with cell.store.opened(cell.location) as store:
-        vectors = _langchain(m, cell.kind, store)
-        found = vectors.similarity_search(oracle.QUERY, k=oracle.K)
-        got = vectors.get_by_ids([d.id for d in found])
-    assert [(d.id, d.page_content) for d in got] == [(d.id, d.page_content) for d in found]
-
-
-def langchain_delete(m: Matrix, cell: Cell) -> None:
-    """Deleting the id search answers removes that hit and no other document."""
-    own = m.build(cell.kind, cell.store, label="_lc_del")
-    if cell.kind.haystack:
-        _refused_by_framework(m, own, lambda s: _langchain(m, cell.kind, s).delete(["x"]))
-        return
-    before = snapshot(cell.store, own.location)
-    with cell.store.opened(own.location) as store:
-        vectors = _langchain(m, cell.kind, store)
-        first = vectors.similarity_search(oracle.QUERY, k=1)[0]
-        vectors.delete([first.id])
-        assert vectors.get_by_ids([first.id]) == []
-        left = vectors.similarity_search(oracle.QUERY, k=oracle.K)
-    assert first.page_content not in {d.page_content for d in left}
-    _others_intact(own, before, snapshot(cell.store, own.location), first.page_content)
-
-
-def _others_intact(cell: Cell, before: dict[str, Any], after: dict[str, Any], text: str) -> None:
-    """Only points of the document whose text (or chunk) `text` is were deleted."""
-    document = next(e.document_id for e in cell.expected.values() if e.text == text)
-    assert len(after) < len(before)
-    kept = {k: v for k, v in before.items() if v.document_id != document}
-    oracle.same_points({k: v for k, v in after.items() if v.document_id != document}, kept)
-
-
-def _llama_index(m: Matrix, kind: Kind, store: Any) -> Any:
-    from jina_v3.connectors.llama_index import JinaV3Embedding, JinaV3VectorStore
-
-    embed_model = JinaV3Embedding(embedder=m.ctx.embedder, dimensions=kind.dimensions)
-    return JinaV3VectorStore(
-        store, embed_model=embed_model, late_chunking=kind.late_chunking, hybrid=kind.hybrid
-    ), embed_model
-
-
-def _llama_query(m: Matrix, kind: Kind, store: Any) -> Any:
-    from llama_index.core.vector_stores.types import VectorStoreQuery
-
-    vectors, embed_model = _llama_index(m, kind, store)
-    query = VectorStoreQuery(
-        query_embedding=embed_model.get_query_embedding(oracle.QUERY),
-        similarity_top_k=oracle.K,
-    )
-    return vectors, vectors.query(query)
-
-
-def llama_index_read(m: Matrix, cell: Cell) -> None:
-    if cell.kind.haystack:
-        _refused_by_framework(m, cell, lambda s: _llama_query(m, cell.kind, s))
-        return
-    texts = _by_text(cell)
-    with cell.store.opened(cell.location) as store:
-        _, result = _llama_query(m, cell.kind, store)
-    hits = [
-        (texts[n.get_content()], s) for n, s in zip(result.nodes, result.similarities, strict=True)
-    ]
-    oracle.check_hits(m.ctx, cell.kind, cell.expected, "dense", cell.store.name, hits)
-
-
-def llama_index_get(m: Matrix, cell: Cell) -> None:
-    """The node ids a query answers fetch those nodes."""
-    if cell.kind.haystack:
-        _refused_by_framework(m, cell, lambda s: _llama_query(m, cell.kind, s))
-        return
-    with cell.store.opened(cell.location) as store:
-        vectors, result = _llama_query(m, cell.kind, store)
-        got = vectors.get_nodes(node_ids=result.ids)
-    want = sorted((n.node_id, n.get_content()) for n in result.nodes)
-    assert sorted((n.node_id, n.get_content()) for n in got) == want
-
-
-def llama_index_delete(m: Matrix, cell: Cell) -> None:
-    """A node id a query answers deletes that node; `delete(ref_doc_id)` its document."""
-    own = m.build(cell.kind, cell.store, label="_li_del")
-    if cell.kind.haystack:
-        _refused_by_framework(m, own, lambda s: _llama_index(m, cell.kind, s)[0].delete("x"))
-        return
-    before = snapshot(cell.store, own.location)
-    with cell.store.opened(own.location) as store:
-        vectors, result = _llama_query(m, cell.kind, store)
-        first = result.nodes[0]
-        vectors.delete_nodes([first.node_id])
-        assert vectors.get_nodes(node_ids=[first.node_id]) == []
-    _others_intact(own, before, snapshot(cell.store, own.location), first.get_content())
-    after = snapshot(cell.store, own.location)
-    document = next(iter(after.values())).document_id
-    with cell.store.opened(own.location) as store:
-        _llama_index(m, cell.kind, store)[0].delete(document)
-    left = snapshot(cell.store, own.location)
-    assert all(r.document_id != document for r in left.values())
-    oracle.same_points(left, {k: v for k, v in after.items() if v.document_id != document})
-
-
-# -- Haystack on its own document stores -----------------------------------------------------------
-
-
-def _haystack_unchanged(cell: Cell) -> None:
-    if not cell.kind.haystack:
-        return
-    with cell.store.haystack_opened(cell.location, cell.kind.dimensions) as haystack:
-        assert haystack.document_store.count_documents() == len(cell.expected)
-
-
-def haystack_read(m: Matrix, cell: Cell) -> None:
-    from jina_v3.connectors.haystack import JinaV3TextEmbedder
-
-    embedding = JinaV3TextEmbedder(embedder=m.ctx.embedder, dimensions=cell.kind.dimensions)
-    query = embedding.run(oracle.QUERY)["embedding"]
-    with cell.store.haystack_opened(cell.location, cell.kind.dimensions) as haystack:
-        retriever = haystack.retriever(document_store=haystack.document_store, top_k=oracle.K)
-        found = retriever.run(query_embedding=query)["documents"]
-    ids = {e.document_id: key for key, e in cell.expected.items()}
-    hits = [(ids[d.id], haystack.to_cosine(d.score)) for d in found]
-    oracle.check_hits(m.ctx, cell.kind, cell.expected, "dense", cell.store.name, hits)
-
-
-def haystack_list(m: Matrix, cell: Cell) -> None:
-    """Every document back with its id and text (Haystack has no get-by-id; pinecone-haystack
-    cannot filter on ids)."""
-    with cell.store.haystack_opened(cell.location, cell.kind.dimensions) as haystack:
-        got = haystack.document_store.filter_documents()
-    want = sorted((e.document_id, e.text) for e in cell.expected.values())
-    assert sorted((d.id, d.content) for d in got) == want
-
-
-def haystack_delete(m: Matrix, cell: Cell) -> None:
-    own = m.build(cell.kind, cell.store, label="_hs_del")
-    gone = sorted(e.document_id for e in own.expected.values())[0]
-    with cell.store.haystack_opened(own.location, cell.kind.dimensions) as haystack:
-        haystack.document_store.delete_documents([gone])
-        left = {d.id for d in haystack.document_store.filter_documents()}
-    assert left == {e.document_id for e in own.expected.values()} - {gone}
-
-
-# -- the registry ----------------------------------------------------------------------------------
-
-
-def _indexed(kind: Kind, store: Store) -> bool:
-    return kind.indexed or kind.haystack
-
-
-OPERATIONS: list[Operation] = [
-    Operation("build", build),
-    *(Operation(f"search-{mode}", search(mode)) for mode in MODES),
-    Operation("ls", ls),
-    Operation("reopen", reopen),
-    Operation("delete-source", delete_source),
-    Operation("prune", prune, _indexed),
-    *(
-        Operation(
-            f"copy-to-{target}",
-            copy_to(target),
-            lambda kind, store, target=target: (
-                store.name != target
-                and (STORES[target].copied_from is None or store.name in STORES[target].copied_from)
-            ),
-            uses=(target,),
-        )
-        for target in STORES
-    ),
-    Operation("export-import", export_import),
-    Operation("langchain-read", langchain_read),
-    Operation("langchain-get", langchain_get),
-    Operation("langchain-delete", langchain_delete),
-    Operation("llamaindex-read", llama_index_read),
-    Operation("llamaindex-get", llama_index_get),
-    Operation("llamaindex-delete", llama_index_delete),
-    Operation("haystack-read", haystack_read, lambda kind, store: kind.haystack),
-    Operation("haystack-list", haystack_list, lambda kind, store: kind.haystack),
-    Operation("haystack-delete", haystack_delete, lambda kind, store: kind.haystack),
-]

@@ -65,8 +65,8 @@ class Store:
     env: Callable[[], dict[str, str]] = dict
     #: `(location, dimensions) -> HaystackStore` on this engine, where Haystack has one.
     haystack: Callable[[Location, int], HaystackStore] | None = None
-    #: Copies onto this store come from these stores only (None: from every store).
-    copied_from: tuple[str, ...] | None = None
+    #: Copies onto and from this store pair it with these stores only (None: every store).
+    copy_partners: tuple[str, ...] | None = None
     marks: tuple[Any, ...] = field(default=())
 
     def location(self, name: str, root: Path) -> Location:
@@ -257,7 +257,7 @@ STORES: dict[str, Store] = {
             keyword_channel=False,  # BM25 functions need Milvus 2.5; the tests run 2.3.5
             funnel=False,  # Milvus 2.3 allows one vector field
             needs="pymilvus",
-            copied_from=("qdrant-edge",),  # each collection costs the server seconds to load
+            copy_partners=("qdrant-edge",),  # each collection costs the server seconds to load
             # a server process and slow first loads: with the rest of the integration tests
             marks=(pytest.mark.integration,),
         ),

@@ -522,6 +522,9 @@ class _Handler(BaseHTTPRequestHandler):
     app: PineconeTestServer
     index: _Index | None
     protocol_version = "HTTP/1.1"
+    # headers and body go out in two writes: with Nagle on, the client's delayed ACK holds
+    # every answer back 40 ms (as a real server's would not)
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         pass

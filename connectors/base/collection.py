@@ -74,6 +74,7 @@ class CollectionLifecycle:
         if exists and recreate:
             logger.info("recreate=True: dropping %s collection %r", self.engine, self.collection)
             yield from self._drop()
+            self._forget_layout()
             self._signature, exists = None, False
         if not exists:
             yield from self._create(signature)
@@ -99,6 +100,7 @@ class CollectionLifecycle:
                 self.collection,
             )
             yield from self._drop()
+            self._forget_layout()
             yield from self._create(signature)
             self._signature = signature
             return
@@ -128,7 +130,22 @@ class CollectionLifecycle:
             raise dimension_mismatch(self.collection, found.dimensions, signature.dimensions)
         self._check_layout(found.layout)
 
+    def _adopt_layout(self, layout: Mapping[str, Any]) -> None:
+        """A store opened without naming a funnel (a store URI: the CLI, a copy, a framework
+        over ``open_store``) takes the collection's, so it reads and writes it as made."""
+        stored = layout.get("funnel_dimensions")
+        if stored is not None and self.funnel_dimensions is None:
+            self._set_funnel(stored, self.funnel_oversample)
+            self._funnel_adopted = True
+
+    def _forget_layout(self) -> None:
+        """A collection made anew takes this store's own layout, not the dropped one's."""
+        if self._funnel_adopted:
+            self._set_funnel(None, self.funnel_oversample)
+            self._funnel_adopted = False
+
     def _check_layout(self, layout: Mapping[str, Any]) -> None:
+        self._adopt_layout(layout)
         stored = layout.get("funnel_dimensions")
         if stored != self.funnel_dimensions:
             raise SignatureMismatchError(
@@ -142,6 +159,8 @@ class CollectionLifecycle:
         if not (yield from self._exists()):
             return None
         found = yield from self._describe()
+        if found.signature is not None:
+            self._adopt_layout(found.layout)
         return found.signature
 
     def _expected(self) -> Flow[EmbeddingSignature]:

@@ -116,6 +116,7 @@ class BaseStore(CollectionLifecycle, Closing, AsyncClosing, ABC):
     #: Matryoshka funnel: the prefix size searched first, and candidates per hit asked for.
     funnel_dimensions: int | None = None
     funnel_oversample: int = 10
+    _funnel_adopted = False  # funnel_dimensions is the existing collection's, not asked for
 
     def __init__(self, collection: str, batch_size: int) -> None:
         if not isinstance(collection, str) or not collection:

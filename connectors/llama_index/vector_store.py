@@ -15,6 +15,7 @@ With ``hybrid=True`` the nodes also get the keyword channel (BM25 over the model
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -238,6 +239,7 @@ class JinaV3VectorStore(BasePydanticVectorStore):
         )
 
     def _delete_flow(self, ids: list[str] | None, document_ids: list[str] | None) -> Flow[None]:
+        yield from self._ensure_flow()  # a delete writes: never on a collection not ours
         if ids or document_ids:
             yield Call("store", "delete", (), {"ids": ids, "document_ids": document_ids})
 
@@ -248,11 +250,13 @@ class JinaV3VectorStore(BasePydanticVectorStore):
         _require(self._store, "fetch", "fetch(ids)")
         if not node_ids:
             return []
-        hits = yield Call("store", "fetch", ([point_id(n) for n in node_ids],))
-        return [_node(h) for h in hits]
+        hits = yield Call("store", "fetch", (_point_ids(node_ids),))
+        wanted = set(node_ids)
+        return [node for node in map(_node, hits) if node.node_id in wanted]
 
     def _clear_flow(self) -> Flow[None]:
         _require(self._store, "clear", "clear()")
+        yield from self._ensure_flow()
         yield Call("store", "clear")
 
     # -- conversions (pure) ----------------------------------------------------------------------
@@ -371,14 +375,14 @@ class JinaV3VectorStore(BasePydanticVectorStore):
     ) -> None:
         """Delete nodes by id (filters are not supported by every engine)."""
         _no_filters(filters, "delete_nodes")
-        self._run(self._delete_flow([point_id(n) for n in node_ids or []], None))
+        self._run(self._delete_flow(_point_ids(node_ids or []), None))
 
     async def adelete_nodes(
         self, node_ids: list[str] | None = None, filters: MetadataFilters | None = None, **kw: Any
     ) -> None:
         """The async twin of :meth:`delete_nodes`."""
         _no_filters(filters, "delete_nodes")
-        await self._arun(self._delete_flow([point_id(n) for n in node_ids or []], None))
+        await self._arun(self._delete_flow(_point_ids(node_ids or []), None))
 
     def get_nodes(
         self, node_ids: list[str] | None = None, filters: MetadataFilters | None = None
@@ -415,6 +419,20 @@ def _signature_of(
         late_chunking=late_chunking,
         keywords=keywords,
     )
+
+
+def _point_ids(node_ids: Sequence[str]) -> list[str]:
+    """The stored points node ids name. A node this store wrote is the point of its id; a
+    point another writer made (``VectorIndex``, ``jina-v3 index``, LangChain) comes back as
+    a node whose id is the point's own (see :func:`_node`), so that id names it as it is."""
+    out = []
+    for node_id in node_ids:
+        out.append(point_id(node_id))
+        try:
+            out.append(str(uuid.UUID(node_id)))  # only a UUID can be a point id
+        except (ValueError, TypeError, AttributeError):
+            pass
+    return list(dict.fromkeys(out))
 
 
 def _node(hit: Hit) -> BaseNode:

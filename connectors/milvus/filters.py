@@ -73,7 +73,10 @@ def _condition(node: Condition, loose: bool) -> str:
 
 def _contains(ref: str, values: tuple) -> str:
     if len(values) == 1:
-        return f"json_contains({ref}, {literal(values[0])})"
+        value = literal(values[0])
+        if value.startswith("-"):  # Milvus parses a negative argument only in parentheses
+            value = f"({value})"
+        return f"json_contains({ref}, {value})"
     return f"json_contains_any({ref}, [{', '.join(literal(v) for v in values)}])"
 
 

@@ -143,6 +143,7 @@ class MilvusStore(KeywordChannel, BaseStore):
     ) -> None:
         super().__init__(collection, batch_size)
         self._set_funnel(funnel_dimensions, funnel_candidates)
+        self._funnel_asked = funnel_dimensions is not None
         if consistency_level not in ("Strong", "Bounded", "Session", "Eventually"):
             raise ConfigurationError(
                 "consistency_level must be one of 'Strong', 'Bounded', 'Session', 'Eventually'; "
@@ -225,11 +226,6 @@ class MilvusStore(KeywordChannel, BaseStore):
     def _opened(self) -> Flow[None]:
         yield client("load_collection", self.collection)  # searched only once loaded
 
-    def _check_layout(self, layout: Mapping[str, Any]) -> None:
-        # a store without funnel_dimensions may search a funnel collection's full vectors
-        if self.funnel_dimensions is not None:
-            super()._check_layout(layout)
-
     def _exists(self) -> Flow[bool]:
         return bool((yield client("has_collection", self.collection)))
 
@@ -252,7 +248,15 @@ class MilvusStore(KeywordChannel, BaseStore):
                 properties=properties,
             )
         except StoreError as exc:
-            hint = create_hint(str(exc.__cause__ or exc), binary, self.funnel_dimensions)
+            message = str(exc.__cause__ or exc)
+            if "multiple vector fields" in message and not self._funnel_asked:
+                # a funnel carried from a copy's source, which this server (Milvus < 2.4)
+                # cannot keep: the copy goes without it, as onto any engine without one
+                logger.info("this Milvus server keeps one vector field: no funnel vector")
+                self._set_funnel(None, self.funnel_oversample)
+                yield from self._create(signature)
+                return
+            hint = create_hint(message, binary, self.funnel_dimensions)
             raise StoreError(f"{exc}.{hint}") from exc.__cause__
 
     def _drop(self) -> Flow[None]:

@@ -110,7 +110,7 @@ def run_ls(args: argparse.Namespace) -> int:
     store = open_store(args)
     try:
         if store.read_signature() is None:
-            raise _no_collection(args)
+            raise _no_collection(args, store)
         docs = documents(store, source=args.source, filter=where)
     finally:
         store.close()
@@ -173,7 +173,7 @@ def run_export(args: argparse.Namespace) -> int:
     quiet = args.quiet or args.file == "-"
     try:
         if store.read_signature() is None:
-            raise _no_collection(args)
+            raise _no_collection(args, store)
         progress = Progress(mode="off" if quiet else "auto", unit="point")
         if args.file == "-":
             summary = export_points(store, sys.stdout, progress=progress)

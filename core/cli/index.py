@@ -279,7 +279,16 @@ def _filter(raw: str | None) -> Any:
     return value
 
 
-def _no_collection(args: argparse.Namespace) -> StoreError:
+def _no_collection(args: argparse.Namespace, store: Any) -> StoreError:
+    """The error for a collection without a signature: none there, or another tool's."""
+    points = store.count()
+    if points:  # written by another tool: indexing into it would be refused as well
+        return StoreError(
+            f"Collection {args.collection!r} in {args.store} holds {points} points written "
+            "without a jina-v3 embedding signature (by another tool), so jina-v3 cannot read "
+            f"it; index your files into a new collection: jina-v3 index PATH --store "
+            f"{args.store} --collection NEW_NAME"
+        )
     return StoreError(
         f"Collection {args.collection!r} does not exist in {args.store} (`jina-v3 info` lists "
         f"the collections); index files into it first: jina-v3 index PATH --store {args.store} "
@@ -293,8 +302,16 @@ def run_search(args: argparse.Namespace) -> int:
     where = _filter(args.filter)  # -k was checked with the settings, named as set
     store = open_store(args)
     try:
-        if store.read_signature() is None:  # before the model loads
-            raise _no_collection(args)
+        signature = store.read_signature()
+        if signature is None:  # before the model loads
+            raise _no_collection(args, store)
+        if args.mode in ("keyword", "hybrid") and signature.keywords is None:
+            raise ConfigurationError(
+                f"--mode {args.mode} needs the keyword channel, and collection "
+                f"{args.collection!r} was indexed without it. Fix: search with --mode dense, "
+                "or re-index into a new collection with the channel: jina-v3 index PATH "
+                "--hybrid --collection NEW_NAME"
+            )
         index = VectorIndex.open(make_embedder(args), store)
         # a collection indexed with --hybrid is searched hybrid unless --mode says otherwise
         mode = args.mode or ("hybrid" if index.signature.keywords else "dense")
@@ -352,7 +369,7 @@ def run_delete(args: argparse.Namespace) -> int:
     store = open_store(args)
     try:
         if store.read_signature() is None:
-            raise _no_collection(args)
+            raise _no_collection(args, store)
         before = store.count()
         if args.all:
             store.clear()

@@ -484,10 +484,19 @@ def test_edge_reopen_signature_file_and_native_filter(tiny_embedder, shm):
         assert index.search("x", k=20, filter=native) == []
         assert len(index.search("x", k=20, filter={"even": True})) == 6
     with pytest.raises(SignatureMismatchError, match="funnel_dimensions=8"):
-        VectorIndex(tiny_embedder, QdrantEdgeStore("e", path=shm), dimensions=DIMS).add(DOCS)
+        VectorIndex(
+            tiny_embedder, QdrantEdgeStore("e", path=shm, funnel_dimensions=4), dimensions=DIMS
+        ).add(DOCS)
+    # opened without naming a funnel (as a store URI opens it): the collection's is taken
+    with QdrantEdgeStore("e", path=shm) as store:
+        VectorIndex(tiny_embedder, store, dimensions=DIMS).add(DOCS)
+        assert store.funnel_dimensions == 8 and store.count() == len(DOCS)
     store = QdrantEdgeStore("e", path=shm)
+    assert store.read_signature() is not None and store.funnel_dimensions == 8
+    # ... and a collection made anew takes the store's own layout (none)
     VectorIndex(tiny_embedder, store, dimensions=16, recreate=True).add(DOCS[:2])
     assert store.count() == 2 and store.read_signature().dimensions == 16
+    assert store.funnel_dimensions is None
     store.close()
     assert QdrantEdgeStore("none", path=shm).read_signature() is None
     with pytest.raises(StoreError, match="ensure_collection"):

@@ -55,6 +55,11 @@ def init_ray(address: str | None = None, **options: Any) -> bool:
     if ray.is_initialized():
         return False
     if local:
+        # Ray reads the variable once, when it is first imported: in a process that imported
+        # it earlier (a library, a test, the CLI quietening Ray's loggers), set what it read
+        from ray._private import ray_constants
+
+        ray_constants.ENABLE_RAY_CLUSTER = False
         options = {"include_dashboard": False, "_node_ip_address": LOOPBACK, **options}
         ray.init(**options)
     else:

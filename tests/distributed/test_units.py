@@ -279,3 +279,25 @@ def test_the_ray_reader_reports_each_jsonl_files_ids_once_as_the_cli_reader_does
     assert reported == expected and len(expected) == 3 and expected[files[1].source] == []
     skipped = [line for row in rows for line in row["skipped"]]
     assert skipped == ["skipped kb/c.jsonl#2: not JSON (Expecting value: line 1 column 1 (char 0))"]
+
+
+@pytest.mark.ray
+def test_a_local_instance_listens_on_loopback_even_when_ray_was_imported_first():
+    """Ray reads its cluster switch when first imported; a process that imported it before
+    init_ray (the CLI quietening Ray's loggers, a user's script) still gets 127.0.0.1 only."""
+    pytest.importorskip("ray")
+    import subprocess
+    import sys
+
+    script = (
+        "import ray, ray.data\n"
+        "from jina_v3.distributed import init_ray\n"
+        "init_ray(num_cpus=1)\n"
+        "print(ray.get_runtime_context().gcs_address, ray.util.get_node_ip_address())\n"
+        "ray.shutdown()\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    gcs, node = run.stdout.split()
+    assert gcs.startswith("127.0.0.1:") and node == "127.0.0.1", run.stdout

@@ -1,6 +1,6 @@
 """Property-based tests of what a user feeds the parsers: export lines to `import`, settings
 files, metadata filters and `ls --source` globs (hypothesis; derandomized, so a run is
-reproducible and a strict xfail stays strict; each known failure is also an explicit example).
+reproducible; each defect they found, issue 22 items 1, 6 and 10, stays as an explicit example).
 
 - Import lines: a point round-trips through export -> import -> export unchanged; a file
   with one junk line either imports it exactly as written or refuses it with a typed error
@@ -216,11 +216,6 @@ def _stored(store: Any) -> dict[str, Any]:
     return _points(["header", *_export(store)[1:]]) if store.read_signature() else {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 22 item 1: a point without document_id is stored under ''; a bad line "
-    "fails its page without naming FILE:LINE; the lines after it are not written",
-)
 @PROPERTY
 @given(data=st.data())
 @example(data=None)  # the known failures, each run first (see _known_junk)
@@ -308,11 +303,6 @@ def _setting_names() -> list[str]:
     return sorted(SETTINGS)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 22 item 6: a bad value in the settings file is blamed on the flag "
-    "(k = 0: '-k must be ...') instead of naming the file and the key",
-)
 @PROPERTY
 @given(
     key=st.sampled_from(_setting_names()),
@@ -455,10 +445,6 @@ def indexed_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 22 item 10: ls --source matches with fnmatch, index --glob its own dialect",
-)
 @PROPERTY
 @given(pattern=globs)
 @example(pattern="**/*.md")  # index takes guide.md (at the top); ls --source leaves it out

@@ -74,7 +74,12 @@ def _source_matcher(pattern: str) -> Callable[[str], bool]:
         typed = "/".join(rest if base == "." else [base, *rest])
 
     def matches(origin: str) -> bool:
-        if glob_match(origin, pattern) or glob_match(shown(origin), pattern):
+        # a relative pattern is read where it is typed: against the path as shown (relative
+        # to the working folder), and a project's own ids as stored; never against the
+        # folders above a machine's absolute path, which `index --glob` never sees either
+        if glob_match(shown(origin), pattern):
+            return True
+        if (pattern.startswith("/") or not origin.startswith("/")) and glob_match(origin, pattern):
             return True
         if typed is None or typed.startswith("/") != origin.startswith("/"):
             return False

@@ -116,7 +116,7 @@ def hybrid_bounds(
 ) -> dict[str, tuple[float, float]]:
     """point id -> (lowest, highest) fused score it may have: the fusion of the two
     channels' rankings, ties in either channel in any order."""
-    from jina_v3.connectors._sparse import prefetch_limit
+    from jina_v3.connectors.base.keywords import prefetch_limit
     from jina_v3.index.keywords import rrf_max, rrf_term
 
     limit = prefetch_limit(K)

@@ -4,9 +4,9 @@ command line and the library, ``_frameworks`` for LangChain, LlamaIndex and Hays
 
 Each cell either works, with the same points, hits and scores as the oracle computed from
 the corpus (and a moved collection as its source), or is refused before anything is written,
-with one line naming what to do. Pairs that fail on a defect an open item of issue 22 covers
-are listed in :data:`KNOWN` as strict xfails: when the fix lands they pass, the xfail turns
-into a failure, and the entry goes.
+with one line naming what to do. Pairs that fail on a known, open defect are listed in
+:data:`KNOWN` as strict xfails: when the fix lands they pass, the xfail turns into a
+failure, and the entry goes (issue 22's items 2 and 8 were there until their fixes landed).
 
 A store's marks apply to its cells and to copies onto it (the Milvus server is
 ``integration``). Run a slice with ``-k``: ``-k "cli-hybrid:qdrant-edge"``.
@@ -80,25 +80,9 @@ OPERATIONS: list[Operation] = [
     Operation("haystack-delete", fw.haystack_delete, _haystack),
 ]
 
-#: Pairs that fail on an open item of issue 22: ``(cell id pattern, reason)``, matched with
+#: Pairs that fail on a known, open defect: ``(cell id pattern, reason)``, matched with
 #: fnmatch against ``KIND:STORE:OPERATION``; the first match applies.
-KNOWN: list[tuple[str, str]] = [
-    # a hybrid collection is read back without its keyword weights (Qdrant local mode: not
-    # at all, KeyError 'full'), so it cannot be moved, and the destination is left behind
-    *(  # (onto a store without the channel it is refused before anything is made, as it should)
-        (f"cli-hybrid:*:copy-to-{name}", "issue 22 item 2: a hybrid collection cannot be copied")
-        for name, store in STORES.items()
-        if store.keyword_channel
-    ),
-    ("cli-hybrid:*:export-import", "issue 22 item 2: a hybrid collection cannot be imported"),
-    *(  # the oracle reads the points back through the same scroll
-        (f"cli-hybrid:qdrant:{op}", "issue 22 item 2: Qdrant's hybrid points cannot be read back")
-        for op in ("build", "delete-source", "prune", "llamaindex-delete")
-    ),
-    # search answers chunk points whose ids get_by_ids and delete do not take
-    ("cli*:*:langchain-[gd]e*", "issue 22 item 8: LangChain ids on index-written collections"),
-    ("vectorindex*:*:langchain-[gd]e*", "issue 22 item 8: LangChain ids on VectorIndex points"),
-]
+KNOWN: list[tuple[str, str]] = []
 
 
 def _cells() -> list[pytest.param]:

@@ -87,8 +87,8 @@ def _tools(args: argparse.Namespace, store: Any, read_only: bool) -> tuple[Any, 
     from jina_v3.mcp.tools import CollectionTools
 
     signature = store.read_signature()  # a store that cannot be opened fails here
-    if signature is None and read_only:
-        raise _no_collection(args)
+    if signature is None and (read_only or store.count()):  # nothing to search, or not ours
+        raise _no_collection(args, store)
     adopt_signature(args, signature)  # dimensions, late chunking, keyword channel
     embedder = make_embedder(args)  # the one model load
     shared, batcher = shared_embedder(embedder)

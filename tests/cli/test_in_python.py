@@ -14,7 +14,7 @@ import pytest
 
 from jina_v3.cli import main
 from tests.cli.conftest import cli, error_line
-from tests.conftest import TINY_MODEL
+from tests.conftest import TINY_MODEL, published_copy
 
 pytest.importorskip("torch")
 pytest.importorskip("qdrant_edge")
@@ -42,7 +42,9 @@ def docs(tmp_path, monkeypatch):
 def test_each_run_writes_its_notes_under_its_command_to_its_own_stderr(docs, monkeypatch):
     from jina_v3.local import checkpoint
 
-    store = ["--store", f"qdrant-edge:{docs / 'edge'}", "--model", str(TINY_MODEL)]
+    # a copy named as Jina's published weights: the licence note is printed for those only
+    model = published_copy(docs / "models")
+    store = ["--store", f"qdrant-edge:{docs / 'edge'}", "--model", str(model)]
     code, _, first = _run(["index", "docs", *store])
     assert code == 0 and "jina-v3 index: note: jina-embeddings-v3 weights" in first, first
     monkeypatch.setattr(checkpoint, "_licence_logged", False)  # the next load logs it again

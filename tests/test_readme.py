@@ -31,6 +31,7 @@ def test_quick_start_has_exactly_the_two_commands():
     ci = (ROOT / ".ci" / "run").read_text()
     assert '-e ".[all,test]" && .venv/bin/python -m pytest' in tests
     assert "grep -m1 -F -- '-e \".[all,test]\" && .venv/bin/python -m pytest' README.md" in ci
+    assert 'PYTEST_ADDOPTS="${PYTEST_ADDOPTS:-} --durations=25"' in ci  # where the time goes
 
 
 def test_python_blocks_compile():

@@ -183,7 +183,10 @@ def add_mcp_command(commands: Any, base: argparse.ArgumentParser) -> None:
         help="a new collection is late-chunked (default: the collection's, else no)",
     )
     mcp.add_argument(
-        "--hybrid", action="store_true", default=None, help="a new collection gets keyword search"
+        "--hybrid",
+        action=argparse.BooleanOptionalAction,  # as index's: --no-hybrid overrides the file
+        default=None,
+        help="a new collection gets keyword search (default: the collection's, else no)",
     )
     mcp.add_argument(
         "--chunk-tokens", type=int, default=None, metavar="N", help="add: chunk size (as index)"
